@@ -1,0 +1,93 @@
+// The event model: every scalar of an event as a value in one per-event buffer, reachable by field id.
+//
+// A parser (JSON, syslog) walks an input line and calls Event::add() for each scalar with its dotted path
+// ("Event.System.Provider.#attributes.Name"). The PathIndex, built once with the rule set, says which field ids
+// a path stands for; values are linked to those ids, so a rule reads a field in O(1). Every value is also
+// appended, '\n'-separated, to the scan buffer that Hyperscan scans once per event. An Event is reused from one
+// line to the next: after the first few events nothing is allocated.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace socd {
+
+enum class ValueType : uint8_t { String, Number, Bool, Null };
+
+// Dotted event path -> field ids. Immutable once built; shared by all workers.
+class PathIndex {
+public:
+  // Registers a field name, returning its id (the same id for the same name).
+  uint32_t field_id(std::string_view name);
+  // The id of a registered field, or npos.
+  uint32_t find_field(std::string_view name) const;
+  const std::string& field_name(uint32_t id) const { return names_[id]; }
+  size_t field_count() const { return names_.size(); }
+  // Makes `path` stand for field `id` (a path may stand for several fields).
+  void add_path(std::string_view path, uint32_t id);
+  // The field ids `path` stands for; empty when none.
+  struct Ids {
+    const uint32_t* data = nullptr;
+    uint32_t size = 0;
+  };
+  Ids lookup(std::string_view path) const;
+
+  static constexpr uint32_t npos = UINT32_MAX;
+
+private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept;
+  };
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> name_ids_;
+  std::unordered_map<std::string, std::vector<uint32_t>, Hash, std::equal_to<>> paths_;
+};
+
+class Event {
+public:
+  explicit Event(const PathIndex* index = nullptr) { set_index(index); }
+  void set_index(const PathIndex* index);
+
+  // Starts a new event over `raw` (the original bytes, kept verbatim for output).
+  void reset(std::string_view raw);
+  // Adds one scalar value found at `path`.
+  void add(std::string_view path, std::string_view value, ValueType type);
+
+  std::string_view raw() const { return raw_; }
+  size_t value_count() const { return values_.size(); }
+  std::string_view value(size_t i) const { return {buf_.data() + values_[i].off, values_[i].len}; }
+  ValueType type(size_t i) const { return values_[i].type; }
+  // The buffer Hyperscan scans: every value followed by '\n'.
+  std::string_view scan_buffer() const { return buf_; }
+
+  // Iterates the values of field `id` in document order: for (auto it = first(id); it != end; it = next(it)).
+  static constexpr uint32_t end = UINT32_MAX;
+  uint32_t first(uint32_t field) const { return stamp_[field] == gen_ ? head_[field] : end; }
+  uint32_t next(uint32_t link) const { return links_[link].next; }
+  size_t link_value(uint32_t link) const { return links_[link].value; }
+  bool has(uint32_t field) const { return stamp_[field] == gen_; }
+
+  // Position of the event in its source (1-based line number), set by the reader.
+  uint64_t line = 0;
+
+private:
+  struct Value {
+    uint32_t off, len;
+    ValueType type;
+  };
+  struct Link {
+    uint32_t value, next;
+  };
+  const PathIndex* index_ = nullptr;
+  std::string_view raw_;
+  std::string buf_;
+  std::vector<Value> values_;
+  std::vector<Link> links_;
+  std::vector<uint32_t> head_, tail_, stamp_;
+  uint32_t gen_ = 0;
+};
+
+}  // namespace socd
