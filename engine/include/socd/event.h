@@ -70,12 +70,18 @@ public:
   size_t link_value(uint32_t link) const { return links_[link].value; }
   bool has(uint32_t field) const { return stamp_[field] == gen_; }
 
+  // Parsers of non-JSON input (syslog) keep the paths, so the event can be written out as a JSON object.
+  void set_keep_paths(bool keep) { keep_paths_ = keep; }
+  bool keeps_paths() const { return keep_paths_; }
+  std::string_view path(size_t i) const { return {paths_.data() + values_[i].path_off, values_[i].path_len}; }
+
   // Position of the event in its source (1-based line number), set by the reader.
   uint64_t line = 0;
 
 private:
   struct Value {
     uint32_t off, len;
+    uint32_t path_off, path_len;
     ValueType type;
   };
   struct Link {
@@ -84,6 +90,8 @@ private:
   const PathIndex* index_ = nullptr;
   std::string_view raw_;
   std::string buf_;
+  std::string paths_;
+  bool keep_paths_ = false;
   std::vector<Value> values_;
   std::vector<Link> links_;
   std::vector<uint32_t> head_, tail_, stamp_;

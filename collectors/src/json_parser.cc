@@ -1,0 +1,124 @@
+#include "socd/json_parser.h"
+
+#include <simdjson.h>
+
+#include <string>
+
+namespace socd {
+
+namespace od = simdjson::ondemand;
+
+struct JsonEventParser::Impl {
+  od::parser parser;
+  std::string path;
+  size_t max_depth;
+  Event* ev = nullptr;
+  bool too_deep = false;
+
+  simdjson::error_code walk(od::value v, size_t depth) {
+    od::json_type type;
+    if (auto e = v.type().get(type)) return e;
+    switch (type) {
+      case od::json_type::object: {
+        if (depth >= max_depth) {
+          too_deep = true;
+          return simdjson::DEPTH_ERROR;
+        }
+        od::object obj;
+        if (auto e = v.get_object().get(obj)) return e;
+        return walk_object(obj, depth + 1);
+      }
+      case od::json_type::array: {
+        if (depth >= max_depth) {
+          too_deep = true;
+          return simdjson::DEPTH_ERROR;
+        }
+        od::array arr;
+        if (auto e = v.get_array().get(arr)) return e;
+        for (auto element : arr) {
+          od::value child;
+          if (auto e = element.get(child)) return e;
+          if (auto e = walk(child, depth + 1)) return e;
+        }
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::string: {
+        std::string_view s;
+        if (auto e = v.get_string().get(s)) return e;
+        ev->add(path, s, ValueType::String);
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::number: {
+        std::string_view raw = v.raw_json_token();
+        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\r' || raw.back() == '\n'))
+          raw.remove_suffix(1);
+        // Validate it as a number, so "12abc" is an error rather than a value.
+        double d;
+        if (auto e = v.get_double().get(d)) return e;
+        ev->add(path, raw, ValueType::Number);
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::boolean: {
+        bool b;
+        if (auto e = v.get_bool().get(b)) return e;
+        ev->add(path, b ? "true" : "false", ValueType::Bool);
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::null: {
+        bool is_null;
+        if (auto e = v.is_null().get(is_null)) return e;
+        if (!is_null) return simdjson::INCORRECT_TYPE;
+        ev->add(path, {}, ValueType::Null);
+        return simdjson::SUCCESS;
+      }
+    }
+    return simdjson::INCORRECT_TYPE;
+  }
+
+  simdjson::error_code walk_object(od::object obj, size_t depth) {
+    for (auto field : obj) {
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return e;
+      size_t mark = path.size();
+      if (mark) path.push_back('.');
+      path.append(key);
+      od::value child;
+      if (auto e = field.value().get(child)) return e;
+      auto e = walk(child, depth);
+      path.resize(mark);
+      if (e) return e;
+    }
+    return simdjson::SUCCESS;
+  }
+};
+
+JsonEventParser::JsonEventParser(size_t max_depth) : impl_(std::make_unique<Impl>()) {
+  impl_->max_depth = max_depth;
+}
+JsonEventParser::~JsonEventParser() = default;
+JsonEventParser::JsonEventParser(JsonEventParser&&) noexcept = default;
+size_t JsonEventParser::padding() { return simdjson::SIMDJSON_PADDING; }
+
+Status JsonEventParser::parse(std::string_view line, Event& ev) {
+  Impl& p = *impl_;
+  ev.reset(line);
+  p.ev = &ev;
+  p.path.clear();
+  p.too_deep = false;
+  od::document doc;
+  auto err = p.parser.iterate(line.data(), line.size(), line.size() + simdjson::SIMDJSON_PADDING).get(doc);
+  if (!err) {
+    od::object obj;
+    err = doc.get_object().get(obj);
+    if (err == simdjson::INCORRECT_TYPE) return Status::error("not a JSON object");
+    if (!err) err = p.walk_object(obj, 1);
+    if (!err && !doc.current_location().error()) return Status::error("trailing content after the JSON object");
+  }
+  if (err) {
+    if (p.too_deep) return Status::error("nesting deeper than " + std::to_string(p.max_depth) + " levels");
+    return Status::error(std::string("invalid JSON: ") + simdjson::error_message(err));
+  }
+  return {};
+}
+
+}  // namespace socd

@@ -1,0 +1,106 @@
+#include "socd/line_reader.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace socd {
+
+LineReader::LineReader(int fd, size_t batch_bytes, size_t max_lines, size_t max_line_bytes, size_t padding)
+    : fd_(fd), batch_bytes_(batch_bytes), max_lines_(max_lines), max_line_bytes_(max_line_bytes), padding_(padding) {}
+
+bool LineReader::fill() {
+  if (eof_) return false;
+  if (pos_ > 0) {  // keep only the unframed tail
+    buf_.erase(0, pos_);
+    pos_ = 0;
+  }
+  size_t old = buf_.size();
+  size_t want = std::max<size_t>(batch_bytes_, 1 << 16);
+  buf_.resize(old + want);
+  ssize_t n;
+  do {
+    n = ::read(fd_, buf_.data() + old, want);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    status_ = Status::error(std::string("read failed: ") + std::strerror(errno));
+    buf_.resize(old);
+    eof_ = true;
+    return false;
+  }
+  buf_.resize(old + static_cast<size_t>(n));
+  if (n == 0) eof_ = true;
+  return n > 0;
+}
+
+bool LineReader::next(LineBatch& batch) {
+  batch.clear();
+  batch.sequence = sequence_++;
+  auto add_line = [&](std::string_view text, uint64_t full, bool oversized) {
+    Line l;
+    l.offset = static_cast<uint32_t>(batch.data.size());
+    l.length = static_cast<uint32_t>(text.size());
+    l.number = ++line_no_;
+    l.full_length = full;
+    l.oversized = oversized;
+    batch.data.append(text);
+    batch.data.push_back('\n');
+    batch.lines.push_back(l);
+  };
+  while (batch.lines.size() < max_lines_ && batch.data.size() < batch_bytes_) {
+    const char* start = buf_.data() + pos_;
+    size_t avail = buf_.size() - pos_;
+    const char* nl = static_cast<const char*>(std::memchr(start, '\n', avail));
+    if (!nl) {
+      if (avail > max_line_bytes_) {
+        // An oversized line: keep its head, then skip to its end.
+        uint64_t full = avail;
+        std::string head(start, std::min<size_t>(avail, 256));
+        pos_ = buf_.size();
+        for (;;) {
+          if (!fill()) break;
+          const char* p = static_cast<const char*>(std::memchr(buf_.data(), '\n', buf_.size()));
+          if (p) {
+            size_t k = static_cast<size_t>(p - buf_.data());
+            full += k;
+            pos_ = k + 1;
+            batch.bytes += 1;
+            break;
+          }
+          full += buf_.size();
+          pos_ = buf_.size();
+        }
+        batch.bytes += full;
+        add_line(head, full, true);
+        continue;
+      }
+      if (!fill()) {
+        if (buf_.size() > pos_) {  // last line without a newline
+          size_t len = buf_.size() - pos_;
+          std::string_view text(buf_.data() + pos_, len);
+          batch.bytes += len;
+          pos_ = buf_.size();
+          if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+          add_line(text, len, false);
+        }
+        break;
+      }
+      continue;
+    }
+    size_t len = static_cast<size_t>(nl - start);
+    batch.bytes += len + 1;
+    pos_ += len + 1;
+    std::string_view text(start, len);
+    if (len > max_line_bytes_) {
+      add_line(text.substr(0, 256), len, true);
+      continue;
+    }
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    add_line(text, len, false);
+  }
+  batch.data.append(padding_, '\0');
+  return !batch.lines.empty();
+}
+
+}  // namespace socd

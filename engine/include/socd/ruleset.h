@@ -1,0 +1,77 @@
+// A compiled, immutable rule set and the per-worker Matcher that runs it over events.
+//
+// Compile once, scan many (the Hyperscan way): every rule's literals and regexes go into shared Hyperscan databases
+// with HS_FLAG_SINGLEMATCH; a hit only marks the rules that need it as candidates, and only candidates (plus the
+// rules that need no positive hit) are evaluated in full. The RuleSet is shared by all workers through
+// std::shared_ptr<const RuleSet>; each worker owns a Matcher (its Hyperscan scratch and PCRE2 match data).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "socd/event.h"
+#include "socd/rule.h"
+
+namespace socd {
+
+struct CompileOptions {
+  std::string cache_dir;  // where compiled Hyperscan databases are cached; empty: no cache
+};
+
+struct CompileStats {
+  size_t rules = 0;               // rules in the set
+  size_t literal_patterns = 0;    // distinct literals in the literal database
+  size_t regex_patterns = 0;      // distinct regexes in the regex prefilter database
+  size_t regex_hs_rejected = 0;   // regexes Hyperscan could not take even as a prefilter (PCRE2 only)
+  size_t unconditional_rules = 0; // rules evaluated on every event of their log source (no necessary literal)
+  size_t unscoped_rules = 0;      // rules whose log source has no mapping entry
+  size_t pcre2_patterns = 0;      // regexes compiled for confirmation
+  bool cache_hit = false;         // databases came from the cache
+  double hs_compile_seconds = 0;  // time spent compiling (or loading) the Hyperscan databases
+};
+
+class RuleSet {
+public:
+  // Compiles `rules`; a rule that cannot be compiled (bad regex, bad network ...) is left out with a diagnostic.
+  static std::shared_ptr<const RuleSet> compile(std::vector<Rule> rules, const FieldMapping& mapping,
+                                                const CompileOptions& options, std::vector<Diagnostic>& diagnostics);
+  ~RuleSet();
+  RuleSet(const RuleSet&) = delete;
+  RuleSet& operator=(const RuleSet&) = delete;
+
+  size_t size() const;
+  const Rule& rule(uint32_t index) const;
+  const PathIndex& paths() const;
+  const CompileStats& stats() const;
+  // Field ids tried in order for an alert's time and host.
+  const std::vector<uint32_t>& time_fields() const;
+  const std::vector<uint32_t>& host_fields() const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+private:
+  RuleSet();
+  std::unique_ptr<Impl> impl_;
+};
+
+class Matcher {
+public:
+  explicit Matcher(std::shared_ptr<const RuleSet> rules);
+  ~Matcher();
+  Matcher(const Matcher&) = delete;
+  Matcher& operator=(const Matcher&) = delete;
+  // Appends to `matched` the indexes of the rules that fire on `event`, ascending. `event` must have been filled
+  // with this rule set's PathIndex.
+  void match(const Event& event, std::vector<uint32_t>& matched);
+  const RuleSet& rules() const { return *rules_; }
+
+  struct State;
+
+private:
+  std::shared_ptr<const RuleSet> rules_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace socd

@@ -1,0 +1,229 @@
+// Matcher: the per-event hot path. One Hyperscan scan per database over the event's scan buffer marks candidate
+// rules; candidates and unconditional rules are evaluated against the event's fields.
+#include <algorithm>
+
+#include "ruleset_impl.h"
+
+namespace socd {
+namespace {
+
+using Op = ValueTest::Op;
+
+struct ScanContext {
+  Matcher::State* state;
+  const std::vector<std::vector<uint32_t>>* rules_of;
+};
+
+int on_hit(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+  auto* c = static_cast<ScanContext*>(ctx);
+  for (uint32_t r : (*c->rules_of)[id]) {
+    if (c->state->candidate_stamp[r] != c->state->generation) {
+      c->state->candidate_stamp[r] = c->state->generation;
+      c->state->candidates.push_back(r);
+    }
+  }
+  return 0;
+}
+
+bool compare_string(Op op, std::string_view v, std::string_view p, bool cased) {
+  switch (op) {
+    case Op::Equals: return detail::equals(v, p, cased);
+    case Op::Contains: return detail::contains(v, p, cased);
+    case Op::StartsWith: return detail::starts_with(v, p, cased);
+    case Op::EndsWith: return detail::ends_with(v, p, cased);
+    default: return false;
+  }
+}
+
+class Evaluator {
+public:
+  Evaluator(const RuleSet::Impl& impl, Matcher::State& st, const Event& ev) : impl_(impl), st_(st), ev_(ev) {}
+
+  bool value_test(const CompiledTest& t, std::string_view v) {
+    switch (t.op) {
+      case Op::Equals:
+        if (t.time_part != TimePart::None) {
+          auto x = detail::time_part(v, t.time_part);
+          return x && *x == t.number;
+        }
+        return detail::equals(v, t.text, t.cased);
+      case Op::Contains: return detail::contains(v, t.text, t.cased);
+      case Op::StartsWith: return detail::starts_with(v, t.text, t.cased);
+      case Op::EndsWith: return detail::ends_with(v, t.text, t.cased);
+      case Op::Glob: return detail::glob_match(v, t.text, t.cased);
+      case Op::Regex:
+        return pcre2_match(t.regex, reinterpret_cast<PCRE2_SPTR>(v.data()), v.size(), 0, 0, st_.match_data,
+                           st_.match_context) >= 0;
+      case Op::Cidr: return detail::network_contains(t.network, v);
+      case Op::Lt:
+      case Op::Lte:
+      case Op::Gt:
+      case Op::Gte: {
+        auto x = t.time_part != TimePart::None ? detail::time_part(v, t.time_part) : detail::parse_number(v);
+        if (!x) return false;
+        if (t.op == Op::Lt) return *x < t.number;
+        if (t.op == Op::Lte) return *x <= t.number;
+        if (t.op == Op::Gt) return *x > t.number;
+        return *x >= t.number;
+      }
+      case Op::FieldRef: {
+        for (uint32_t l = ev_.first(t.ref_field); l != Event::end; l = ev_.next(l)) {
+          std::string_view other = ev_.value(ev_.link_value(l));
+          if (t.cased) {
+            if (compare_string(t.ref_op, v, other, true)) return true;
+          } else {
+            lowered_.assign(other);
+            for (char& c : lowered_) c = detail::ascii_lower(c);
+            if (compare_string(t.ref_op, v, lowered_, false)) return true;
+          }
+        }
+        return false;
+      }
+      default: return false;
+    }
+  }
+
+  // Does any value of field `f` (or of the whole event, for a keyword) pass `t`?
+  bool any_value(const CompiledCheck& c, const CompiledTest& t) {
+    if (c.field == PathIndex::npos) {
+      for (size_t i = 0; i < ev_.value_count(); ++i)
+        if (value_test(t, ev_.value(i))) return true;
+      return false;
+    }
+    switch (t.op) {
+      case Op::Exists: return ev_.has(c.field) == t.expect_exists;
+      case Op::Null:
+        for (uint32_t l = ev_.first(c.field); l != Event::end; l = ev_.next(l)) {
+          size_t vi = ev_.link_value(l);
+          if (ev_.type(vi) != ValueType::Null && !ev_.value(vi).empty()) return false;
+        }
+        return true;
+      default:
+        for (uint32_t l = ev_.first(c.field); l != Event::end; l = ev_.next(l))
+          if (value_test(t, ev_.value(ev_.link_value(l)))) return true;
+        return false;
+    }
+  }
+
+  bool check(const CompiledCheck& c) {
+    bool r;
+    if (c.all) {
+      r = true;
+      for (const auto& t : c.tests)
+        if (!any_value(c, t)) {
+          r = false;
+          break;
+        }
+    } else {
+      r = false;
+      for (const auto& t : c.tests)
+        if (any_value(c, t)) {
+          r = true;
+          break;
+        }
+    }
+    return r != c.negate;
+  }
+
+  bool selection(const CompiledSelection& s) {
+    for (const auto& conj : s.alternatives) {
+      bool ok = true;
+      for (const auto& c : conj)
+        if (!check(c)) {
+          ok = false;
+          break;
+        }
+      if (ok) return true;
+    }
+    return false;
+  }
+
+  bool condition(const Condition& c, const CompiledRule& r) {
+    switch (c.kind) {
+      case Condition::Kind::Ref: return selection(r.selections[c.selection]);
+      case Condition::Kind::And:
+        for (const auto& ch : c.children)
+          if (!condition(ch, r)) return false;
+        return true;
+      case Condition::Kind::Or:
+        for (const auto& ch : c.children)
+          if (condition(ch, r)) return true;
+        return false;
+      case Condition::Kind::Not: return c.children.empty() || !condition(c.children[0], r);
+      case Condition::Kind::True: return true;
+      case Condition::Kind::False: return false;
+    }
+    return false;
+  }
+
+  bool source(int32_t s) {
+    if (s < 0) return true;
+    if (st_.source_stamp[s] != st_.generation) {
+      st_.source_stamp[s] = st_.generation;
+      st_.source_value[s] = selection(impl_.sources[s]);
+    }
+    return st_.source_value[s];
+  }
+
+  bool rule(uint32_t r) {
+    const CompiledRule& cr = impl_.compiled[r];
+    return source(cr.source) && condition(cr.condition, cr);
+  }
+
+private:
+  const RuleSet::Impl& impl_;
+  Matcher::State& st_;
+  const Event& ev_;
+  std::string lowered_;
+};
+
+}  // namespace
+
+Matcher::Matcher(std::shared_ptr<const RuleSet> rules) : rules_(std::move(rules)), state_(std::make_unique<State>()) {
+  const auto& impl = rules_->impl();
+  if (impl.scratch_prototype) hs_clone_scratch(impl.scratch_prototype, &state_->scratch);
+  state_->match_data = pcre2_match_data_create(1, nullptr);
+  state_->match_context = pcre2_match_context_create(nullptr);
+  pcre2_set_match_limit(state_->match_context, 1000000);  // bounds a pathological regex on a hostile value
+  state_->candidate_stamp.assign(impl.rules.size(), 0);
+  state_->source_stamp.assign(impl.sources.size(), 0);
+  state_->source_value.assign(impl.sources.size(), 0);
+}
+
+Matcher::~Matcher() {
+  if (state_->scratch) hs_free_scratch(state_->scratch);
+  pcre2_match_data_free(state_->match_data);
+  pcre2_match_context_free(state_->match_context);
+}
+
+void Matcher::match(const Event& event, std::vector<uint32_t>& matched) {
+  const auto& impl = rules_->impl();
+  State& st = *state_;
+  if (++st.generation == 0) {
+    std::fill(st.candidate_stamp.begin(), st.candidate_stamp.end(), 0);
+    std::fill(st.source_stamp.begin(), st.source_stamp.end(), 0);
+    st.generation = 1;
+  }
+  st.candidates.clear();
+  std::string_view buf = event.scan_buffer();
+  if (impl.literal_db) {
+    ScanContext ctx{&st, &impl.literal_rules};
+    hs_scan(impl.literal_db, buf.data(), static_cast<unsigned>(buf.size()), 0, st.scratch, on_hit, &ctx);
+  }
+  if (impl.regex_db) {
+    ScanContext ctx{&st, &impl.regex_rules};
+    hs_scan(impl.regex_db, buf.data(), static_cast<unsigned>(buf.size()), 0, st.scratch, on_hit, &ctx);
+  }
+  std::sort(st.candidates.begin(), st.candidates.end());
+  Evaluator eval(impl, st, event);
+  const auto& un = impl.unconditional;
+  size_t i = 0, j = 0;
+  while (i < st.candidates.size() || j < un.size()) {
+    uint32_t r;
+    if (j >= un.size() || (i < st.candidates.size() && st.candidates[i] < un[j])) r = st.candidates[i++];
+    else r = un[j++];
+    if (eval.rule(r)) matched.push_back(r);
+  }
+}
+
+}  // namespace socd

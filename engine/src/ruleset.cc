@@ -1,0 +1,599 @@
+// RuleSet::compile: rules -> compiled checks, log-source conditions, and the Hyperscan prefilter databases.
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <cstring>
+#include <unistd.h>
+
+#include "ruleset_impl.h"
+
+namespace socd {
+namespace {
+
+using Op = ValueTest::Op;
+
+std::string lower_key(const LogSource& s) {
+  return detail::ascii_lower(s.product) + '\x1f' + detail::ascii_lower(s.category) + '\x1f' +
+         detail::ascii_lower(s.service);
+}
+
+// A pattern the prefilter looks for: a literal or a regex, with its Hyperscan flags.
+struct Pattern {
+  std::string text;
+  bool regex = false;
+  unsigned flags = 0;
+  std::string key() const { return std::string(regex ? "R" : "L") + std::to_string(flags) + '\0' + text; }
+};
+
+// The patterns of which at least one must occur in an event for a rule (or part of one) to match.
+// `none` means no such set exists: the part can match without any positive hit (e.g. "not x", "x|exists").
+struct Need {
+  bool none = true;
+  std::vector<int> patterns;
+  size_t weakest = 0;  // length of the shortest literal (a short literal hits often)
+};
+
+class Builder {
+public:
+  Builder(RuleSet::Impl& impl, const FieldMapping& mapping, std::vector<Diagnostic>& diags)
+      : impl_(impl), mapping_(mapping), diags_(diags) {}
+
+  uint32_t field(const std::string& name) {
+    uint32_t id = impl_.paths.find_field(name);
+    if (id != PathIndex::npos) return id;
+    id = impl_.paths.field_id(name);
+    auto it = mapping_.fields.find(name);
+    if (it != mapping_.fields.end()) {
+      for (const auto& p : it->second) impl_.paths.add_path(p, id);
+    } else {
+      for (const auto& pre : mapping_.prefixes) impl_.paths.add_path(pre + name, id);
+    }
+    return id;
+  }
+
+  // Compiles a selection; on failure returns false with `why` set.
+  bool selection(const Selection& sel, CompiledSelection& out, std::string& why, int& line) {
+    for (const auto& conj : sel.alternatives) {
+      std::vector<CompiledCheck> checks;
+      for (const auto& fc : conj) {
+        CompiledCheck cc;
+        cc.field = fc.field.empty() ? PathIndex::npos : field(fc.field);
+        cc.all = fc.all;
+        cc.negate = fc.negate;
+        for (const auto& vt : fc.values) {
+          CompiledTest t;
+          if (!test(vt, t, why)) {
+            line = fc.line;
+            return false;
+          }
+          cc.tests.push_back(std::move(t));
+        }
+        checks.push_back(std::move(cc));
+      }
+      out.alternatives.push_back(std::move(checks));
+    }
+    return true;
+  }
+
+  bool test(const ValueTest& vt, CompiledTest& t, std::string& why) {
+    t.op = vt.op;
+    t.ref_op = vt.ref_op;
+    t.cased = vt.cased;
+    t.expect_exists = vt.expect_exists;
+    t.time_part = vt.time_part;
+    t.number = vt.number;
+    switch (vt.op) {
+      case Op::Regex: {
+        uint32_t options = 0;
+        for (char f : vt.regex_flags) {
+          if (f == 'i') options |= PCRE2_CASELESS;
+          else if (f == 'm') options |= PCRE2_MULTILINE;
+          else if (f == 's') options |= PCRE2_DOTALL;
+        }
+        int err = 0;
+        PCRE2_SIZE off = 0;
+        pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(vt.text.data()), vt.text.size(), options,
+                                         &err, &off, nullptr);
+        if (!code) {
+          PCRE2_UCHAR msg[256];
+          pcre2_get_error_message(err, msg, sizeof msg);
+          why = "invalid regular expression '" + vt.text + "': " + reinterpret_cast<char*>(msg) + " at offset " +
+                std::to_string(off);
+          return false;
+        }
+        pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter when JIT is unavailable
+        impl_.regexes.push_back(code);
+        t.regex = code;
+        t.text = vt.text;
+        t.cased = true;
+        return true;
+      }
+      case Op::Cidr: {
+        auto net = detail::parse_network(vt.text);
+        if (!net) {
+          why = "invalid network '" + vt.text + "' (expected e.g. 10.0.0.0/8 or fe80::/10)";
+          return false;
+        }
+        t.network = *net;
+        t.text = vt.text;
+        return true;
+      }
+      case Op::FieldRef:
+        t.ref_field = field(vt.text);
+        t.text = vt.text;
+        return true;
+      default:
+        t.text = vt.cased ? vt.text : detail::ascii_lower(vt.text);
+        return true;
+    }
+  }
+
+  // Finds the log-source condition for a rule: the mapping entry that sets the most keys, all equal to the
+  // rule's, and that covers the rule's category and service. -1 when none (the rule is unscoped).
+  int32_t source(const Rule& rule) {
+    std::string key = lower_key(rule.logsource);
+    auto memo = source_memo_.find(key);
+    if (memo != source_memo_.end()) return memo->second;
+    const FieldMapping::Source* best = nullptr;
+    int best_keys = -1;
+    auto eq = [](const std::string& a, const std::string& b) {
+      return detail::ascii_lower(a) == detail::ascii_lower(b);
+    };
+    for (const auto& s : mapping_.sources) {
+      const LogSource& m = s.match;
+      if (!m.product.empty() && !eq(m.product, rule.logsource.product)) continue;
+      if (!m.category.empty() && !eq(m.category, rule.logsource.category)) continue;
+      if (!m.service.empty() && !eq(m.service, rule.logsource.service)) continue;
+      if (!rule.logsource.category.empty() && m.category.empty()) continue;
+      if (!rule.logsource.service.empty() && m.service.empty()) continue;
+      int keys = !m.product.empty() + !m.category.empty() + !m.service.empty();
+      if (keys > best_keys) {
+        best = &s;
+        best_keys = keys;
+      }
+    }
+    int32_t index = -1;
+    if (best && !best->condition.alternatives.empty()) {
+      CompiledSelection cs;
+      std::string why;
+      int line = 0;
+      if (selection(best->condition, cs, why, line)) {
+        index = static_cast<int32_t>(impl_.sources.size());
+        impl_.sources.push_back(std::move(cs));
+      } else {
+        diags_.push_back({"mappings", line, "warning-bad-logsource", "log-source condition: " + why});
+      }
+    }
+    source_memo_.emplace(key, index);
+    return index;
+  }
+
+  bool has_mapping(const Rule& rule) {
+    return source_memo_[lower_key(rule.logsource)] >= 0 ||
+           (rule.logsource.product.empty() && rule.logsource.category.empty() && rule.logsource.service.empty());
+  }
+
+  // ---- prefilter needs ----
+  int intern(Pattern p) {
+    std::string k = p.key();
+    auto it = pattern_ids_.find(k);
+    if (it != pattern_ids_.end()) return it->second;
+    int id = static_cast<int>(patterns_.size());
+    patterns_.push_back(std::move(p));
+    pattern_ids_.emplace(std::move(k), id);
+    return id;
+  }
+
+  static bool better(const Need& a, const Need& b) {  // is a a better necessary set than b?
+    if (a.none != b.none) return !a.none;
+    if (a.weakest != b.weakest) return a.weakest > b.weakest;
+    return a.patterns.size() < b.patterns.size();
+  }
+
+  static Need unite(Need a, const Need& b) {
+    if (a.none || b.none) return Need{};
+    a.patterns.insert(a.patterns.end(), b.patterns.begin(), b.patterns.end());
+    a.weakest = std::min(a.weakest, b.weakest);
+    return a;
+  }
+
+  Need single(Pattern p, size_t strength) {
+    Need n;
+    n.none = false;
+    n.weakest = strength;
+    n.patterns.push_back(intern(std::move(p)));
+    return n;
+  }
+
+  Need test_need(const CompiledTest& t) {
+    switch (t.op) {
+      case Op::Equals:
+      case Op::Contains:
+      case Op::StartsWith:
+      case Op::EndsWith:
+        if (t.text.empty()) return {};
+        return single({t.text, false, t.cased ? 0u : unsigned(HS_FLAG_CASELESS)}, t.text.size());
+      case Op::Glob: {
+        std::string lit = detail::glob_longest_literal(t.text);
+        if (lit.empty()) return {};
+        size_t n = lit.size();
+        return single({std::move(lit), false, t.cased ? 0u : unsigned(HS_FLAG_CASELESS)}, n);
+      }
+      case Op::Regex: {
+        // Anchors at the very start/end of the subject don't survive the concatenated scan buffer.
+        for (const char* a : {"\\A", "\\Z", "\\z", "\\G"})
+          if (t.text.find(a) != std::string::npos) return {};
+        unsigned flags = HS_FLAG_PREFILTER | HS_FLAG_MULTILINE;
+        if (t.regex) {
+          uint32_t opts = 0;
+          pcre2_pattern_info(t.regex, PCRE2_INFO_ARGOPTIONS, &opts);
+          if (opts & PCRE2_CASELESS) flags |= HS_FLAG_CASELESS;
+          if (opts & PCRE2_DOTALL) flags |= HS_FLAG_DOTALL;
+        }
+        Pattern p{t.text, true, flags};
+        if (rejected_.count(p.key())) return {};
+        return single(std::move(p), 3);
+      }
+      default:
+        return {};
+    }
+  }
+
+  Need check_need(const CompiledCheck& c) {
+    if (c.negate || c.tests.empty()) return {};
+    Need acc;
+    bool first = true;
+    for (const auto& t : c.tests) {
+      Need n = test_need(t);
+      if (c.all) {
+        if (first || better(n, acc)) acc = std::move(n);
+      } else {
+        acc = first ? std::move(n) : unite(std::move(acc), n);
+        if (acc.none) return acc;
+      }
+      first = false;
+    }
+    return acc;
+  }
+
+  Need selection_need(const CompiledSelection& s) {
+    Need acc;
+    bool first = true;
+    for (const auto& conj : s.alternatives) {
+      Need best;
+      for (const auto& c : conj) {
+        Need n = check_need(c);
+        if (better(n, best)) best = std::move(n);
+      }
+      acc = first ? std::move(best) : unite(std::move(acc), best);
+      first = false;
+      if (acc.none) return acc;
+    }
+    return acc;
+  }
+
+  Need condition_need(const Condition& c, const CompiledRule& r) {
+    switch (c.kind) {
+      case Condition::Kind::Ref: return selection_need(r.selections[c.selection]);
+      case Condition::Kind::And: {
+        Need best;
+        for (const auto& ch : c.children) {
+          Need n = condition_need(ch, r);
+          if (better(n, best)) best = std::move(n);
+        }
+        return best;
+      }
+      case Condition::Kind::Or: {
+        Need acc;
+        bool first = true;
+        for (const auto& ch : c.children) {
+          Need n = condition_need(ch, r);
+          acc = first ? std::move(n) : unite(std::move(acc), n);
+          first = false;
+          if (acc.none) return acc;
+        }
+        return acc;
+      }
+      default: return {};
+    }
+  }
+
+  void compute_needs() {
+    patterns_.clear();
+    pattern_ids_.clear();
+    needs_.clear();
+    for (const auto& r : impl_.compiled) {
+      Need n = condition_need(r.condition, r);
+      std::sort(n.patterns.begin(), n.patterns.end());
+      n.patterns.erase(std::unique(n.patterns.begin(), n.patterns.end()), n.patterns.end());
+      needs_.push_back(std::move(n));
+    }
+  }
+
+  std::vector<Pattern> patterns_;
+  std::map<std::string, int> pattern_ids_;
+  std::vector<Need> needs_;
+  std::set<std::string> rejected_;  // regex keys Hyperscan refused even as a prefilter
+
+private:
+  RuleSet::Impl& impl_;
+  const FieldMapping& mapping_;
+  std::vector<Diagnostic>& diags_;
+  std::map<std::string, int32_t> source_memo_;
+};
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(hex[md[i] >> 4]);
+    out.push_back(hex[md[i] & 15]);
+  }
+  return out;
+}
+
+hs_database_t* compile_literals(const std::vector<const Pattern*>& pats, std::string& error) {
+  if (pats.empty()) return nullptr;
+  std::vector<const char*> exprs;
+  std::vector<size_t> lens;
+  std::vector<unsigned> flags, ids;
+  for (size_t i = 0; i < pats.size(); ++i) {
+    exprs.push_back(pats[i]->text.data());
+    lens.push_back(pats[i]->text.size());
+    flags.push_back(pats[i]->flags | HS_FLAG_SINGLEMATCH);
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_lit_multi(exprs.data(), flags.data(), ids.data(), lens.data(), static_cast<unsigned>(pats.size()),
+                           HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+    error = err ? err->message : "unknown error";
+    hs_free_compile_error(err);
+    return nullptr;
+  }
+  return db;
+}
+
+// Compiles the regex prefilter database; on a pattern Hyperscan refuses, returns its index in `bad`.
+hs_database_t* compile_regexes(const std::vector<const Pattern*>& pats, int& bad, std::string& error) {
+  bad = -1;
+  if (pats.empty()) return nullptr;
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags, ids;
+  for (size_t i = 0; i < pats.size(); ++i) {
+    exprs.push_back(pats[i]->text.c_str());
+    flags.push_back(pats[i]->flags | HS_FLAG_SINGLEMATCH);
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(pats.size()), HS_MODE_BLOCK,
+                       nullptr, &db, &err) != HS_SUCCESS) {
+    error = err ? err->message : "unknown error";
+    bad = err ? err->expression : -1;
+    hs_free_compile_error(err);
+    return nullptr;
+  }
+  return db;
+}
+
+// ---- the on-disk cache of compiled databases ----
+void put_u64(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); }
+bool get_u64(std::string_view& in, uint64_t& v) {
+  if (in.size() < 8) return false;
+  std::memcpy(&v, in.data(), 8);
+  in.remove_prefix(8);
+  return true;
+}
+void put_bytes(std::string& out, std::string_view b) {
+  put_u64(out, b.size());
+  out.append(b);
+}
+bool get_bytes(std::string_view& in, std::string_view& b) {
+  uint64_t n;
+  if (!get_u64(in, n) || in.size() < n) return false;
+  b = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+void put_db(std::string& out, hs_database_t* db) {
+  if (!db) return put_bytes(out, {});
+  char* bytes = nullptr;
+  size_t len = 0;
+  if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS) return put_bytes(out, {});
+  put_bytes(out, {bytes, len});
+  free(bytes);
+}
+bool get_db(std::string_view& in, hs_database_t*& db) {
+  std::string_view b;
+  if (!get_bytes(in, b)) return false;
+  db = nullptr;
+  if (b.empty()) return true;
+  return hs_deserialize_database(b.data(), b.size(), &db) == HS_SUCCESS;
+}
+
+}  // namespace
+
+RuleSet::Impl::~Impl() {
+  if (literal_db) hs_free_database(literal_db);
+  if (regex_db) hs_free_database(regex_db);
+  if (scratch_prototype) hs_free_scratch(scratch_prototype);
+  for (auto* r : regexes) pcre2_code_free(r);
+}
+
+RuleSet::RuleSet() : impl_(std::make_unique<Impl>()) {}
+RuleSet::~RuleSet() = default;
+size_t RuleSet::size() const { return impl_->rules.size(); }
+const Rule& RuleSet::rule(uint32_t i) const { return impl_->rules[i]; }
+const PathIndex& RuleSet::paths() const { return impl_->paths; }
+const CompileStats& RuleSet::stats() const { return impl_->stats; }
+const std::vector<uint32_t>& RuleSet::time_fields() const { return impl_->time_fields; }
+const std::vector<uint32_t>& RuleSet::host_fields() const { return impl_->host_fields; }
+
+std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const FieldMapping& mapping,
+                                                const CompileOptions& options, std::vector<Diagnostic>& diags) {
+  std::shared_ptr<RuleSet> set(new RuleSet());
+  Impl& impl = *set->impl_;
+  Builder b(impl, mapping, diags);
+  std::map<std::string, int> unmapped;  // log sources with no mapping entry -> rules
+
+  for (auto& rule : rules) {
+    CompiledRule cr;
+    std::string why;
+    int line = rule.line;
+    bool ok = true;
+    for (const auto& sel : rule.selections) {
+      CompiledSelection cs;
+      if (!b.selection(sel, cs, why, line)) {
+        ok = false;
+        break;
+      }
+      cr.selections.push_back(std::move(cs));
+    }
+    if (!ok) {
+      diags.push_back({rule.file, line, why.rfind("invalid regular", 0) == 0 ? "bad-regex" : "bad-value", why});
+      continue;
+    }
+    cr.condition = rule.condition;
+    cr.source = b.source(rule);
+    if (!b.has_mapping(rule)) {
+      ++impl.stats.unscoped_rules;
+      const auto& ls = rule.logsource;
+      ++unmapped["product=" + ls.product + " category=" + ls.category + " service=" + ls.service];
+    }
+    impl.compiled.push_back(std::move(cr));
+    impl.rules.push_back(std::move(rule));
+  }
+  for (const auto& [what, n] : unmapped)
+    diags.push_back({"mappings", 0, "warning-unmapped-logsource",
+                     "no log-source mapping for " + what + " (" + std::to_string(n) +
+                         " rules match any event); add an entry to the mappings file to scope them"});
+  for (const auto& name : mapping.time_fields) impl.time_fields.push_back(b.field(name));
+  for (const auto& name : mapping.host_fields) impl.host_fields.push_back(b.field(name));
+
+  // Prefilter databases, from the cache when the same patterns were compiled before.
+  auto t0 = std::chrono::steady_clock::now();
+  b.compute_needs();
+  std::string key_material = std::string("socd-prefilter-1\n") + hs_version() + "\n";
+  for (const auto& p : b.patterns_) key_material += p.key() + '\x1e';
+  std::string cache_file;
+  bool loaded = false;
+  if (!options.cache_dir.empty()) {
+    cache_file = options.cache_dir + "/" + sha256_hex(key_material) + ".hsdb";
+    std::ifstream in(cache_file, std::ios::binary);
+    if (in) {
+      std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::string_view view(data);
+      std::string_view magic;
+      uint64_t nrej = 0;
+      bool ok = get_bytes(view, magic) && magic == "socd-hsdb-1" && get_u64(view, nrej);
+      std::set<std::string> rejected;
+      for (uint64_t i = 0; ok && i < nrej; ++i) {
+        std::string_view k;
+        ok = get_bytes(view, k);
+        rejected.emplace(k);
+      }
+      if (ok) {
+        b.rejected_ = std::move(rejected);
+        b.compute_needs();
+        ok = get_db(view, impl.literal_db) && get_db(view, impl.regex_db);
+      }
+      loaded = ok;
+      if (!ok) {
+        if (impl.literal_db) hs_free_database(impl.literal_db);
+        impl.literal_db = nullptr;
+        b.rejected_.clear();
+        b.compute_needs();
+      }
+    }
+  }
+  std::vector<const Pattern*> lits, res;
+  auto split = [&] {
+    lits.clear();
+    res.clear();
+    impl.literal_rules.clear();
+    impl.regex_rules.clear();
+    std::vector<int> slot(b.patterns_.size(), -1);
+    for (size_t i = 0; i < b.patterns_.size(); ++i) {
+      auto& v = b.patterns_[i].regex ? res : lits;
+      slot[i] = static_cast<int>(v.size());
+      v.push_back(&b.patterns_[i]);
+    }
+    impl.literal_rules.assign(lits.size(), {});
+    impl.regex_rules.assign(res.size(), {});
+    impl.unconditional.clear();
+    for (uint32_t r = 0; r < b.needs_.size(); ++r) {
+      if (b.needs_[r].none) {
+        impl.unconditional.push_back(r);
+        continue;
+      }
+      for (int p : b.needs_[r].patterns)
+        (b.patterns_[p].regex ? impl.regex_rules : impl.literal_rules)[slot[p]].push_back(r);
+    }
+  };
+  split();
+  if (!loaded) {
+    std::string error;
+    for (;;) {
+      int bad = -1;
+      impl.regex_db = compile_regexes(res, bad, error);
+      if (impl.regex_db || res.empty()) break;
+      if (bad < 0) {
+        diags.push_back({"prefilter", 0, "warning-prefilter", "regex prefilter database not built: " + error});
+        for (auto* p : res) b.rejected_.insert(p->key());
+      } else {
+        b.rejected_.insert(res[bad]->key());
+      }
+      b.compute_needs();
+      split();
+    }
+    impl.literal_db = compile_literals(lits, error);
+    if (!impl.literal_db && !lits.empty()) {
+      diags.push_back({"prefilter", 0, "warning-prefilter", "literal database not built: " + error});
+      for (auto& n : b.needs_) n = Need{};
+      split();
+    }
+    if (!cache_file.empty()) {
+      std::string out;
+      put_bytes(out, "socd-hsdb-1");
+      put_u64(out, b.rejected_.size());
+      for (const auto& k : b.rejected_) put_bytes(out, k);
+      put_db(out, impl.literal_db);
+      put_db(out, impl.regex_db);
+      std::error_code ec;
+      std::filesystem::create_directories(options.cache_dir, ec);
+      std::string tmp = cache_file + ".tmp" + std::to_string(::getpid());
+      std::ofstream f(tmp, std::ios::binary);
+      f.write(out.data(), static_cast<std::streamsize>(out.size()));
+      f.close();
+      if (!f || std::rename(tmp.c_str(), cache_file.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        diags.push_back({options.cache_dir, 0, "warning-cache",
+                         "could not write the compiled-rule cache (rules still work, the next start recompiles)"});
+      }
+    }
+  }
+  for (auto* db : {impl.literal_db, impl.regex_db})
+    if (db) hs_alloc_scratch(db, &impl.scratch_prototype);
+  impl.stats.hs_compile_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  impl.stats.cache_hit = loaded;
+  impl.stats.rules = impl.rules.size();
+  impl.stats.literal_patterns = lits.size();
+  impl.stats.regex_patterns = res.size();
+  impl.stats.regex_hs_rejected = b.rejected_.size();
+  impl.stats.unconditional_rules = impl.unconditional.size();
+  impl.stats.pcre2_patterns = impl.regexes.size();
+  return set;
+}
+
+}  // namespace socd

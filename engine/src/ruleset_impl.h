@@ -1,0 +1,75 @@
+// Internals of RuleSet and Matcher: the compiled form of rules.
+#pragma once
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <hs/hs.h>
+#include <pcre2.h>
+
+#include <memory>
+#include <optional>
+
+#include "socd/ruleset.h"
+#include "value_match.h"
+
+namespace socd {
+
+struct CompiledTest {
+  ValueTest::Op op = ValueTest::Op::Equals;
+  ValueTest::Op ref_op = ValueTest::Op::Equals;
+  bool cased = false;
+  bool expect_exists = true;
+  TimePart time_part = TimePart::None;
+  double number = 0;
+  std::string text;        // lower-case unless cased
+  pcre2_code* regex = nullptr;  // owned by RuleSet::Impl::regexes
+  detail::Network network;
+  uint32_t ref_field = PathIndex::npos;
+};
+
+struct CompiledCheck {
+  uint32_t field = PathIndex::npos;  // npos: keyword search over every value
+  std::vector<CompiledTest> tests;
+  bool all = false;
+  bool negate = false;
+};
+
+struct CompiledSelection {
+  std::vector<std::vector<CompiledCheck>> alternatives;  // OR of ANDs
+};
+
+struct CompiledRule {
+  std::vector<CompiledSelection> selections;
+  Condition condition;
+  int32_t source = -1;  // log-source condition index, -1 when unscoped
+};
+
+struct RuleSet::Impl {
+  std::vector<Rule> rules;
+  std::vector<CompiledRule> compiled;
+  std::vector<CompiledSelection> sources;  // log-source conditions, shared by the rules that use them
+  PathIndex paths;
+  std::vector<uint32_t> time_fields, host_fields;
+  std::vector<pcre2_code*> regexes;
+
+  // Prefilter: pattern id -> the rules it makes candidates (ids [0, literal count) are literals, then regexes).
+  hs_database_t* literal_db = nullptr;
+  hs_database_t* regex_db = nullptr;
+  hs_scratch_t* scratch_prototype = nullptr;
+  std::vector<std::vector<uint32_t>> literal_rules, regex_rules;
+  std::vector<uint32_t> unconditional;  // rules with no necessary pattern, ascending
+  CompileStats stats;
+
+  ~Impl();
+};
+
+struct Matcher::State {
+  hs_scratch_t* scratch = nullptr;
+  pcre2_match_data* match_data = nullptr;
+  pcre2_match_context* match_context = nullptr;
+  std::vector<uint32_t> candidate_stamp;  // per rule: the event generation it was last marked in
+  std::vector<uint32_t> candidates;
+  std::vector<uint32_t> source_stamp;     // per log source: the generation its value was computed in
+  std::vector<uint8_t> source_value;
+  uint32_t generation = 0;
+};
+
+}  // namespace socd
