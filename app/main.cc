@@ -1,2 +1,42 @@
+// socd: a log-analysis engine for a security operations centre. This file only dispatches to subcommands.
 #include <cstdio>
-int main() { std::puts("socd"); return 0; }
+#include <cstring>
+#include <string>
+
+#include "cli.h"
+
+namespace {
+
+const char* kUsage =
+    "socd " SOCD_VERSION " - log analysis for a security operations centre (Sigma rules on Hyperscan)\n"
+    "\n"
+    "Usage: socd <command> [options]\n"
+    "\n"
+    "Commands:\n"
+    "  scan          match rules against log files or stdin, print alerts as JSON lines\n"
+    "  rules check   compile rule files and report every rule that cannot be used, and why\n"
+    "  version       print the version\n"
+    "\n"
+    "Run 'socd <command> --help' for the options of a command.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return socd::cli::kUsageError;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return socd::cli::kOk;
+  }
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("socd %s\n", SOCD_VERSION);
+    return socd::cli::kOk;
+  }
+  if (cmd == "scan") return socd::cli::scan_main(argc - 1, argv + 1);
+  if (cmd == "rules") return socd::cli::rules_main(argc - 1, argv + 1);
+  std::fprintf(stderr, "socd: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+  return socd::cli::kUsageError;
+}

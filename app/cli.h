@@ -1,0 +1,25 @@
+// Pieces the subcommands share: the mapping (embedded or from a file), the cache directory, diagnostics output.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "socd/rule.h"
+#include "socd/rule_loader.h"
+#include "socd/status.h"
+
+namespace socd::cli {
+
+// Exit codes of every subcommand.
+constexpr int kOk = 0, kRuntimeError = 1, kUsageError = 2;
+
+// The mapping from `path`, or the one built into the program when `path` is empty.
+Expected<FieldMapping> load_mapping(const std::string& path);
+// The default directory for compiled-rule caches: $XDG_CACHE_HOME/socd, ~/.cache/socd, or none.
+std::string default_cache_dir();
+// Prints each diagnostic as "file:line: message [reason]" to stderr.
+void print_diagnostics(const std::vector<Diagnostic>& diagnostics, bool warnings);
+
+int scan_main(int argc, char** argv);
+int rules_main(int argc, char** argv);
+
+}  // namespace socd::cli

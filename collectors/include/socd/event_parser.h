@@ -1,0 +1,30 @@
+// One entry point for turning a line into an Event, whatever its format.
+#pragma once
+#include <string_view>
+
+#include "socd/json_parser.h"
+#include "socd/status.h"
+#include "socd/syslog_parser.h"
+
+namespace socd {
+
+enum class InputFormat { Auto, Json, Syslog };
+
+// Parses "auto", "json" or "syslog".
+bool parse_input_format(std::string_view name, InputFormat& out);
+
+class EventParser {
+public:
+  explicit EventParser(InputFormat format = InputFormat::Auto) : format_(format) {}
+  // Auto: a line whose first non-blank byte is '{' is JSON, any other line is syslog/plain text.
+  // An empty line is an error ("empty line"): it holds no event.
+  Status parse(std::string_view line, Event& ev);
+  SyslogParser& syslog() { return syslog_; }
+
+private:
+  InputFormat format_;
+  JsonEventParser json_;
+  SyslogParser syslog_;
+};
+
+}  // namespace socd

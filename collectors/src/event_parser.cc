@@ -1,0 +1,25 @@
+#include "socd/event_parser.h"
+
+namespace socd {
+
+bool parse_input_format(std::string_view name, InputFormat& out) {
+  if (name == "auto") out = InputFormat::Auto;
+  else if (name == "json") out = InputFormat::Json;
+  else if (name == "syslog") out = InputFormat::Syslog;
+  else return false;
+  return true;
+}
+
+Status EventParser::parse(std::string_view line, Event& ev) {
+  size_t i = 0;
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  if (i == line.size()) {
+    ev.reset(line);
+    return Status::error("empty line");
+  }
+  bool json = format_ == InputFormat::Json || (format_ == InputFormat::Auto && line[i] == '{');
+  ev.set_keep_paths(!json);
+  return json ? json_.parse(line, ev) : syslog_.parse(line, ev);
+}
+
+}  // namespace socd

@@ -1,0 +1,34 @@
+// Alerts as JSON lines: the shape `socd scan` prints and the store keeps.
+//   {"rule":{"id","title","level","tags"},"time":RFC 3339,"host":..,"source":{"file","line"},"event":{..}}
+// A JSON event is written verbatim; an event parsed from text (syslog) as an object of its fields.
+#pragma once
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "socd/event.h"
+#include "socd/ruleset.h"
+
+namespace socd {
+
+class AlertWriter {
+public:
+  explicit AlertWriter(std::shared_ptr<const RuleSet> rules);
+  // Appends one alert line (with '\n') for rule `rule` firing on `event`, read from `source`.
+  void append(std::string& out, uint32_t rule, const Event& event, std::string_view source) const;
+  // The event's time as RFC 3339 (from the mapping's time fields), or `fallback` when it has none.
+  std::string_view event_time(const Event& event, std::string& scratch, std::string_view fallback) const;
+
+private:
+  std::shared_ptr<const RuleSet> rules_;
+  std::vector<std::string> rule_json_;  // per rule: the pre-rendered {"rule":{...}, prefix
+};
+
+// The current time in RFC 3339 UTC with milliseconds.
+std::string now_rfc3339();
+// Normalises common timestamp spellings to RFC 3339 ("2024-05-01 10:20:30.1" -> "2024-05-01T10:20:30.1Z");
+// returns false when `value` is not a date-time it knows.
+bool to_rfc3339(std::string_view value, std::string& out);
+
+}  // namespace socd
