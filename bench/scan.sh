@@ -107,7 +107,7 @@ Input: $(basename "$input"), $(field events "$bare") events, $(field bytes "$bar
 | socd scan, same run: MB/s | $socd_mbps |
 | bare simdjson On-Demand parse, every field visited: events/s | $bare_eps |
 | bare parse: MB/s | $bare_mbps |
-| socd / bare parse (events/s) | $(awk -v a="$socd_eps" -v b="$bare_eps" 'BEGIN {printf "%.3f", b > 0 ? a / b : 0}') |
+| socd / bare parse (events/s) | $(awk -v a="$socd_eps" -v b="$bare_eps" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}') |
 | alerts on the input | $(field alerts "$scan_summary") |
 | compile all SigmaHQ ($rules_all loaded, $skipped_all skipped), cold cache: load s (wall s) | $(field load_seconds "$cold") ($(wall_seconds "$work/cold.time")) |
 | same, warm cache | $(field load_seconds "$warm") ($(wall_seconds "$work/warm.time")) |
