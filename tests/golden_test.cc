@@ -105,8 +105,13 @@ public:
     fs::path path(named);
     if (path.is_absolute()) return fs::exists(path) ? named : std::string();
     if (fs::exists(kSourceDir / path)) return named;
-    if (fs::exists(dir_ / path)) return (fs::path("tests/golden") / name_ / path).lexically_normal().string();
+    if (fs::exists(dir_ / path)) return relative_to_root(path);
     return {};
+  }
+
+  // A path inside the case directory, relative to the repository root.
+  std::string relative_to_root(const fs::path& inside) const {
+    return (fs::path("tests/golden") / name_ / inside).lexically_normal().string();
   }
 
   // Builds the `socd scan` arguments; on a problem with the case itself returns false with `problem` set,
@@ -129,7 +134,7 @@ public:
 
     if (fs::is_directory(dir_ / "rules")) {
       args.push_back("--rules");
-      args.push_back((fs::path("tests/golden") / name_ / "rules").string());
+      args.push_back(relative_to_root("rules"));
     } else if (fs::is_regular_file(dir_ / "rules")) {
       std::vector<std::string> rule_paths = meaningful_lines(dir_ / "rules");
       if (rule_paths.empty()) {
@@ -146,10 +151,10 @@ public:
 
     if (fs::is_regular_file(dir_ / "input.jsonl")) {
       args.push_back("--input");
-      args.push_back((fs::path("tests/golden") / name_ / "input.jsonl").string());
+      args.push_back(relative_to_root("input.jsonl"));
     } else if (fs::is_regular_file(dir_ / "input.log")) {
       args.push_back("--input");
-      args.push_back((fs::path("tests/golden") / name_ / "input.log").string());
+      args.push_back(relative_to_root("input.log"));
     } else if (fs::is_regular_file(dir_ / "input_path")) {
       std::vector<std::string> inputs = meaningful_lines(dir_ / "input_path");
       if (inputs.size() != 1) {
