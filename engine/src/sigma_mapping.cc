@@ -1,0 +1,201 @@
+// config/mappings.yml -> FieldMapping. The file's own comments document the format; this is the reader.
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "sigma_detection.h"
+#include "socd/sigma.h"
+
+namespace socd {
+namespace {
+
+using sigma::line_of;
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+class MappingReader {
+public:
+  explicit MappingReader(const std::string& file) : file_(file) {}
+
+  Status read(std::string_view text, FieldMapping& m) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+      return fail(e.mark.line + 1, "YAML syntax error: " + e.msg);
+    }
+    if (!root.IsDefined() || root.IsNull()) return Status();
+    if (!root.IsMap()) return fail(line_of(root), "the mapping file must be a map (prefixes, fields, sources ...)");
+    std::map<std::string, YAML::Node> sections;
+    for (const auto& kv : root) {
+      std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      static const std::set<std::string> known{"prefixes",    "fields",       "aliases", "time_fields",
+                                               "host_fields", "placeholders", "sources"};
+      if (!known.count(key))
+        return fail(line_of(kv.first), "unknown key '" + key +
+                                           "' (expected prefixes, fields, aliases, time_fields, host_fields, "
+                                           "placeholders or sources)");
+      if (sections.count(key)) return fail(line_of(kv.first), "'" + key + "' is given twice; merge the two");
+      sections[key] = kv.second;
+    }
+    auto section = [&](const char* name) {
+      auto it = sections.find(name);
+      return it == sections.end() ? YAML::Node() : it->second;
+    };
+    Status st;
+    if (YAML::Node n = section("prefixes"); n.IsDefined()) {
+      if (!(st = strings(n, "prefixes", m.prefixes)).ok()) return st;
+    }
+    if (YAML::Node n = section("time_fields"); n.IsDefined()) {
+      if (!(st = strings(n, "time_fields", m.time_fields)).ok()) return st;
+    }
+    if (YAML::Node n = section("host_fields"); n.IsDefined()) {
+      if (!(st = strings(n, "host_fields", m.host_fields)).ok()) return st;
+    }
+    if (YAML::Node n = section("fields"); n.IsDefined()) {
+      if (!(st = string_map(n, "fields", m.fields)).ok()) return st;
+    }
+    if (YAML::Node n = section("aliases"); n.IsDefined()) {
+      std::map<std::string, std::vector<std::string>> aliases;
+      if (!(st = string_map(n, "aliases", aliases)).ok()) return st;
+      for (const auto& [name, others] : aliases) {  // each alias under every prefix, after the explicit paths
+        auto& paths = m.fields[name];
+        for (const auto& other : others)
+          for (const auto& prefix : m.prefixes) {
+            std::string path = prefix + other;
+            if (std::find(paths.begin(), paths.end(), path) == paths.end()) paths.push_back(std::move(path));
+          }
+      }
+    }
+    if (YAML::Node n = section("placeholders"); n.IsDefined()) {
+      if (!(st = string_map(n, "placeholders", m.placeholders)).ok()) return st;
+    }
+    if (YAML::Node n = section("sources"); n.IsDefined()) {
+      if (!(st = sources(n, m)).ok()) return st;
+    }
+    return Status();
+  }
+
+private:
+  Status fail(int line, const std::string& message) const {
+    return Status::error(file_ + ":" + std::to_string(line) + ": " + message);
+  }
+
+  Status strings(const YAML::Node& n, const std::string& what, std::vector<std::string>& out) const {
+    out.clear();
+    if (n.IsScalar()) {
+      out.push_back(n.Scalar());
+      return Status();
+    }
+    if (!n.IsSequence()) return fail(line_of(n), "'" + what + "' must be a text or a list of texts");
+    for (const auto& item : n) {
+      if (!item.IsScalar()) return fail(line_of(item), "'" + what + "' must list texts only");
+      out.push_back(item.Scalar());
+    }
+    return Status();
+  }
+
+  Status string_map(const YAML::Node& n, const std::string& what,
+                    std::map<std::string, std::vector<std::string>>& out) const {
+    if (n.IsNull()) return Status();
+    if (!n.IsMap()) return fail(line_of(n), "'" + what + "' must be a map of names to lists");
+    for (const auto& kv : n) {
+      if (!kv.first.IsScalar()) return fail(line_of(kv.first), "a key of '" + what + "' is not a name");
+      const std::string& name = kv.first.Scalar();
+      if (out.count(name)) return fail(line_of(kv.first), "'" + name + "' appears twice in '" + what + "'");
+      std::vector<std::string> values;
+      Status st = strings(kv.second, what + "." + name, values);
+      if (!st.ok()) return st;
+      out[name] = std::move(values);
+    }
+    return Status();
+  }
+
+  Status sources(const YAML::Node& n, FieldMapping& m) const {
+    if (n.IsNull()) return Status();
+    if (!n.IsMap()) return fail(line_of(n), "'sources' must be a map of named log-source entries");
+    std::set<std::string> names;
+    for (const auto& kv : n) {
+      std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      int line = line_of(kv.first);
+      if (!names.insert(name).second) return fail(line, "source '" + name + "' is defined twice");
+      const YAML::Node& entry = kv.second;
+      if (!entry.IsMap()) return fail(line, "source '" + name + "' must be a map (product, category, service, condition)");
+      FieldMapping::Source source;
+      YAML::Node condition;
+      for (const auto& field : entry) {
+        std::string key = field.first.IsScalar() ? field.first.Scalar() : std::string();
+        if (key == "condition") {
+          condition = field.second;
+          continue;
+        }
+        if (key == "description") continue;
+        std::string* slot = key == "product"    ? &source.match.product
+                            : key == "category" ? &source.match.category
+                            : key == "service"  ? &source.match.service
+                                                : nullptr;
+        if (!slot)
+          return fail(line_of(field.first), "source '" + name + "': unknown key '" + key +
+                                                "' (expected product, category, service, condition, description)");
+        if (!field.second.IsScalar())
+          return fail(line_of(field.second), "source '" + name + "': '" + key + "' must be a text");
+        *slot = field.second.Scalar();
+      }
+      if (source.match.product.empty() && source.match.category.empty() && source.match.service.empty())
+        return fail(line, "source '" + name + "' sets none of product, category, service");
+      if (!condition.IsDefined() || condition.IsNull())
+        return fail(line, "source '" + name + "' has no 'condition' (a Sigma selection: a map or a list of maps)");
+      sigma::Problem problem;
+      int problem_line = line_of(condition);
+      if (!sigma::build_selection(condition, name, m, source.condition, problem, problem_line))
+        return fail(problem_line, "source '" + name + "': " + problem.message);
+      // Entries for the same product/category/service are alternatives of one source.
+      bool merged = false;
+      for (auto& s : m.sources) {
+        if (lower(s.match.product) == lower(source.match.product) &&
+            lower(s.match.category) == lower(source.match.category) &&
+            lower(s.match.service) == lower(source.match.service)) {
+          for (auto& alt : source.condition.alternatives) s.condition.alternatives.push_back(std::move(alt));
+          merged = true;
+          break;
+        }
+      }
+      if (!merged) m.sources.push_back(std::move(source));
+    }
+    return Status();
+  }
+
+  std::string file_;
+};
+
+}  // namespace
+
+Expected<FieldMapping> parse_field_mapping(const std::string& file, std::string_view text) {
+  FieldMapping m;
+  MappingReader reader(file);
+  Status st;
+  try {
+    st = reader.read(text, m);
+  } catch (const std::exception& e) {
+    st = Status::error(file + ": cannot read the mapping: " + e.what());
+  }
+  if (!st.ok()) return st;
+  return m;
+}
+
+Expected<FieldMapping> load_field_mapping(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::error(path + ": cannot open the mapping file: " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_field_mapping(path, ss.str());
+}
+
+}  // namespace socd
