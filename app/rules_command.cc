@@ -70,10 +70,11 @@ static int rules_check(int argc, char** argv) {
   std::printf("\nrules loaded: %zu, skipped: %zu\n", loaded.loaded, loaded.skipped);
   for (const auto& [reason, n] : skipped_by_reason) std::printf("  skipped  %-28s %zu\n", reason.c_str(), n);
   for (const auto& [reason, n] : warnings_by_reason) std::printf("  warning  %-28s %zu\n", reason.c_str(), n);
-  std::printf("prefilter: literal database %zu patterns, regex database %zu patterns (%zu regexes Hyperscan "
-              "refused: confirmed by PCRE2 alone); %zu rules evaluated on every event of their log source; "
-              "%zu rules with no log-source mapping\n",
-              st.literal_patterns, st.regex_patterns, st.regex_hs_rejected, st.unconditional_rules,
+  std::printf("prefilter: %zu Hyperscan databases (one per field tested, one for keywords) holding %zu literals "
+              "and %zu regexes; %zu regexes Hyperscan refused are confirmed by PCRE2 alone; %zu rules need no "
+              "positive hit and are evaluated on every event of their log source; %zu rules have no log-source "
+              "mapping\n",
+              st.databases, st.literal_patterns, st.regex_patterns, st.regex_hs_rejected, st.unconditional_rules,
               st.unscoped_rules);
   std::printf("summary: rules_loaded=%zu rules_skipped=%zu warnings=%zu literal_patterns=%zu regex_patterns=%zu "
               "unconditional_rules=%zu load_seconds=%.3f compile_cache=%s\n",

@@ -124,7 +124,7 @@ int scan_main(int argc, char** argv) {
   std::string format_name, mappings, cache_dir;
   unsigned threads = 1;
   size_t max_line = 4 << 20;
-  bool strict = false;
+  bool strict = false, no_prefilter = false;
   po::options_description opts(
       "Usage: socd scan --rules PATH [--rules PATH ...] [--input FILE ...] [options]\n\n"
       "Matches rules against events (JSON lines or syslog/text lines) and prints one alert per line as JSON on\n"
@@ -145,6 +145,8 @@ int scan_main(int argc, char** argv) {
        "field and log-source mapping file (default: the built-in config/mappings.yml)")
       ("cache-dir", po::value(&cache_dir)->default_value(default_cache_dir()),
        "directory caching compiled rule databases; 'none' disables the cache")
+      ("no-prefilter", po::bool_switch(&no_prefilter),
+       "evaluate every rule on every event, without the Hyperscan prefilter (slow; for checking results)")
       ("max-line-bytes", po::value(&max_line)->default_value(4 << 20),
        "longer lines are counted as malformed and skipped");
   po::variables_map vm;
@@ -189,6 +191,7 @@ int scan_main(int argc, char** argv) {
   }
   CompileOptions copts;
   if (cache_dir != "none") copts.cache_dir = cache_dir;
+  copts.prefilter = !no_prefilter;
   LoadedRules loaded = load_rules(rule_paths, *mapping, copts);
   print_diagnostics(loaded.diagnostics, false);
   if (strict && loaded.skipped > 0) {

@@ -14,6 +14,7 @@ struct ScanContext {
   const std::vector<std::vector<uint32_t>>* rules_of;
 };
 
+
 int on_hit(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
   auto* c = static_cast<ScanContext*>(ctx);
   for (uint32_t r : (*c->rules_of)[id]) {
@@ -23,6 +24,11 @@ int on_hit(unsigned id, unsigned long long, unsigned long long, unsigned, void* 
     }
   }
   return 0;
+}
+
+void scan(const RuleSet::Impl::FieldDatabase& d, std::string_view bytes, Matcher::State& st) {
+  ScanContext ctx{&st, &d.rules_of};
+  hs_scan(d.db, bytes.data(), static_cast<unsigned>(bytes.size()), 0, st.scratch, on_hit, &ctx);
 }
 
 bool compare_string(Op op, std::string_view v, std::string_view p, bool cased) {
@@ -205,14 +211,14 @@ void Matcher::match(const Event& event, std::vector<uint32_t>& matched) {
     st.generation = 1;
   }
   st.candidates.clear();
-  std::string_view buf = event.scan_buffer();
-  if (impl.literal_db) {
-    ScanContext ctx{&st, &impl.literal_rules};
-    hs_scan(impl.literal_db, buf.data(), static_cast<unsigned>(buf.size()), 0, st.scratch, on_hit, &ctx);
-  }
-  if (impl.regex_db) {
-    ScanContext ctx{&st, &impl.regex_rules};
-    hs_scan(impl.regex_db, buf.data(), static_cast<unsigned>(buf.size()), 0, st.scratch, on_hit, &ctx);
+  for (const auto& d : impl.databases) {
+    if (!d.db) continue;
+    if (d.field == PathIndex::npos) {
+      scan(d, event.scan_buffer(), st);
+      continue;
+    }
+    for (uint32_t l = event.first(d.field); l != Event::end; l = event.next(l))
+      scan(d, event.value(event.link_value(l)), st);
   }
   std::sort(st.candidates.begin(), st.candidates.end());
   Evaluator eval(impl, st, event);

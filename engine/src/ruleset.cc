@@ -24,11 +24,16 @@ std::string lower_key(const LogSource& s) {
 }
 
 // A pattern the prefilter looks for: a literal or a regex, with its Hyperscan flags.
+// Each field has its own database (Suricata keeps one per buffer type): a value is scanned only for the
+// patterns of the rules that test that field, and keyword patterns are scanned over all values at once.
 struct Pattern {
   std::string text;
   bool regex = false;
   unsigned flags = 0;
-  std::string key() const { return std::string(regex ? "R" : "L") + std::to_string(flags) + '\0' + text; }
+  uint32_t field = PathIndex::npos;  // npos: a keyword, searched in every value
+  std::string key() const {
+    return std::string(regex ? "R" : "L") + std::to_string(flags) + ':' + std::to_string(field) + '\0' + text;
+  }
 };
 
 // The patterns of which at least one must occur in an event for a rule (or part of one) to match.
@@ -211,38 +216,52 @@ public:
     return n;
   }
 
-  Need test_need(const CompiledTest& t) {
+  Need test_need(const CompiledTest& t, uint32_t field) {
+    const unsigned caseless = t.cased ? 0u : unsigned(HS_FLAG_CASELESS);
     switch (t.op) {
       case Op::Equals:
       case Op::Contains:
       case Op::StartsWith:
       case Op::EndsWith:
-        if (t.text.empty()) return {};
-        return single({t.text, false, t.cased ? 0u : unsigned(HS_FLAG_CASELESS)}, t.text.size());
+        if (t.text.empty() || t.time_part != TimePart::None) return {};
+        return single({t.text, false, caseless, field}, t.text.size());
       case Op::Glob: {
         std::string lit = detail::glob_longest_literal(t.text);
         if (lit.empty()) return {};
         size_t n = lit.size();
-        return single({std::move(lit), false, t.cased ? 0u : unsigned(HS_FLAG_CASELESS)}, n);
+        return single({std::move(lit), false, caseless, field}, n);
       }
       case Op::Regex: {
-        // Anchors at the very start/end of the subject don't survive the concatenated scan buffer.
-        for (const char* a : {"\\A", "\\Z", "\\z", "\\G"})
-          if (t.text.find(a) != std::string::npos) return {};
-        unsigned flags = HS_FLAG_PREFILTER | HS_FLAG_MULTILINE;
-        if (t.regex) {
-          uint32_t opts = 0;
-          pcre2_pattern_info(t.regex, PCRE2_INFO_ARGOPTIONS, &opts);
-          if (opts & PCRE2_CASELESS) flags |= HS_FLAG_CASELESS;
-          if (opts & PCRE2_DOTALL) flags |= HS_FLAG_DOTALL;
-        }
-        Pattern p{t.text, true, flags};
-        if (rejected_.count(p.key())) return {};
-        return single(std::move(p), 3);
+        unsigned flags = HS_FLAG_PREFILTER;
+        uint32_t opts = 0;
+        pcre2_pattern_info(t.regex, PCRE2_INFO_ARGOPTIONS, &opts);
+        if (opts & PCRE2_CASELESS) flags |= HS_FLAG_CASELESS;
+        if (opts & PCRE2_DOTALL) flags |= HS_FLAG_DOTALL;
+        // Keywords are scanned over all values joined by '\n': there '^' and '$' must hold at every line.
+        if ((opts & PCRE2_MULTILINE) || field == PathIndex::npos) flags |= HS_FLAG_MULTILINE;
+        if (!regex_usable(t.text, flags)) return {};
+        return single({t.text, true, flags, field}, 3);
       }
       default:
         return {};
     }
+  }
+
+  // Whether Hyperscan takes `re` as a prefilter that needs at least one byte (an empty-matching regex filters
+  // nothing); what it refuses is confirmed by PCRE2 alone.
+  bool regex_usable(const std::string& re, unsigned flags) {
+    std::string k = std::to_string(flags) + '\0' + re;
+    if (rejected_.count(k)) return false;
+    auto it = usable_.find(k);
+    if (it != usable_.end()) return it->second;
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* err = nullptr;
+    bool ok = hs_expression_info(re.c_str(), flags, &info, &err) == HS_SUCCESS && info && info->min_width > 0;
+    if (err) hs_free_compile_error(err);
+    free(info);
+    usable_.emplace(k, ok);
+    if (!ok) ++refused_;
+    return ok;
   }
 
   Need check_need(const CompiledCheck& c) {
@@ -250,7 +269,7 @@ public:
     Need acc;
     bool first = true;
     for (const auto& t : c.tests) {
-      Need n = test_need(t);
+      Need n = test_need(t, c.field);
       if (c.all) {
         if (first || better(n, acc)) acc = std::move(n);
       } else {
@@ -309,7 +328,7 @@ public:
     pattern_ids_.clear();
     needs_.clear();
     for (const auto& r : impl_.compiled) {
-      Need n = condition_need(r.condition, r);
+      Need n = enabled_ ? condition_need(r.condition, r) : Need{};
       std::sort(n.patterns.begin(), n.patterns.end());
       n.patterns.erase(std::unique(n.patterns.begin(), n.patterns.end()), n.patterns.end());
       needs_.push_back(std::move(n));
@@ -319,7 +338,10 @@ public:
   std::vector<Pattern> patterns_;
   std::map<std::string, int> pattern_ids_;
   std::vector<Need> needs_;
-  std::set<std::string> rejected_;  // regex keys Hyperscan refused even as a prefilter
+  std::set<std::string> rejected_;            // regexes a database build refused (flags '\0' text)
+  std::map<std::string, bool> usable_;        // hs_expression_info verdicts
+  size_t refused_ = 0;
+  bool enabled_ = true;
 
 private:
   RuleSet::Impl& impl_;
@@ -341,42 +363,37 @@ std::string sha256_hex(const std::string& data) {
   return out;
 }
 
-hs_database_t* compile_literals(const std::vector<const Pattern*>& pats, std::string& error) {
-  if (pats.empty()) return nullptr;
-  std::vector<const char*> exprs;
-  std::vector<size_t> lens;
-  std::vector<unsigned> flags, ids;
-  for (size_t i = 0; i < pats.size(); ++i) {
-    exprs.push_back(pats[i]->text.data());
-    lens.push_back(pats[i]->text.size());
-    flags.push_back(pats[i]->flags | HS_FLAG_SINGLEMATCH);
-    ids.push_back(static_cast<unsigned>(i));
+// A literal as a Hyperscan expression: every byte that is not a letter or digit written as \xHH.
+std::string literal_expression(std::string_view lit) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : lit) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
   }
-  hs_database_t* db = nullptr;
-  hs_compile_error_t* err = nullptr;
-  if (hs_compile_lit_multi(exprs.data(), flags.data(), ids.data(), lens.data(), static_cast<unsigned>(pats.size()),
-                           HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
-    error = err ? err->message : "unknown error";
-    hs_free_compile_error(err);
-    return nullptr;
-  }
-  return db;
+  return out;
 }
 
-// Compiles the regex prefilter database; on a pattern Hyperscan refuses, returns its index in `bad`.
-hs_database_t* compile_regexes(const std::vector<const Pattern*>& pats, int& bad, std::string& error) {
+// Compiles one field's database; when Hyperscan refuses an expression, returns null with its index in `bad`.
+hs_database_t* compile_group(const std::vector<const Pattern*>& pats, int& bad, std::string& error) {
   bad = -1;
-  if (pats.empty()) return nullptr;
-  std::vector<const char*> exprs;
+  std::vector<std::string> exprs;
+  std::vector<const char*> ptrs;
   std::vector<unsigned> flags, ids;
   for (size_t i = 0; i < pats.size(); ++i) {
-    exprs.push_back(pats[i]->text.c_str());
+    exprs.push_back(pats[i]->regex ? pats[i]->text : literal_expression(pats[i]->text));
     flags.push_back(pats[i]->flags | HS_FLAG_SINGLEMATCH);
     ids.push_back(static_cast<unsigned>(i));
   }
+  for (const auto& e : exprs) ptrs.push_back(e.c_str());
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(pats.size()), HS_MODE_BLOCK,
+  if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(pats.size()), HS_MODE_BLOCK,
                        nullptr, &db, &err) != HS_SUCCESS) {
     error = err ? err->message : "unknown error";
     bad = err ? err->expression : -1;
@@ -424,8 +441,8 @@ bool get_db(std::string_view& in, hs_database_t*& db) {
 }  // namespace
 
 RuleSet::Impl::~Impl() {
-  if (literal_db) hs_free_database(literal_db);
-  if (regex_db) hs_free_database(regex_db);
+  for (auto& d : databases)
+    if (d.db) hs_free_database(d.db);
   if (scratch_prototype) hs_free_scratch(scratch_prototype);
   for (auto* r : regexes) pcre2_code_free(r);
 }
@@ -482,11 +499,61 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
 
   // Prefilter databases, from the cache when the same patterns were compiled before.
   auto t0 = std::chrono::steady_clock::now();
+  b.enabled_ = options.prefilter;
   b.compute_needs();
-  std::string key_material = std::string("socd-prefilter-1\n") + hs_version() + "\n";
-  for (const auto& p : b.patterns_) key_material += p.key() + '\x1e';
+  std::vector<std::vector<const Pattern*>> groups;  // per database, in field order (keywords first)
+  auto group = [&] {
+    // Only the patterns some rule's necessary set uses go into the databases (needs are computed over every
+    // alternative, most of which lose to a better one).
+    std::map<uint32_t, std::vector<int>> by_field;  // field npos sorts last; keywords go first below
+    std::vector<char> used(b.patterns_.size(), 0);
+    for (const auto& n : b.needs_)
+      for (int p : n.patterns) used[p] = 1;
+    for (size_t i = 0; i < b.patterns_.size(); ++i)
+      if (used[i]) by_field[b.patterns_[i].field].push_back(static_cast<int>(i));
+    std::vector<std::pair<int, int>> slot(b.patterns_.size(), {-1, -1});  // pattern -> (database, id in it)
+    groups.clear();
+    impl.databases.clear();
+    auto add_group = [&](uint32_t field, const std::vector<int>& members) {
+      Impl::FieldDatabase fdb;
+      fdb.field = field;
+      fdb.rules_of.resize(members.size());
+      std::vector<const Pattern*> g;
+      for (size_t k = 0; k < members.size(); ++k) {
+        slot[members[k]] = {static_cast<int>(groups.size()), static_cast<int>(k)};
+        g.push_back(&b.patterns_[members[k]]);
+      }
+      groups.push_back(std::move(g));
+      impl.databases.push_back(std::move(fdb));
+    };
+    if (auto kw = by_field.find(PathIndex::npos); kw != by_field.end()) add_group(kw->first, kw->second);
+    for (const auto& [field, members] : by_field)
+      if (field != PathIndex::npos) add_group(field, members);
+    impl.unconditional.clear();
+    for (uint32_t r = 0; r < b.needs_.size(); ++r) {
+      if (b.needs_[r].none) {
+        impl.unconditional.push_back(r);
+        continue;
+      }
+      for (int p : b.needs_[r].patterns) impl.databases[slot[p].first].rules_of[slot[p].second].push_back(r);
+    }
+  };
+  group();
+  std::string key_material = std::string("socd-prefilter-2\n") + hs_version() + "\n";
+  for (const auto& g : groups) {
+    for (const Pattern* p : g) key_material += p->key() + '\x1e';
+    key_material += '\n';
+  }
+  for (const auto& n : b.needs_) {
+    for (int p : n.patterns) key_material += std::to_string(p) + ',';
+    key_material += '\n';
+  }
   std::string cache_file;
   bool loaded = false;
+  auto free_databases = [&] {
+    for (auto& d : impl.databases)
+      if (d.db) hs_free_database(d.db), d.db = nullptr;
+  };
   if (!options.cache_dir.empty()) {
     cache_file = options.cache_dir + "/" + sha256_hex(key_material) + ".hsdb";
     std::ifstream in(cache_file, std::ios::binary);
@@ -495,80 +562,71 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
       std::string_view view(data);
       std::string_view magic;
       uint64_t nrej = 0;
-      bool ok = get_bytes(view, magic) && magic == "socd-hsdb-1" && get_u64(view, nrej);
+      bool ok = get_bytes(view, magic) && magic == "socd-hsdb-2" && get_u64(view, nrej);
       std::set<std::string> rejected;
       for (uint64_t i = 0; ok && i < nrej; ++i) {
         std::string_view k;
         ok = get_bytes(view, k);
         rejected.emplace(k);
       }
-      if (ok) {
+      if (ok && !rejected.empty()) {
         b.rejected_ = std::move(rejected);
+        b.usable_.clear();
         b.compute_needs();
-        ok = get_db(view, impl.literal_db) && get_db(view, impl.regex_db);
+        group();
       }
+      uint64_t ndb = 0;
+      ok = ok && get_u64(view, ndb) && ndb == impl.databases.size();
+      for (size_t i = 0; ok && i < impl.databases.size(); ++i) ok = get_db(view, impl.databases[i].db);
       loaded = ok;
       if (!ok) {
-        if (impl.literal_db) hs_free_database(impl.literal_db);
-        impl.literal_db = nullptr;
+        free_databases();
         b.rejected_.clear();
+        b.usable_.clear();
         b.compute_needs();
+        group();
       }
     }
   }
-  std::vector<const Pattern*> lits, res;
-  auto split = [&] {
-    lits.clear();
-    res.clear();
-    impl.literal_rules.clear();
-    impl.regex_rules.clear();
-    std::vector<int> slot(b.patterns_.size(), -1);
-    for (size_t i = 0; i < b.patterns_.size(); ++i) {
-      auto& v = b.patterns_[i].regex ? res : lits;
-      slot[i] = static_cast<int>(v.size());
-      v.push_back(&b.patterns_[i]);
-    }
-    impl.literal_rules.assign(lits.size(), {});
-    impl.regex_rules.assign(res.size(), {});
-    impl.unconditional.clear();
-    for (uint32_t r = 0; r < b.needs_.size(); ++r) {
-      if (b.needs_[r].none) {
-        impl.unconditional.push_back(r);
-        continue;
-      }
-      for (int p : b.needs_[r].patterns)
-        (b.patterns_[p].regex ? impl.regex_rules : impl.literal_rules)[slot[p]].push_back(r);
-    }
-  };
-  split();
   if (!loaded) {
-    std::string error;
     for (;;) {
-      int bad = -1;
-      impl.regex_db = compile_regexes(res, bad, error);
-      if (impl.regex_db || res.empty()) break;
-      if (bad < 0) {
-        diags.push_back({"prefilter", 0, "warning-prefilter", "regex prefilter database not built: " + error});
-        for (auto* p : res) b.rejected_.insert(p->key());
-      } else {
-        b.rejected_.insert(res[bad]->key());
+      bool retry = false;
+      for (size_t i = 0; i < groups.size() && !retry; ++i) {
+        int bad = -1;
+        std::string error;
+        impl.databases[i].db = compile_group(groups[i], bad, error);
+        if (impl.databases[i].db) continue;
+        // Leave the refused regex (or, when Hyperscan names none, every regex of this database) to PCRE2.
+        size_t before = b.rejected_.size();
+        for (size_t k = 0; k < groups[i].size(); ++k)
+          if (groups[i][k]->regex && (bad < 0 || static_cast<int>(k) == bad))
+            b.rejected_.insert(std::to_string(groups[i][k]->flags) + '\0' + groups[i][k]->text);
+        if (b.rejected_.size() == before) {
+          diags.push_back({"prefilter", 0, "warning-prefilter",
+                           "a prefilter database was not built (" + error + "); its rules are evaluated on every event"});
+          for (auto& n : b.needs_)
+            for (int p : n.patterns)
+              if (std::find(groups[i].begin(), groups[i].end(), &b.patterns_[p]) != groups[i].end()) n = Need{};
+          free_databases();
+          group();
+          retry = true;
+          break;
+        }
+        free_databases();
+        b.usable_.clear();
+        b.compute_needs();
+        group();
+        retry = true;
       }
-      b.compute_needs();
-      split();
-    }
-    impl.literal_db = compile_literals(lits, error);
-    if (!impl.literal_db && !lits.empty()) {
-      diags.push_back({"prefilter", 0, "warning-prefilter", "literal database not built: " + error});
-      for (auto& n : b.needs_) n = Need{};
-      split();
+      if (!retry) break;
     }
     if (!cache_file.empty()) {
       std::string out;
-      put_bytes(out, "socd-hsdb-1");
+      put_bytes(out, "socd-hsdb-2");
       put_u64(out, b.rejected_.size());
       for (const auto& k : b.rejected_) put_bytes(out, k);
-      put_db(out, impl.literal_db);
-      put_db(out, impl.regex_db);
+      put_u64(out, impl.databases.size());
+      for (const auto& d : impl.databases) put_db(out, d.db);
       std::error_code ec;
       std::filesystem::create_directories(options.cache_dir, ec);
       std::string tmp = cache_file + ".tmp" + std::to_string(::getpid());
@@ -582,15 +640,19 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
       }
     }
   }
-  for (auto* db : {impl.literal_db, impl.regex_db})
-    if (db) hs_alloc_scratch(db, &impl.scratch_prototype);
+  size_t literals = 0, regexes = 0;
+  for (const auto& g : groups)
+    for (const Pattern* p : g) ++(p->regex ? regexes : literals);
+  for (const auto& d : impl.databases)
+    if (d.db) hs_alloc_scratch(d.db, &impl.scratch_prototype);
   impl.stats.hs_compile_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   impl.stats.cache_hit = loaded;
   impl.stats.rules = impl.rules.size();
-  impl.stats.literal_patterns = lits.size();
-  impl.stats.regex_patterns = res.size();
-  impl.stats.regex_hs_rejected = b.rejected_.size();
+  impl.stats.literal_patterns = literals;
+  impl.stats.regex_patterns = regexes;
+  impl.stats.databases = impl.databases.size();
+  impl.stats.regex_hs_rejected = b.rejected_.size() + b.refused_;
   impl.stats.unconditional_rules = impl.unconditional.size();
   impl.stats.pcre2_patterns = impl.regexes.size();
   return set;

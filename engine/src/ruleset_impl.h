@@ -50,11 +50,15 @@ struct RuleSet::Impl {
   std::vector<uint32_t> time_fields, host_fields;
   std::vector<pcre2_code*> regexes;
 
-  // Prefilter: pattern id -> the rules it makes candidates (ids [0, literal count) are literals, then regexes).
-  hs_database_t* literal_db = nullptr;
-  hs_database_t* regex_db = nullptr;
+  // Prefilter: a database per field (keywords: one over all values), each pattern id -> the rules it makes
+  // candidates.
+  struct FieldDatabase {
+    uint32_t field = PathIndex::npos;
+    hs_database_t* db = nullptr;
+    std::vector<std::vector<uint32_t>> rules_of;
+  };
+  std::vector<FieldDatabase> databases;
   hs_scratch_t* scratch_prototype = nullptr;
-  std::vector<std::vector<uint32_t>> literal_rules, regex_rules;
   std::vector<uint32_t> unconditional;  // rules with no necessary pattern, ascending
   CompileStats stats;
 

@@ -17,12 +17,14 @@ namespace socd {
 
 struct CompileOptions {
   std::string cache_dir;  // where compiled Hyperscan databases are cached; empty: no cache
+  bool prefilter = true;  // false: evaluate every rule on every event (for checking the prefilter, and debugging)
 };
 
 struct CompileStats {
   size_t rules = 0;               // rules in the set
-  size_t literal_patterns = 0;    // distinct literals in the literal database
-  size_t regex_patterns = 0;      // distinct regexes in the regex prefilter database
+  size_t databases = 0;           // Hyperscan databases (one per field tested, one for keywords)
+  size_t literal_patterns = 0;    // literals in the prefilter databases
+  size_t regex_patterns = 0;      // regexes in the prefilter databases
   size_t regex_hs_rejected = 0;   // regexes Hyperscan could not take even as a prefilter (PCRE2 only)
   size_t unconditional_rules = 0; // rules evaluated on every event of their log source (no necessary literal)
   size_t unscoped_rules = 0;      // rules whose log source has no mapping entry
