@@ -273,20 +273,23 @@ public:
       warn(line, "warning-no-logsource",
            "rule '" + rule.title + "' has no 'logsource' map; it is checked against every event");
     }
-    if (!build_detection(detection, rule)) return;
+    int detection_line = line;
+    for (const auto& kv : doc)
+      if (kv.first.IsScalar() && kv.first.Scalar() == "detection") detection_line = line_of(kv.first);
+    if (!build_detection(detection, detection_line, rule)) return;
     if (rule.id.empty())
       warn(line, "warning-no-id", "rule '" + rule.title + "' has no 'id'; alerts will name it by title only");
     out_.rules.push_back(std::move(rule));
   }
 
 private:
-  bool build_detection(const YAML::Node& detection, Rule& rule) {
+  bool build_detection(const YAML::Node& detection, int detection_line, Rule& rule) {
     if (!detection.IsMap()) {
-      skip(line_of(detection), "bad-detection", "'detection' must be a map of selections and a 'condition'");
+      skip(detection_line, "bad-detection", "'detection' must be a map of selections and a 'condition'");
       return false;
     }
     YAML::Node condition;
-    int condition_line = line_of(detection);
+    int condition_line = detection_line;
     std::vector<std::string> names;
     std::set<std::string> seen;
     for (const auto& kv : detection) {

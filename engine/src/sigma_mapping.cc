@@ -45,26 +45,28 @@ public:
       if (sections.count(key)) return fail(line_of(kv.first), "'" + key + "' is given twice; merge the two");
       sections[key] = kv.second;
     }
-    auto section = [&](const char* name) {
+    // Sections are read in this order whatever their order in the file: aliases need the prefixes, sources
+    // the placeholders.
+    auto section = [&](const char* name) -> const YAML::Node* {
       auto it = sections.find(name);
-      return it == sections.end() ? YAML::Node() : it->second;
+      return it == sections.end() ? nullptr : &it->second;
     };
     Status st;
-    if (YAML::Node n = section("prefixes"); n.IsDefined()) {
-      if (!(st = strings(n, "prefixes", m.prefixes)).ok()) return st;
+    if (const YAML::Node* n = section("prefixes")) {
+      if (!(st = strings(*n, "prefixes", m.prefixes)).ok()) return st;
     }
-    if (YAML::Node n = section("time_fields"); n.IsDefined()) {
-      if (!(st = strings(n, "time_fields", m.time_fields)).ok()) return st;
+    if (const YAML::Node* n = section("time_fields")) {
+      if (!(st = strings(*n, "time_fields", m.time_fields)).ok()) return st;
     }
-    if (YAML::Node n = section("host_fields"); n.IsDefined()) {
-      if (!(st = strings(n, "host_fields", m.host_fields)).ok()) return st;
+    if (const YAML::Node* n = section("host_fields")) {
+      if (!(st = strings(*n, "host_fields", m.host_fields)).ok()) return st;
     }
-    if (YAML::Node n = section("fields"); n.IsDefined()) {
-      if (!(st = string_map(n, "fields", m.fields)).ok()) return st;
+    if (const YAML::Node* n = section("fields")) {
+      if (!(st = string_map(*n, "fields", m.fields)).ok()) return st;
     }
-    if (YAML::Node n = section("aliases"); n.IsDefined()) {
+    if (const YAML::Node* n = section("aliases")) {
       std::map<std::string, std::vector<std::string>> aliases;
-      if (!(st = string_map(n, "aliases", aliases)).ok()) return st;
+      if (!(st = string_map(*n, "aliases", aliases)).ok()) return st;
       for (const auto& [name, others] : aliases) {  // each alias under every prefix, after the explicit paths
         auto& paths = m.fields[name];
         for (const auto& other : others)
@@ -74,11 +76,11 @@ public:
           }
       }
     }
-    if (YAML::Node n = section("placeholders"); n.IsDefined()) {
-      if (!(st = string_map(n, "placeholders", m.placeholders)).ok()) return st;
+    if (const YAML::Node* n = section("placeholders")) {
+      if (!(st = string_map(*n, "placeholders", m.placeholders)).ok()) return st;
     }
-    if (YAML::Node n = section("sources"); n.IsDefined()) {
-      if (!(st = sources(n, m)).ok()) return st;
+    if (const YAML::Node* n = section("sources")) {
+      if (!(st = sources(*n, m)).ok()) return st;
     }
     return Status();
   }
