@@ -37,16 +37,12 @@ bool LineReader::fill() {
 bool LineReader::next(LineBatch& batch) {
   batch.clear();
   batch.sequence = sequence_++;
-  auto add_line = [&](std::string_view text, uint64_t full, bool oversized) {
-    Line l;
-    l.offset = static_cast<uint32_t>(batch.data.size());
-    l.length = static_cast<uint32_t>(text.size());
-    l.number = ++line_no_;
-    l.full_length = full;
-    l.oversized = oversized;
-    batch.data.append(text);
-    batch.data.push_back('\n');
-    batch.lines.push_back(l);
+  // Records a line that started at position_ and took `consumed` source bytes (its newline included).
+  auto take = [&](std::string_view text, uint64_t full, bool oversized, uint64_t consumed) {
+    if (oversized) batch.add_oversized(text, full, ++line_no_, position_);
+    else batch.add(text, ++line_no_, position_);
+    position_ += consumed;
+    batch.bytes += consumed;
   };
   while (batch.lines.size() < max_lines_ && batch.data.size() < batch_bytes_) {
     const char* start = buf_.data() + pos_;
@@ -57,49 +53,50 @@ bool LineReader::next(LineBatch& batch) {
         // An oversized line: keep its head, then skip to its end.
         uint64_t full = avail;
         std::string head(start, std::min<size_t>(avail, 256));
+        bool newline = false;
         pos_ = buf_.size();
-        for (;;) {
-          if (!fill()) break;
+        while (fill()) {
           const char* p = static_cast<const char*>(std::memchr(buf_.data(), '\n', buf_.size()));
           if (p) {
             size_t k = static_cast<size_t>(p - buf_.data());
             full += k;
             pos_ = k + 1;
-            batch.bytes += 1;
+            newline = true;
             break;
           }
           full += buf_.size();
           pos_ = buf_.size();
         }
-        batch.bytes += full;
-        add_line(head, full, true);
+        take(head, full, true, full + newline);
         continue;
       }
       if (!fill()) {
         if (buf_.size() > pos_) {  // last line without a newline
           size_t len = buf_.size() - pos_;
           std::string_view text(buf_.data() + pos_, len);
-          batch.bytes += len;
           pos_ = buf_.size();
-          if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-          add_line(text, len, false);
+          if (len > max_line_bytes_) {
+            take(text.substr(0, 256), len, true, len);
+          } else {
+            if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+            take(text, len, false, len);
+          }
         }
         break;
       }
       continue;
     }
     size_t len = static_cast<size_t>(nl - start);
-    batch.bytes += len + 1;
     pos_ += len + 1;
     std::string_view text(start, len);
     if (len > max_line_bytes_) {
-      add_line(text.substr(0, 256), len, true);
+      take(text.substr(0, 256), len, true, len + 1);
       continue;
     }
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-    add_line(text, len, false);
+    take(text, len, false, len + 1);
   }
-  batch.data.append(padding_, '\0');
+  batch.finish(padding_);
   return !batch.lines.empty();
 }
 
