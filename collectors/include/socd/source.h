@@ -1,0 +1,65 @@
+// Sources (layer 1): each reads one kind of input on its own thread(s) and pushes batches of lines into the
+// pipeline through a BatchSink. A source never parses or matches: it frames bytes into lines and says where they
+// came from and how to resume after them.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "socd/line_reader.h"
+#include "socd/status.h"
+
+namespace socd {
+
+// One batch of lines from one source.
+struct SourceBatch {
+  LineBatch lines;
+  uint32_t source = 0;      // index of the source in the pipeline (set by the pipeline when it registers it)
+  std::string origin;       // what the lines were read from: a file path, "udp://127.0.0.1:5514", "stdin"
+  // After the batch's alerts are stored, the pipeline stores `checkpoint_value` under `checkpoint_key` in the same
+  // write (files: the position after the last line). Empty key: nothing to remember (network sources).
+  std::string checkpoint_key, checkpoint_value;
+  // Called by the pipeline's writer once the batch's alerts and checkpoint are durable (may be empty).
+  std::function<void()> on_stored;
+};
+
+// Counters every source keeps (read by the metrics exporter; relaxed atomics).
+struct SourceCounters {
+  std::atomic<uint64_t> bytes{0};       // bytes read
+  std::atomic<uint64_t> lines{0};       // lines (messages) framed
+  std::atomic<uint64_t> dropped{0};     // lines lost because the pipeline was full (UDP only) or unreadable
+  std::atomic<uint64_t> oversized{0};   // lines/frames over the size limit (passed on as oversized lines)
+  std::atomic<uint64_t> connections{0}; // connections accepted (stream listeners)
+  std::atomic<uint64_t> errors{0};      // read/accept/TLS errors
+};
+
+class BatchSink {
+public:
+  virtual ~BatchSink() = default;
+  // Hands a batch to the pipeline. With `may_block`, waits while the pipeline is full (back-pressure: a file or
+  // TCP source simply stops reading); without, returns false at once when full, and the source counts the loss.
+  // Returns false as well when the pipeline is shutting down.
+  virtual bool push(std::unique_ptr<SourceBatch> batch, bool may_block) = 0;
+  // The last checkpoint stored under `key` (files resume from it), or nothing.
+  virtual std::optional<std::string> checkpoint(const std::string& key) = 0;
+};
+
+class Source {
+public:
+  virtual ~Source() = default;
+  virtual std::string name() const = 0;  // e.g. "file:/var/log/auth.log*", "syslog-tcp:127.0.0.1:6514"
+  // Starts reading on the source's own thread(s). A bind or open error is returned here, before any thread runs.
+  virtual Status start(BatchSink& sink) = 0;
+  // Stops reading (closes listeners, stops following files) and joins its threads; batches already pushed are the
+  // pipeline's. Safe to call twice.
+  virtual void stop() = 0;
+  const SourceCounters& counters() const { return counters_; }
+
+protected:
+  SourceCounters counters_;
+};
+
+}  // namespace socd

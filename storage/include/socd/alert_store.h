@@ -1,0 +1,62 @@
+// The alert store (RocksDB): alerts written once, read by everyone who needs them; the checkpoints of the sources
+// written in the same atomic batch as the alerts they cover, so a restart neither loses lines nor stores an alert
+// twice. One column family per kind of data: alerts (time-ordered), alert ids (dedup and lookup), checkpoints,
+// state (correlation windows, later).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "socd/status.h"
+
+namespace socd {
+
+struct StoredAlert {
+  std::string id;        // stable: derived from rule id + source + position (see alert_id)
+  int64_t time_ms = 0;   // event time (or arrival time), milliseconds since the epoch, UTC
+  std::string rule_id;
+  std::string level;
+  std::string host;
+  std::string json;      // the alert object as `socd scan` prints it, with "id" added; no trailing newline
+};
+
+struct AlertQuery {
+  std::optional<int64_t> since_ms, until_ms;  // time range [since, until)
+  std::string rule_id, host, level;           // exact filters when non-empty (level: this level or higher
+                                              // when `level_or_higher`)
+  bool level_or_higher = false;
+  size_t limit = 0;                           // 0: no limit
+  bool newest_first = false;
+};
+
+struct StoreOptions {
+  bool read_only = false;  // open beside a running writer (a secondary instance that catches up on open)
+  bool sync = false;       // fsync every commit (default: WAL written, not fsynced; survives a process crash)
+};
+
+class AlertStore {
+public:
+  // Opens (creating when writable) the store under `dir`. Errors name the directory and what to do.
+  static Expected<std::unique_ptr<AlertStore>> open(const std::string& dir, const StoreOptions& options = {});
+  virtual ~AlertStore() = default;
+
+  // Atomically stores the alerts not stored before (by id) and the checkpoints. Returns how many alerts were new
+  // through `stored` (may be null).
+  virtual Status commit(const std::vector<StoredAlert>& alerts,
+                        const std::vector<std::pair<std::string, std::string>>& checkpoints, size_t* stored) = 0;
+  virtual Expected<std::optional<std::string>> checkpoint(std::string_view key) = 0;
+  // Calls `visit` for each alert matching `query`, in time order, until it returns false.
+  virtual Status list(const AlertQuery& query, const std::function<bool(const StoredAlert&)>& visit) = 0;
+  virtual Expected<std::optional<StoredAlert>> get(std::string_view id) = 0;
+  virtual Expected<uint64_t> count() = 0;  // alerts stored
+};
+
+// The stable id of an alert: hex of a hash over the rule id, the source and the position of the event in it.
+std::string alert_id(std::string_view rule_id, std::string_view source, std::string_view position);
+
+}  // namespace socd
