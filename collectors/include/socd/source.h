@@ -19,6 +19,10 @@ struct SourceBatch {
   LineBatch lines;
   uint32_t source = 0;      // index of the source in the pipeline (set by the pipeline when it registers it)
   std::string origin;       // what the lines were read from: a file path, "udp://127.0.0.1:5514", "stdin"
+  // The identity of the stream Line::position counts in, for stable alert ids: a file's device, inode and
+  // fingerprint (a rotated file's new incarnation is another stream). Empty: positions are unique only within
+  // this run (network messages); the pipeline then adds a per-run nonce.
+  std::string stream;
   // After the batch's alerts are stored, the pipeline stores `checkpoint_value` under `checkpoint_key` in the same
   // write (files: the position after the last line). Empty key: nothing to remember (network sources).
   std::string checkpoint_key, checkpoint_value;
