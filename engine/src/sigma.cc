@@ -307,7 +307,12 @@ private:
         condition_line = line_of(kv.first);
         continue;
       }
-      if (name == "timeframe") continue;  // legacy aggregation window; aggregations belong to correlation rules
+      if (name == "timeframe") {  // the window of the old aggregations, which correlation rules replaced
+        warn(line_of(kv.first), "warning-timeframe",
+             "'timeframe' in a detection has no effect (aggregations are correlation rules in Sigma 2); "
+             "remove it");
+        continue;
+      }
       Selection sel;
       sigma::Problem problem;
       int line = line_of(kv.first);

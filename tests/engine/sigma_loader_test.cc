@@ -192,6 +192,16 @@ TEST(SigmaLoader, WarnsAboutMissingIdButLoads) {
   EXPECT_EQ(load.skipped, 0u);
 }
 
+TEST(SigmaLoader, TimeframeInDetectionIsAWarning) {
+  RuleLoad load = load_rules_text("title: t\nid: x\nlogsource: {product: windows}\ndetection:\n    s: {F: x}\n"
+                                  "    timeframe: 5m\n    condition: s\n");
+  ASSERT_EQ(load.rules.size(), 1u);
+  EXPECT_EQ(load.rules[0].selections.size(), 1u);
+  ASSERT_EQ(load.diagnostics.size(), 1u);
+  EXPECT_EQ(load.diagnostics[0].reason, "warning-timeframe");
+  EXPECT_EQ(load.diagnostics[0].line, 6);
+}
+
 TEST(SigmaLoader, DiagnosticText) {
   Diagnostic d{"rule.yml", 14, "unknown-modifier", "unknown modifier 'contain'"};
   EXPECT_EQ(d.to_string(), "rule.yml:14: unknown modifier 'contain' [unknown-modifier]");

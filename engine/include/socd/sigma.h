@@ -9,6 +9,16 @@
 
 namespace socd {
 
+// Reason codes of the diagnostics (Diagnostic::reason):
+//   skipped documents: yaml-error (not YAML, or binary), read-error (a file or directory that cannot be read),
+//     not-a-rule (no detection, not a map), bad-detection (the shape of a selection), bad-condition,
+//     unknown-modifier, bad-modifier (a modifier that does not fit the value or the chain), bad-value (a value a
+//     modifier cannot take: a bad network, a non-number for lt/gt ...), unknown-placeholder,
+//     correlation-unsupported, filter-unsupported, bad-rule (any other shape yaml-cpp refuses to convert)
+//   warnings, the rule still loads: warning-no-id, warning-no-logsource, warning-timeframe
+// Value conventions of the produced rules (see ValueTest): a keyword (empty field) is searched for inside the
+// event's values, so its plain text becomes Contains; a cidr network always carries its prefix length
+// ("192.168.1.7" becomes "192.168.1.7/32"); base64offset forms are Contains.
 struct RuleLoad {
   std::vector<Rule> rules;
   std::vector<Diagnostic> diagnostics;  // one per skipped rule (reason set), plus warnings with reason "warning-*"
