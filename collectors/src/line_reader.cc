@@ -30,6 +30,7 @@ bool LineReader::fill() {
     return false;
   }
   buf_.resize(old + static_cast<size_t>(n));
+  short_read_ = static_cast<size_t>(n) < want;
   if (n == 0) eof_ = true;
   return n > 0;
 }
@@ -70,6 +71,8 @@ bool LineReader::next(LineBatch& batch) {
         take(head, full, true, full + newline);
         continue;
       }
+      // Input that arrives slowly (a pipe, a terminal) is passed on as it comes rather than held for a full batch.
+      if (!batch.lines.empty() && short_read_) break;
       if (!fill()) {
         if (buf_.size() > pos_) {  // last line without a newline
           size_t len = buf_.size() - pos_;

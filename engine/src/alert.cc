@@ -88,8 +88,45 @@ std::string_view AlertWriter::event_time(const Event& ev, std::string& scratch, 
   return fallback;
 }
 
-void AlertWriter::append(std::string& out, uint32_t rule, const Event& ev, std::string_view source) const {
-  out += rule_json_[rule];
+int64_t rfc3339_to_ms(std::string_view v) {
+  auto num = [&](size_t pos, size_t n) {
+    int x = 0;
+    for (size_t i = pos; i < pos + n; ++i) x = x * 10 + (v[i] - '0');
+    return x;
+  };
+  std::string check;
+  if (v.size() < 20 || !to_rfc3339(v, check) || check != v) return -1;
+  int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), s = num(17, 2);
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return -1;
+  // Days from 1970-01-01 (civil calendar).
+  int yy = y - (mo <= 2);
+  int era = (yy >= 0 ? yy : yy - 399) / 400;
+  int yoe = yy - era * 400;
+  int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t days = static_cast<int64_t>(era) * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+  int64_t ms = ((days * 24 + h) * 60 + mi) * 60000 + s * 1000;
+  size_t i = 19;
+  if (i < v.size() && v[i] == '.') {
+    int scale = 100;
+    for (++i; i < v.size() && v[i] >= '0' && v[i] <= '9'; ++i, scale /= 10) ms += (v[i] - '0') * scale;
+  }
+  if (i < v.size() && (v[i] == '+' || v[i] == '-')) {
+    int64_t off = (num(i + 1, 2) * 60 + num(i + 4, 2)) * 60000;
+    ms += v[i] == '+' ? -off : off;
+  }
+  return ms;
+}
+
+void AlertWriter::append(std::string& out, uint32_t rule, const Event& ev, std::string_view source,
+                         std::string_view id, int64_t* time_ms) const {
+  if (!id.empty()) {
+    out += "{\"id\":";
+    append_json_string(out, id);
+    out += ',';
+    out.append(rule_json_[rule], 1);  // without its opening brace
+  } else {
+    out += rule_json_[rule];
+  }
   std::string scratch;
   static thread_local std::string now;
   std::string_view time = event_time(ev, scratch, {});
@@ -99,6 +136,7 @@ void AlertWriter::append(std::string& out, uint32_t rule, const Event& ev, std::
   }
   out += ",\"time\":";
   append_json_string(out, time);
+  if (time_ms) *time_ms = rfc3339_to_ms(time);
   for (uint32_t f : rules_->host_fields()) {
     uint32_t l = ev.first(f);
     if (l != Event::end && !ev.value(ev.link_value(l)).empty()) {

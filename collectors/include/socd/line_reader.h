@@ -86,6 +86,7 @@ private:
   std::string buf_;  // bytes read and not yet framed, starting at pos_
   size_t pos_ = 0;
   bool eof_ = false;
+  bool short_read_ = false;  // the last read returned less than asked: no more input is waiting
   uint64_t line_no_ = 0;
   uint64_t position_ = 0;
   uint64_t sequence_ = 0;

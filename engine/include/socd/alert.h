@@ -15,8 +15,10 @@ namespace socd {
 class AlertWriter {
 public:
   explicit AlertWriter(std::shared_ptr<const RuleSet> rules);
-  // Appends one alert line (with '\n') for rule `rule` firing on `event`, read from `source`.
-  void append(std::string& out, uint32_t rule, const Event& event, std::string_view source) const;
+  // Appends one alert line (with '\n') for rule `rule` firing on `event`, read from `source`. With an `id`, the
+  // object starts with it ({"id":..,"rule":..}); `time_ms`, when given, receives the alert's time.
+  void append(std::string& out, uint32_t rule, const Event& event, std::string_view source,
+              std::string_view id = {}, int64_t* time_ms = nullptr) const;
   // The event's time as RFC 3339 (from the mapping's time fields), or `fallback` when it has none.
   std::string_view event_time(const Event& event, std::string& scratch, std::string_view fallback) const;
 
@@ -30,5 +32,7 @@ std::string now_rfc3339();
 // Normalises common timestamp spellings to RFC 3339 ("2024-05-01 10:20:30.1" -> "2024-05-01T10:20:30.1Z");
 // returns false when `value` is not a date-time it knows.
 bool to_rfc3339(std::string_view value, std::string& out);
+// Milliseconds since the epoch of an RFC 3339 time as to_rfc3339 writes it; -1 when it is not one.
+int64_t rfc3339_to_ms(std::string_view rfc3339);
 
 }  // namespace socd

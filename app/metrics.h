@@ -1,0 +1,44 @@
+// Prometheus metrics of `socd run`, read at scrape time from the counters the pipeline and sources keep (nothing
+// is counted twice, and the hot path only bumps atomics).
+#pragma once
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "pipeline.h"
+#include "socd/status.h"
+
+namespace socd {
+
+// What the run loop knows besides the pipeline (rule reloads).
+struct RunInfo {
+  std::atomic<double> compile_seconds{0};
+  std::atomic<uint64_t> rules_loaded{0}, rules_skipped{0}, reloads{0}, reload_failures{0};
+};
+
+class PipelineCollector : public prometheus::Collectable {
+public:
+  PipelineCollector(const Pipeline& pipeline, const RunInfo& info) : pipeline_(pipeline), info_(info) {}
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+private:
+  const Pipeline& pipeline_;
+  const RunInfo& info_;
+};
+
+// Serves /metrics on `address` ("127.0.0.1:9464", "[::1]:9464", ":9464" for every address).
+class MetricsServer {
+public:
+  static Expected<std::unique_ptr<MetricsServer>> start(const std::string& address, const Pipeline& pipeline,
+                                                        const RunInfo& info);
+
+private:
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::shared_ptr<PipelineCollector> collector_;
+};
+
+}  // namespace socd

@@ -1,0 +1,272 @@
+#include "pipeline.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+namespace socd {
+
+// A rule set with what each worker needs beside it.
+struct Pipeline::Rules {
+  std::shared_ptr<const RuleSet> set;
+  AlertWriter writer;
+  uint64_t generation;
+  Rules(std::shared_ptr<const RuleSet> s, uint64_t g) : set(s), writer(s), generation(g) {}
+};
+
+struct Pipeline::Job {
+  std::unique_ptr<SourceBatch> batch;
+  std::vector<StoredAlert> alerts;
+  std::vector<std::pair<std::string, uint32_t>> matches;  // (rule id, count) for metrics
+  uint64_t events = 0, malformed = 0;
+  std::chrono::steady_clock::time_point pushed;
+  bool done = false;
+};
+
+struct WorkerState {
+  std::shared_ptr<Pipeline::Rules> rules;
+  std::unique_ptr<Event> event;
+  std::unique_ptr<Matcher> matcher;
+  EventParser parser;
+  std::vector<uint32_t> matched;
+  std::string json, position, peer_ip;
+  explicit WorkerState(InputFormat f) : parser(f) {}
+};
+
+Pipeline::Pipeline(AlertStore& store, std::shared_ptr<const RuleSet> rules, PipelineOptions options)
+    : store_(store), options_(options) {
+  if (options_.workers < 1) options_.workers = 1;
+  capacity_ = options_.capacity ? options_.capacity : 4 * options_.workers;
+  rules_ = std::make_shared<Rules>(std::move(rules), 1);
+  // Positions of network messages restart with the process: this nonce keeps their alert ids apart.
+  run_nonce_ = std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "." +
+               std::to_string(::getpid());
+}
+
+Pipeline::~Pipeline() { drain(); }
+
+uint32_t Pipeline::add_source(const Source& source) {
+  sources_.emplace_back();
+  sources_.back().name = source.name();
+  sources_.back().counters = &source.counters();
+  return static_cast<uint32_t>(sources_.size() - 1);
+}
+
+void Pipeline::start() {
+  for (unsigned i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { work(); });
+  threads_.emplace_back([this] { write(); });
+}
+
+void Pipeline::swap_rules(std::shared_ptr<const RuleSet> rules) {
+  uint64_t g = generation_.fetch_add(1) + 1;
+  auto r = std::make_shared<Rules>(std::move(rules), g);
+  std::lock_guard lk(rules_mu_);
+  rules_ = std::move(r);
+}
+
+std::shared_ptr<const RuleSet> Pipeline::rules() const {
+  std::lock_guard lk(rules_mu_);
+  return rules_->set;
+}
+
+bool Pipeline::push(std::unique_ptr<SourceBatch> batch, bool may_block) {
+  auto job = std::make_unique<Job>();
+  job->batch = std::move(batch);
+  std::unique_lock lk(mu_);
+  if (may_block) space_cv_.wait(lk, [&] { return stopping_ || window_.size() < capacity_; });
+  if (stopping_ || window_.size() >= capacity_) return false;
+  job->pushed = std::chrono::steady_clock::now();
+  job->batch->lines.sequence = next_sequence_++;
+  todo_.push_back(job.get());
+  window_.push_back(std::move(job));
+  in_flight_.store(window_.size());
+  lk.unlock();
+  work_cv_.notify_one();
+  return true;
+}
+
+std::optional<std::string> Pipeline::checkpoint(const std::string& key) {
+  auto r = store_.checkpoint(key);
+  if (!r.ok()) return std::nullopt;
+  return *r;
+}
+
+void Pipeline::work() {
+  WorkerState ws(options_.format);
+  for (;;) {
+    Job* job;
+    {
+      std::unique_lock lk(mu_);
+      work_cv_.wait(lk, [&] { return stopping_ || !todo_.empty(); });
+      if (todo_.empty()) return;
+      job = todo_.front();
+      todo_.pop_front();
+    }
+    std::shared_ptr<Rules> rules;
+    {
+      std::lock_guard lk(rules_mu_);
+      rules = rules_;
+    }
+    if (ws.rules != rules) {  // a new rule set: a matcher and an event layout for it
+      ws.rules = rules;
+      ws.matcher = std::make_unique<Matcher>(rules->set);
+      ws.event = std::make_unique<Event>(&rules->set->paths());
+    }
+    process(*job, *rules, ws);
+    {
+      std::lock_guard lk(mu_);
+      job->done = true;
+    }
+    done_cv_.notify_all();
+  }
+}
+
+void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
+  const SourceBatch& sb = *job.batch;
+  const LineBatch& lb = sb.lines;
+  const std::string& stream = sb.stream.empty() ? run_nonce_ : sb.stream;
+  Event& ev = *ws.event;
+  std::unordered_map<uint32_t, uint32_t> counts;
+  for (const Line& l : lb.lines) {
+    if (l.oversized) {
+      ++job.malformed;
+      continue;
+    }
+    Status st = ws.parser.parse(lb.text(l), ev);
+    if (!st.ok()) {
+      ++job.malformed;
+      continue;
+    }
+    ev.line = l.number;
+    if (l.peer) {  // the sender of a network message, as rsyslog names it
+      std::string_view peer = lb.peer(l);
+      size_t colon = peer.rfind(':');
+      std::string_view ip = peer.substr(0, colon);
+      if (ip.size() > 2 && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
+      ev.add("fromhost-ip", ip, ValueType::String);
+    }
+    ++job.events;
+    ws.matched.clear();
+    ws.matcher->match(ev, ws.matched);
+    for (uint32_t r : ws.matched) {
+      const Rule& rule = rules.set->rule(r);
+      ws.position = stream + ":" + std::to_string(l.position);
+      StoredAlert a;
+      a.id = alert_id(rule.id, sb.origin, ws.position);
+      ws.json.clear();
+      rules.writer.append(ws.json, r, ev, sb.origin, a.id, &a.time_ms);
+      if (!ws.json.empty() && ws.json.back() == '\n') ws.json.pop_back();
+      if (a.time_ms < 0)
+        a.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
+      a.rule_id = rule.id;
+      a.level = rule.level;
+      for (uint32_t f : rules.set->host_fields()) {
+        uint32_t link = ev.first(f);
+        if (link != Event::end) {
+          a.host = std::string(ev.value(ev.link_value(link)));
+          break;
+        }
+      }
+      a.json = ws.json;
+      job.alerts.push_back(std::move(a));
+      ++counts[r];
+    }
+  }
+  for (auto [r, n] : counts) job.matches.emplace_back(rules.set->rule(r).id, n);
+}
+
+void Pipeline::write() {
+  std::vector<std::unique_ptr<Job>> ready;
+  std::vector<StoredAlert> alerts;
+  std::vector<std::pair<std::string, std::string>> checkpoints;
+  for (;;) {
+    ready.clear();
+    {
+      std::unique_lock lk(mu_);
+      done_cv_.wait(lk, [&] { return (!window_.empty() && window_.front()->done) || (stopping_ && window_.empty()); });
+      if (window_.empty()) return;
+      // Every finished batch at the front of the window goes into one write.
+      while (!window_.empty() && window_.front()->done) {
+        ready.push_back(std::move(window_.front()));
+        window_.pop_front();
+      }
+    }
+    alerts.clear();
+    checkpoints.clear();
+    for (auto& j : ready) {
+      for (auto& a : j->alerts) alerts.push_back(std::move(a));
+      if (!j->batch->checkpoint_key.empty())
+        checkpoints.emplace_back(j->batch->checkpoint_key, j->batch->checkpoint_value);
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    size_t stored = 0;
+    Status st = store_.commit(alerts, checkpoints, &stored);
+    for (int attempt = 1; !st.ok() && attempt < 5; ++attempt) {
+      std::fprintf(stderr, "socd run: storing alerts failed (%s); retrying\n", st.message().c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+      st = store_.commit(alerts, checkpoints, &stored);
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    if (!st.ok()) {
+      // Without the store nothing more can be promised: stop taking input, say so, and let `run` exit non-zero.
+      std::fprintf(stderr, "socd run: cannot store alerts: %s; stopping\n", st.message().c_str());
+      failed_.store(true);
+      std::lock_guard lk(mu_);
+      stopping_ = true;
+      space_cv_.notify_all();
+      work_cv_.notify_all();
+      return;
+    }
+    store_nanos_ += std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+    ++store_writes_;
+    alerts_stored_ += stored;
+    {
+      std::lock_guard lk(stats_mu_);
+      for (auto& j : ready) {
+        for (auto& [id, n] : j->matches) rule_matches_[id] += n;
+        latencies_.push_back(std::chrono::duration<double>(t1 - j->pushed).count());
+        SourceTally& t = sources_[j->batch->source];
+        t.events += j->events;
+        t.malformed += j->malformed;
+        t.alerts += j->alerts.size();
+      }
+      if (latencies_.size() > 1000000) latencies_.erase(latencies_.begin(), latencies_.begin() + 500000);
+    }
+    batches_stored_ += ready.size();
+    for (auto& j : ready)
+      if (j->batch->on_stored) j->batch->on_stored();
+    {
+      std::lock_guard lk(mu_);
+      in_flight_.store(window_.size());
+    }
+    space_cv_.notify_all();
+    done_cv_.notify_all();
+  }
+}
+
+void Pipeline::drain() {
+  {
+    std::unique_lock lk(mu_);
+    if (threads_.empty()) return;
+    done_cv_.wait(lk, [&] { return window_.empty() || failed_.load(); });
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  done_cv_.notify_all();
+  space_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+std::vector<std::pair<std::string, uint64_t>> Pipeline::rule_matches() const {
+  std::lock_guard lk(stats_mu_);
+  return {rule_matches_.begin(), rule_matches_.end()};
+}
+
+std::vector<double> Pipeline::take_latencies() {
+  std::lock_guard lk(stats_mu_);
+  return std::move(latencies_);
+}
+
+}  // namespace socd

@@ -1,0 +1,107 @@
+// The streaming pipeline behind `socd run`: sources push batches of lines; worker threads take whole batches
+// through parse -> match -> alerts; one writer stores each batch's alerts and its source checkpoint in one RocksDB
+// write, strictly in the order the batches were pushed, so a checkpoint never runs ahead of the alerts before it.
+//
+// Bounded: at most `capacity` batches are in flight between push and store. A source that can wait (file, TCP)
+// blocks in push() (back-pressure); one that can't (UDP) gets `false` and counts the loss. Nothing is dropped here.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "socd/alert.h"
+#include "socd/alert_store.h"
+#include "socd/event_parser.h"
+#include "socd/ruleset.h"
+#include "socd/source.h"
+
+namespace socd {
+
+struct PipelineOptions {
+  unsigned workers = 2;
+  size_t capacity = 0;  // batches in flight; 0: 4 per worker
+  InputFormat format = InputFormat::Auto;
+};
+
+// Per-source counters of what the pipeline did with a source's lines.
+struct SourceTally {
+  std::string name;
+  const SourceCounters* counters = nullptr;  // the source's own (bytes, lines, dropped ...)
+  std::atomic<uint64_t> events{0}, malformed{0}, alerts{0};
+};
+
+class Pipeline : public BatchSink {
+public:
+  Pipeline(AlertStore& store, std::shared_ptr<const RuleSet> rules, PipelineOptions options);
+  ~Pipeline() override;
+
+  // Registers a source (before it starts) for its counters; returns its index.
+  uint32_t add_source(const Source& source);
+  void start();
+  // Waits until every batch pushed so far is stored, then stops the threads. Sources must be stopped first.
+  void drain();
+
+  bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override;
+  std::optional<std::string> checkpoint(const std::string& key) override;
+
+  // Swaps in a new rule set: batches taken by a worker after the swap use it; none is lost or processed twice.
+  void swap_rules(std::shared_ptr<const RuleSet> rules);
+  std::shared_ptr<const RuleSet> rules() const;
+  uint64_t rules_generation() const { return generation_.load(); }
+
+  // Counters for metrics and tests.
+  const std::deque<SourceTally>& sources() const { return sources_; }
+  size_t in_flight() const { return in_flight_.load(); }
+  size_t capacity() const { return capacity_; }
+  uint64_t alerts_stored() const { return alerts_stored_.load(); }
+  uint64_t batches_stored() const { return batches_stored_.load(); }
+  // Cumulative store write time and count (for a latency figure) and the last store error, if any.
+  double store_seconds() const { return store_nanos_.load() / 1e9; }
+  uint64_t store_writes() const { return store_writes_.load(); }
+  // Matches per rule id since start (all generations).
+  std::vector<std::pair<std::string, uint64_t>> rule_matches() const;
+  // Latencies from push to stored, in seconds, of the batches stored since the last call (for percentiles).
+  std::vector<double> take_latencies();
+  bool failed() const { return failed_.load(); }
+
+  struct Rules;  // a rule set with its alert writer (internal)
+
+private:
+  struct Job;
+  void work();
+  void write();
+  void process(Job& job, Rules& rules, struct WorkerState& ws);
+
+  AlertStore& store_;
+  PipelineOptions options_;
+  size_t capacity_;
+  std::string run_nonce_;
+
+  std::shared_ptr<Rules> rules_;  // guarded by rules_mu_
+  mutable std::mutex rules_mu_;
+  std::atomic<uint64_t> generation_{1};
+
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_, space_cv_;
+  std::deque<Job*> todo_;
+  std::deque<std::unique_ptr<Job>> window_;  // pushed, not yet stored, in push order
+  uint64_t next_sequence_ = 0;
+  bool stopping_ = false;
+  std::atomic<size_t> in_flight_{0};
+
+  std::deque<SourceTally> sources_;
+  std::vector<std::thread> threads_;
+  std::atomic<uint64_t> alerts_stored_{0}, batches_stored_{0}, store_nanos_{0}, store_writes_{0};
+  std::atomic<bool> failed_{false};
+
+  mutable std::mutex stats_mu_;
+  std::unordered_map<std::string, uint64_t> rule_matches_;
+  std::vector<double> latencies_;
+};
+
+}  // namespace socd
