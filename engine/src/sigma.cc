@@ -1,4 +1,5 @@
-// The Sigma front end: YAML documents to Rule values (metadata, selections, condition), and the directory walk.
+// The Sigma front end: YAML documents to Rule values (metadata, selections, condition), and the directory
+// walk.
 #include "socd/sigma.h"
 
 #include <yaml-cpp/yaml.h>
@@ -50,8 +51,8 @@ bool is_yaml_number(std::string_view s) {
   return i == s.size();
 }
 
-bool collect_values(const YAML::Node& v, const std::string& key, std::vector<Scalar>& values, Problem& problem,
-                    int& line) {
+bool collect_values(const YAML::Node& v, const std::string& key, std::vector<Scalar>& values,
+                    Problem& problem, int& line) {
   if (v.IsSequence()) {
     for (const auto& item : v) {
       if (item.IsMap() || item.IsSequence()) {
@@ -89,8 +90,8 @@ bool build_conjunction(const YAML::Node& map, const std::string& name, const Fie
     }
     std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
     if (!seen.insert(key).second) {
-      problem = {"bad-detection",
-                 "selection '" + name + "' names '" + key + "' twice; put both values in one list (or use '|all')"};
+      problem = {"bad-detection", "selection '" + name + "' names '" + key +
+                                      "' twice; put both values in one list (or use '|all')"};
       line = line_of(kv.first);
       return false;
     }
@@ -131,8 +132,8 @@ Scalar to_scalar(const YAML::Node& node) {
   return s;
 }
 
-bool build_selection(const YAML::Node& node, const std::string& name, const FieldMapping& mapping, Selection& out,
-                     Problem& problem, int& line) {
+bool build_selection(const YAML::Node& node, const std::string& name, const FieldMapping& mapping,
+                     Selection& out, Problem& problem, int& line) {
   out.name = name;
   out.alternatives.clear();
   if (node.IsMap()) {
@@ -186,7 +187,8 @@ bool build_selection(const YAML::Node& node, const std::string& name, const Fiel
     out.alternatives.push_back(std::move(conj));
     return true;
   }
-  problem = {"bad-detection", "selection '" + name + "' is empty; give a map of fields or a list of keywords"};
+  problem = {"bad-detection",
+             "selection '" + name + "' is empty; give a map of fields or a list of keywords"};
   line = line_of(node);
   return false;
 }
@@ -236,12 +238,14 @@ public:
     if (!doc.IsDefined() || doc.IsNull()) return;  // an empty document ("---" at the end) holds no rule
     int line = line_of(doc);
     if (!doc.IsMap()) {
-      skip(line, "not-a-rule", "the document is not a Sigma rule (expected a map with title, logsource, detection)");
+      skip(line, "not-a-rule",
+           "the document is not a Sigma rule (expected a map with title, logsource, detection)");
       return;
     }
     if (child(doc, "correlation").IsDefined()) {
       skip(line, "correlation-unsupported",
-           "correlation rule '" + text_of(child(doc, "title")) + "' skipped: correlation rules are not supported yet");
+           "correlation rule '" + text_of(child(doc, "title")) +
+               "' skipped: correlation rules are not supported yet");
       return;
     }
     if (child(doc, "filter").IsDefined()) {
@@ -299,7 +303,8 @@ private:
         return false;
       }
       if (!seen.insert(name).second) {
-        skip(line_of(kv.first), "bad-detection", "selection '" + name + "' is defined twice; rename one of them");
+        skip(line_of(kv.first), "bad-detection",
+             "selection '" + name + "' is defined twice; rename one of them");
         return false;
       }
       if (name == "condition") {
@@ -324,7 +329,8 @@ private:
       rule.selections.push_back(std::move(sel));
     }
     if (!condition.IsDefined() || condition.IsNull()) {
-      skip(condition_line, "bad-condition", "the detection has no 'condition'; add e.g. 'condition: selection'");
+      skip(condition_line, "bad-condition",
+           "the detection has no 'condition'; add e.g. 'condition: selection'");
       return false;
     }
     std::vector<std::pair<std::string, int>> texts;
@@ -411,7 +417,8 @@ bool is_rule_file(const std::filesystem::path& p) {
 
 }  // namespace
 
-void load_sigma_text(const std::string& file, std::string_view text, const FieldMapping& mapping, RuleLoad& out) {
+void load_sigma_text(const std::string& file, std::string_view text, const FieldMapping& mapping,
+                     RuleLoad& out) {
   if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
     size_t offset = static_cast<const char*>(nul) - text.data();
     int line = 1 + static_cast<int>(std::count(text.data(), text.data() + offset, '\n'));
@@ -425,12 +432,14 @@ void load_sigma_text(const std::string& file, std::string_view text, const Field
   try {
     docs = YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception& e) {
-    out.diagnostics.push_back({file, e.mark.line + 1, "yaml-error",
-                               "YAML syntax error: " + e.msg + " (column " + std::to_string(e.mark.column + 1) + ")"});
+    out.diagnostics.push_back(
+        {file, e.mark.line + 1, "yaml-error",
+         "YAML syntax error: " + e.msg + " (column " + std::to_string(e.mark.column + 1) + ")"});
     ++out.skipped;
     return;
   } catch (const std::exception& e) {
-    out.diagnostics.push_back({file, 0, "yaml-error", std::string("cannot parse the file as YAML: ") + e.what()});
+    out.diagnostics.push_back(
+        {file, 0, "yaml-error", std::string("cannot parse the file as YAML: ") + e.what()});
     ++out.skipped;
     return;
   }
@@ -449,8 +458,9 @@ void load_sigma_path(const std::string& path, const FieldMapping& mapping, RuleL
   std::error_code ec;
   fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) {
-    out.diagnostics.push_back({path, 0, "read-error",
-                               "cannot read the rule path: " + (ec ? ec.message() : std::string("no such file"))});
+    out.diagnostics.push_back(
+        {path, 0, "read-error",
+         "cannot read the rule path: " + (ec ? ec.message() : std::string("no such file"))});
     return;
   }
   if (!fs::is_directory(st)) {
@@ -465,12 +475,14 @@ void load_sigma_path(const std::string& path, const FieldMapping& mapping, RuleL
     it.increment(ec);
   }
   if (ec)
-    out.diagnostics.push_back({path, 0, "read-error", "cannot walk the rule directory completely: " + ec.message()});
+    out.diagnostics.push_back(
+        {path, 0, "read-error", "cannot walk the rule directory completely: " + ec.message()});
   std::sort(files.begin(), files.end());
 
   // yaml-cpp is the slow part of loading; files are independent, so they load in parallel and merge in order.
   std::vector<RuleLoad> loads(files.size());
-  size_t workers = std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 8, files.size() / 32 + 1});
+  size_t workers =
+      std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 8, files.size() / 32 + 1});
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < files.size(); i = next++) load_file(files[i], mapping, loads[i]);

@@ -49,8 +49,9 @@ private:
         tokens_.push_back({Token::Close, ")", i + 1});
         ++i;
       } else if (c == '|') {
-        return fail("aggregations ('| count() ...') are not part of Sigma 2 conditions; write a correlation rule",
-                    error, i + 1);
+        return fail(
+            "aggregations ('| count() ...') are not part of Sigma 2 conditions; write a correlation rule",
+            error, i + 1);
       } else {
         size_t start = i;
         while (i < text_.size() && !std::isspace(static_cast<unsigned char>(text_[i])) && text_[i] != '(' &&
@@ -64,7 +65,9 @@ private:
   }
 
   const Token& peek() const { return tokens_[at_]; }
-  bool is_keyword(const Token& t, std::string_view k) const { return t.kind == Token::Word && lower(t.text) == k; }
+  bool is_keyword(const Token& t, std::string_view k) const {
+    return t.kind == Token::Word && lower(t.text) == k;
+  }
   bool is_operator(const Token& t) const {
     return is_keyword(t, "and") || is_keyword(t, "or") || is_keyword(t, "not") || is_keyword(t, "of");
   }
@@ -129,7 +132,8 @@ private:
 
   bool parse_primary(Condition& out, std::string& error) {
     const Token& t = peek();
-    if (t.kind == Token::End) return fail("the condition ends where a selection or '(' was expected", error, t.pos);
+    if (t.kind == Token::End)
+      return fail("the condition ends where a selection or '(' was expected", error, t.pos);
     if (t.kind == Token::Close) return fail("unexpected ')'", error, t.pos);
     if (t.kind == Token::Open) {
       size_t open_pos = t.pos;
@@ -159,9 +163,12 @@ private:
   bool parse_quantified(Condition& out, std::string& error) {
     const Token& q = peek();
     bool every;
-    if (is_keyword(q, "all")) every = true;
-    else if (q.text == "1" || is_keyword(q, "any")) every = false;
-    else return fail("only '1 of' and 'all of' exist, not '" + q.text + " of'", error, q.pos);
+    if (is_keyword(q, "all"))
+      every = true;
+    else if (q.text == "1" || is_keyword(q, "any"))
+      every = false;
+    else
+      return fail("only '1 of' and 'all of' exist, not '" + q.text + " of'", error, q.pos);
     at_ += 2;  // quantifier and 'of'
     const Token& target = peek();
     if (target.kind != Token::Word || is_operator(target))
@@ -173,7 +180,8 @@ private:
         hits.push_back(static_cast<int>(i));
     }
     if (hits.empty())
-      return fail("'" + q.text + " of " + target.text + "' matches no selection of this rule", error, target.pos);
+      return fail("'" + q.text + " of " + target.text + "' matches no selection of this rule", error,
+                  target.pos);
     ++at_;
     out = Condition{};
     if (hits.size() == 1) {

@@ -8,9 +8,10 @@
 //   quant   := '1' | 'any' | 'all'            ('any of' is read as '1 of')
 //   target  := 'them' | identifier pattern with '*' wildcards
 //
-// Precedence from least to most binding: or, and, not, "x of", parentheses (Sigma specification, "Condition").
-// "1 of X" becomes an Or of the matching selections, "all of X" an And; "them" means every selection whose name
-// does not start with '_'. Keywords are matched without regard to case; selection names are case-sensitive.
+// Precedence from least to most binding: or, and, not, "x of", parentheses (Sigma specification,
+// "Condition"). "1 of X" becomes an Or of the matching selections, "all of X" an And; "them" means every
+// selection whose name does not start with '_'. Keywords are matched without regard to case; selection names
+// are case-sensitive.
 #pragma once
 #include <string>
 #include <string_view>

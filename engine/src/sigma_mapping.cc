@@ -32,7 +32,8 @@ public:
       return fail(e.mark.line + 1, "YAML syntax error: " + e.msg);
     }
     if (!root.IsDefined() || root.IsNull()) return Status();
-    if (!root.IsMap()) return fail(line_of(root), "the mapping file must be a map (prefixes, fields, sources ...)");
+    if (!root.IsMap())
+      return fail(line_of(root), "the mapping file must be a map (prefixes, fields, sources ...)");
     std::map<std::string, YAML::Node> sections;
     for (const auto& kv : root) {
       std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
@@ -129,7 +130,8 @@ private:
       int line = line_of(kv.first);
       if (!names.insert(name).second) return fail(line, "source '" + name + "' is defined twice");
       const YAML::Node& entry = kv.second;
-      if (!entry.IsMap()) return fail(line, "source '" + name + "' must be a map (product, category, service, condition)");
+      if (!entry.IsMap())
+        return fail(line, "source '" + name + "' must be a map (product, category, service, condition)");
       FieldMapping::Source source;
       YAML::Node condition;
       for (const auto& field : entry) {
@@ -144,8 +146,9 @@ private:
                             : key == "service"  ? &source.match.service
                                                 : nullptr;
         if (!slot)
-          return fail(line_of(field.first), "source '" + name + "': unknown key '" + key +
-                                                "' (expected product, category, service, condition, description)");
+          return fail(line_of(field.first),
+                      "source '" + name + "': unknown key '" + key +
+                          "' (expected product, category, service, condition, description)");
         if (!field.second.IsScalar())
           return fail(line_of(field.second), "source '" + name + "': '" + key + "' must be a text");
         *slot = field.second.Scalar();
@@ -153,7 +156,8 @@ private:
       if (source.match.product.empty() && source.match.category.empty() && source.match.service.empty())
         return fail(line, "source '" + name + "' sets none of product, category, service");
       if (!condition.IsDefined() || condition.IsNull())
-        return fail(line, "source '" + name + "' has no 'condition' (a Sigma selection: a map or a list of maps)");
+        return fail(line,
+                    "source '" + name + "' has no 'condition' (a Sigma selection: a map or a list of maps)");
       sigma::Problem problem;
       int problem_line = line_of(condition);
       if (!sigma::build_selection(condition, name, m, source.condition, problem, problem_line))

@@ -1,4 +1,5 @@
-// Sigma values and value modifiers: wildcard strings to ValueTests, and every modifier of the modifiers appendix.
+// Sigma values and value modifiers: wildcard strings to ValueTests, and every modifier of the modifiers
+// appendix.
 #include "sigma_value.h"
 
 #include <arpa/inet.h>
@@ -88,8 +89,9 @@ constexpr std::string_view kDashes[] = {"-", "/", "\xE2\x80\x93", "\xE2\x80\x94"
 size_t dash_at(const Pattern& p, size_t i) {  // length of the dash starting at p[i], or 0
   if (p[i].kind != Piece::Literal) return 0;
   if (p[i].c == '-' || p[i].c == '/') return 1;
-  if (p[i].c == '\xE2' && i + 2 < p.size() && p[i + 1].kind == Piece::Literal && p[i + 2].kind == Piece::Literal &&
-      p[i + 1].c == '\x80' && (p[i + 2].c == '\x93' || p[i + 2].c == '\x94' || p[i + 2].c == '\x95'))
+  if (p[i].c == '\xE2' && i + 2 < p.size() && p[i + 1].kind == Piece::Literal &&
+      p[i + 2].kind == Piece::Literal && p[i + 1].c == '\x80' &&
+      (p[i + 2].c == '\x93' || p[i + 2].c == '\x94' || p[i + 2].c == '\x95'))
     return 3;
   return 0;
 }
@@ -122,8 +124,10 @@ std::string unknown_modifier_message(std::string_view name) {
       best = m;
     }
   }
-  if (!best.empty()) msg += "; did you mean '" + std::string(best) + "'?";
-  else msg += "; see the Sigma modifiers appendix for the valid ones";
+  if (!best.empty())
+    msg += "; did you mean '" + std::string(best) + "'?";
+  else
+    msg += "; see the Sigma modifiers appendix for the valid ones";
   return msg;
 }
 
@@ -131,13 +135,13 @@ std::string unknown_modifier_message(std::string_view name) {
 struct Work {
   enum Kind : uint8_t { String, Number, Bool, Null, Regex, Cidr, Compare, Exists, FieldRef };
   Kind kind = String;
-  Pattern pattern;         // String
+  Pattern pattern;           // String
   bool transformed = false;  // String: a modifier has changed the written value
-  std::string text;        // the value as written; regex, network, field name
-  double number = 0;       // Number, Compare
-  Op compare = Op::Lt;     // Compare
-  Op ref_op = Op::Equals;  // FieldRef
-  bool expect = true;      // Exists
+  std::string text;          // the value as written; regex, network, field name
+  double number = 0;         // Number, Compare
+  Op compare = Op::Lt;       // Compare
+  Op ref_op = Op::Equals;    // FieldRef
+  bool expect = true;        // Exists
   TimePart time_part = TimePart::None;
   size_t group = 0;  // index of the value in the rule, to keep `all` per written value
 };
@@ -207,13 +211,14 @@ bool expand_placeholders(const Pattern& p, const FieldMapping& mapping, std::vec
     if (x.kind == Piece::Literal && x.c == '%' && !x.escaped) {
       size_t j = i + 1;
       std::string name;
-      while (j < p.size() && p[j].kind == Piece::Literal && p[j].c != '%' && p[j].c != ' ') name.push_back(p[j++].c);
+      while (j < p.size() && p[j].kind == Piece::Literal && p[j].c != '%' && p[j].c != ' ')
+        name.push_back(p[j++].c);
       if (j < p.size() && p[j].kind == Piece::Literal && p[j].c == '%' && !name.empty()) {
         auto it = mapping.placeholders.find(name);
         if (it == mapping.placeholders.end() || it->second.empty()) {
-          problem = {"unknown-placeholder",
-                     "unknown placeholder '%" + name + "%'; define its values under 'placeholders' in the mapping "
-                     "file (config/mappings.yml)"};
+          problem = {"unknown-placeholder", "unknown placeholder '%" + name +
+                                                "%'; define its values under 'placeholders' in the mapping "
+                                                "file (config/mappings.yml)"};
           return false;
         }
         flush_plain();
@@ -395,9 +400,9 @@ std::string base64_encode(std::string_view bytes) {
 }
 
 std::vector<std::string> base64_offset_forms(std::string_view bytes) {
-  // With `shift` unknown bytes before the value, the first characters also carry bits of those bytes: drop 0, 2
-  // or 3 of them. At the end, a partial group depends on the bytes after the value: drop the padding and the
-  // character that mixes in the unknown bits (none when the total length is a multiple of 3).
+  // With `shift` unknown bytes before the value, the first characters also carry bits of those bytes: drop 0,
+  // 2 or 3 of them. At the end, a partial group depends on the bytes after the value: drop the padding and
+  // the character that mixes in the unknown bits (none when the total length is a multiple of 3).
   static const size_t kDropStart[3] = {0, 2, 3};
   static const size_t kDropEnd[3] = {0, 3, 2};  // by (shift + size) % 3
   std::vector<std::string> out;
@@ -530,7 +535,8 @@ bool parse_number(std::string_view text, double& out) {
   }
   // strtod also reads "inf", "nan" and hex floats; a YAML number is digits with sign, point and exponent.
   for (char c : s)
-    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
+    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.' || c == 'e' ||
+          c == 'E'))
       return false;
   double v = std::strtod(begin, &end);
   if (errno == ERANGE || *end || end == begin) return false;
@@ -540,25 +546,27 @@ bool parse_number(std::string_view text, double& out) {
 
 const std::vector<std::string_view>& known_modifiers() {
   static const std::vector<std::string_view> names{
-      "contains", "startswith", "endswith", "all",     "exists",  "cased",  "neq",   "windash", "re",
-      "i",        "m",          "s",        "base64",  "base64offset",      "utf16le", "utf16be", "utf16",
-      "wide",     "lt",         "lte",      "gt",      "gte",     "minute", "hour",  "day",     "week",
-      "month",    "year",       "cidr",     "expand",  "fieldref"};
+      "contains", "startswith", "endswith", "all",  "exists", "cased",        "neq",     "windash",
+      "re",       "i",          "m",        "s",    "base64", "base64offset", "utf16le", "utf16be",
+      "utf16",    "wide",       "lt",       "lte",  "gt",     "gte",          "minute",  "hour",
+      "day",      "week",       "month",    "year", "cidr",   "expand",       "fieldref"};
   return names;
 }
 
-bool build_checks(std::string_view key, const std::vector<Scalar>& values, int line, const FieldMapping& mapping,
-                  std::vector<FieldCheck>& out, Problem& problem) {
+bool build_checks(std::string_view key, const std::vector<Scalar>& values, int line,
+                  const FieldMapping& mapping, std::vector<FieldCheck>& out, Problem& problem) {
   std::vector<std::string_view> mods;
   size_t bar = key.find('|');
   std::string field(key.substr(0, bar));
   while (bar != std::string_view::npos) {
     size_t next = key.find('|', bar + 1);
-    mods.push_back(key.substr(bar + 1, next == std::string_view::npos ? std::string_view::npos : next - bar - 1));
+    mods.push_back(
+        key.substr(bar + 1, next == std::string_view::npos ? std::string_view::npos : next - bar - 1));
     bar = next;
   }
   if (values.empty()) {
-    problem = {"bad-detection", "'" + std::string(key) + "' has an empty list of values; give at least one value"};
+    problem = {"bad-detection",
+               "'" + std::string(key) + "' has an empty list of values; give at least one value"};
     return false;
   }
 
@@ -586,8 +594,9 @@ bool build_checks(std::string_view key, const std::vector<Scalar>& values, int l
   bool all = false, negate = false, cased = false, regex_seen = false, expanded = false;
   std::string regex_flags;
   auto bad = [&](std::string_view mod, const Work& w) {
-    problem = {"bad-modifier", "modifier '" + std::string(mod) + "' cannot be applied to " + kind_name(w.kind) +
-                                   " (value '" + w.text + "' of '" + std::string(key) + "')"};
+    problem = {"bad-modifier", "modifier '" + std::string(mod) + "' cannot be applied to " +
+                                   kind_name(w.kind) + " (value '" + w.text + "' of '" + std::string(key) +
+                                   "')"};
     return false;
   };
 
@@ -619,9 +628,11 @@ bool build_checks(std::string_view key, const std::vector<Scalar>& values, int l
       for (Work& w : work) {
         std::string v = w.text;
         for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if ((w.kind != Work::Bool && w.kind != Work::String) || w.transformed || (v != "true" && v != "false")) {
-          problem = {"bad-value", "'" + std::string(key) + "' needs 'true' or 'false' with modifier 'exists', not '" +
-                                      w.text + "'"};
+        if ((w.kind != Work::Bool && w.kind != Work::String) || w.transformed ||
+            (v != "true" && v != "false")) {
+          problem = {"bad-value", "'" + std::string(key) +
+                                      "' needs 'true' or 'false' with modifier 'exists', not '" + w.text +
+                                      "'"};
           return false;
         }
         w.kind = Work::Exists;
@@ -660,7 +671,8 @@ bool build_checks(std::string_view key, const std::vector<Scalar>& values, int l
     } else if (m == "i" || m == "m" || m == "s") {
       if (!regex_seen) {
         problem = {"bad-modifier", "modifier '" + std::string(m) + "' is a flag of 're'; write '" +
-                                       std::string(key.substr(0, key.find('|'))) + "|re|" + std::string(m) + "'"};
+                                       std::string(key.substr(0, key.find('|'))) + "|re|" + std::string(m) +
+                                       "'"};
         return false;
       }
       if (regex_flags.find(m[0]) == std::string::npos) regex_flags.push_back(m[0]);
@@ -669,8 +681,9 @@ bool build_checks(std::string_view key, const std::vector<Scalar>& values, int l
       for (Work& w : work) {
         if (!as_string(w)) return bad(m, w);
         if (has_wildcards(w.pattern)) {
-          problem = {"bad-value", "'" + std::string(key) + "': value '" + w.text + "' has wildcards, which '" +
-                                      std::string(m) + "' cannot encode; escape them ('\\*') or drop them"};
+          problem = {"bad-value", "'" + std::string(key) + "': value '" + w.text +
+                                      "' has wildcards, which '" + std::string(m) +
+                                      "' cannot encode; escape them ('\\*') or drop them"};
           return false;
         }
         std::string bytes = literal_text(w.pattern);
@@ -708,8 +721,8 @@ bool build_checks(std::string_view key, const std::vector<Scalar>& values, int l
       Op op = m == "lt" ? Op::Lt : m == "lte" ? Op::Lte : m == "gt" ? Op::Gt : Op::Gte;
       for (Work& w : work) {
         if (!as_number(w)) {
-          problem = {"bad-value", "'" + std::string(key) + "' needs a number with modifier '" + std::string(m) +
-                                      "', not '" + w.text + "'"};
+          problem = {"bad-value", "'" + std::string(key) + "' needs a number with modifier '" +
+                                      std::string(m) + "', not '" + w.text + "'"};
           return false;
         }
         w.kind = Work::Compare;
@@ -718,8 +731,8 @@ bool build_checks(std::string_view key, const std::vector<Scalar>& values, int l
     } else if (TimePart part = time_part_of(m); part != TimePart::None) {
       for (Work& w : work) {
         if (w.kind != Work::Compare && !as_number(w)) {
-          problem = {"bad-value", "'" + std::string(key) + "' needs a number with modifier '" + std::string(m) +
-                                      "', not '" + w.text + "'"};
+          problem = {"bad-value", "'" + std::string(key) + "' needs a number with modifier '" +
+                                      std::string(m) + "', not '" + w.text + "'"};
           return false;
         }
         w.time_part = part;
@@ -729,8 +742,9 @@ bool build_checks(std::string_view key, const std::vector<Scalar>& values, int l
         if (w.kind != Work::String || w.transformed) return bad(m, w);
         std::string net;
         if (!normalize_network(w.text, net)) {
-          problem = {"bad-value", "'" + std::string(key) + "': '" + w.text +
-                                      "' is not an IPv4 or IPv6 network (write e.g. 10.0.0.0/8 or fe80::/10)"};
+          problem = {"bad-value",
+                     "'" + std::string(key) + "': '" + w.text +
+                         "' is not an IPv4 or IPv6 network (write e.g. 10.0.0.0/8 or fe80::/10)"};
           return false;
         }
         w.kind = Work::Cidr;
@@ -760,7 +774,8 @@ bool build_checks(std::string_view key, const std::vector<Scalar>& values, int l
         if (lead) p.erase(p.begin());
         if (trail) p.pop_back();
         if (p.empty() || has_wildcards(p)) {
-          problem = {"bad-value", "'" + std::string(key) + "': '" + w.text + "' is not a field name for 'fieldref'"};
+          problem = {"bad-value",
+                     "'" + std::string(key) + "': '" + w.text + "' is not a field name for 'fieldref'"};
           return false;
         }
         w.kind = Work::FieldRef;
@@ -778,7 +793,8 @@ bool build_checks(std::string_view key, const std::vector<Scalar>& values, int l
       if (!as_string(w)) continue;
       if (w.pattern.empty() || w.pattern.front().kind != Piece::Star)
         w.pattern.insert(w.pattern.begin(), {Piece::Star, 0, false});
-      if (w.pattern.size() < 2 || w.pattern.back().kind != Piece::Star) w.pattern.push_back({Piece::Star, 0, false});
+      if (w.pattern.size() < 2 || w.pattern.back().kind != Piece::Star)
+        w.pattern.push_back({Piece::Star, 0, false});
     }
   }
   for (const Work& w : work)

@@ -1,8 +1,8 @@
 // Sigma values and value modifiers (internal to the Sigma front end).
 //
-// A Sigma string is kept as a list of pieces (literal bytes and the wildcards '*' and '?') so that modifiers can
-// add wildcards, re-encode literals (utf16, base64) or expand placeholders before the value is turned into a
-// ValueTest (Equals / Contains / StartsWith / EndsWith / Glob ...).
+// A Sigma string is kept as a list of pieces (literal bytes and the wildcards '*' and '?') so that modifiers
+// can add wildcards, re-encode literals (utf16, base64) or expand placeholders before the value is turned
+// into a ValueTest (Equals / Contains / StartsWith / EndsWith / Glob ...).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -29,8 +29,8 @@ Pattern literal_pattern(std::string_view bytes);
 bool has_wildcards(const Pattern& p);
 std::string literal_text(const Pattern& p);  // the bytes of the literal pieces, wildcards left out
 
-// The comparison a pattern stands for: Equals without wildcards; Contains / StartsWith / EndsWith when the only
-// wildcards are '*' at the ends; Glob (text escaped as documented in rule.h) otherwise.
+// The comparison a pattern stands for: Equals without wildcards; Contains / StartsWith / EndsWith when the
+// only wildcards are '*' at the ends; Glob (text escaped as documented in rule.h) otherwise.
 ValueTest pattern_test(const Pattern& p);
 
 // Encodings used by the modifiers.
@@ -66,11 +66,11 @@ struct Problem {
   std::string message;
 };
 
-// Turns one detection item (`field|mod1|mod2: values`) into field checks appended to `out`. `key` is the map key
-// as written (empty field for keyword searches). Usually one check; `all` combined with a modifier that turns one
-// value into several (windash, base64offset, expand) gives one check per original value.
-bool build_checks(std::string_view key, const std::vector<Scalar>& values, int line, const FieldMapping& mapping,
-                  std::vector<FieldCheck>& out, Problem& problem);
+// Turns one detection item (`field|mod1|mod2: values`) into field checks appended to `out`. `key` is the map
+// key as written (empty field for keyword searches). Usually one check; `all` combined with a modifier that
+// turns one value into several (windash, base64offset, expand) gives one check per original value.
+bool build_checks(std::string_view key, const std::vector<Scalar>& values, int line,
+                  const FieldMapping& mapping, std::vector<FieldCheck>& out, Problem& problem);
 
 // The modifiers the front end knows (for messages).
 const std::vector<std::string_view>& known_modifiers();

@@ -1,5 +1,5 @@
-// Loading the SigmaHQ rule trees in ../shared/corpus with the Sigma front end: nearly every document must load,
-// quickly, and every Windows and Linux log source they use must have an entry in config/mappings.yml.
+// Loading the SigmaHQ rule trees in ../shared/corpus with the Sigma front end: nearly every document must
+// load, quickly, and every Windows and Linux log source they use must have an entry in config/mappings.yml.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -25,7 +25,8 @@ FieldMapping shipped_mapping() {
 }
 
 TEST(SigmaCorpusLoad, NearlyAllSigmaHqDocumentsLoad) {
-  if (!fs::is_directory(kSigma)) GTEST_SKIP() << "../shared/corpus (relative to the repository root) is absent";
+  if (!fs::is_directory(kSigma))
+    GTEST_SKIP() << "../shared/corpus (relative to the repository root) is absent";
   FieldMapping mapping = shipped_mapping();
   size_t total_rules = 0, total_skipped = 0;
   std::map<std::string, size_t> reasons;
@@ -37,7 +38,8 @@ TEST(SigmaCorpusLoad, NearlyAllSigmaHqDocumentsLoad) {
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     seconds += s;
     for (const auto& d : load.diagnostics) ++reasons[d.reason];
-    std::cout << tree << ": " << load.rules.size() << " rules, " << load.skipped << " skipped, " << s << " s\n";
+    std::cout << tree << ": " << load.rules.size() << " rules, " << load.skipped << " skipped, " << s
+              << " s\n";
     for (const auto& d : load.diagnostics)
       if (d.reason.rfind("warning-", 0) != 0) std::cout << "  " << d.to_string() << "\n";
     total_rules += load.rules.size();
@@ -52,11 +54,13 @@ TEST(SigmaCorpusLoad, NearlyAllSigmaHqDocumentsLoad) {
 }
 
 TEST(SigmaCorpusLoad, EveryWindowsAndLinuxLogSourceHasAMappingEntry) {
-  if (!fs::is_directory(kSigma)) GTEST_SKIP() << "../shared/corpus (relative to the repository root) is absent";
+  if (!fs::is_directory(kSigma))
+    GTEST_SKIP() << "../shared/corpus (relative to the repository root) is absent";
   FieldMapping mapping = shipped_mapping();
   auto find = [&](const std::string& product, const std::string& category, const std::string& service) {
     for (const auto& s : mapping.sources)
-      if (s.match.product == product && s.match.category == category && s.match.service == service) return true;
+      if (s.match.product == product && s.match.category == category && s.match.service == service)
+        return true;
     return false;
   };
   RuleLoad load;
@@ -66,15 +70,16 @@ TEST(SigmaCorpusLoad, EveryWindowsAndLinuxLogSourceHasAMappingEntry) {
   for (const auto& r : load.rules) {
     const LogSource& ls = r.logsource;
     if (ls.product != "windows" && ls.product != "linux") continue;
-    bool ok = ls.category.empty() && ls.service.empty()  ? find(ls.product, "", "")
-              : !ls.category.empty()                     ? find(ls.product, ls.category, ls.service) ||
-                                                               find("", ls.category, ls.service)
-                                                         : find(ls.product, "", ls.service);
+    bool ok = ls.category.empty() && ls.service.empty() ? find(ls.product, "", "")
+              : !ls.category.empty()
+                  ? find(ls.product, ls.category, ls.service) || find("", ls.category, ls.service)
+                  : find(ls.product, "", ls.service);
     if (!ok) missing.insert(ls.product + "/" + ls.category + "/" + ls.service);
   }
   std::string list;
   for (const auto& s : missing) list += "  " + s + "\n";
-  EXPECT_TRUE(missing.empty()) << "log sources of SigmaHQ rules without an entry in config/mappings.yml:\n" << list;
+  EXPECT_TRUE(missing.empty()) << "log sources of SigmaHQ rules without an entry in config/mappings.yml:\n"
+                               << list;
 }
 
 }  // namespace

@@ -76,8 +76,8 @@ TEST(SigmaCondition, OneOfAndAllOfPatterns) {
   EXPECT_EQ(parsed(names, "all of selection_*"), "and(selection_img,selection_cli)");
   EXPECT_EQ(parsed(names, "all of selection_* and not 1 of filter_main_*"),
             "and(and(selection_img,selection_cli),not(or(filter_main_a,filter_main_b)))");
-  EXPECT_EQ(parsed(names, "1 of other"), "other");          // one match: the selection itself
-  EXPECT_EQ(parsed(names, "1 of *_a"), "filter_main_a");    // a star anywhere in the pattern
+  EXPECT_EQ(parsed(names, "1 of other"), "other");        // one match: the selection itself
+  EXPECT_EQ(parsed(names, "1 of *_a"), "filter_main_a");  // a star anywhere in the pattern
   EXPECT_EQ(parsed(names, "1 of s*n_*i*"), "or(selection_img,selection_cli)");
   EXPECT_EQ(parsed(names, "any of filter*"), "or(filter_main_a,filter_main_b)");  // 'any' reads as '1'
 }
@@ -94,7 +94,9 @@ TEST(SigmaCondition, ThemLeavesOutUnderscoreNames) {
   EXPECT_EQ(parsed(names, "1 of _*"), "_hidden");  // an explicit pattern still reaches them
 }
 
-TEST(SigmaCondition, KeywordsIgnoreCase) { EXPECT_EQ(parsed(kAbc, "a AND NOT b Or c"), "or(and(a,not(b)),c)"); }
+TEST(SigmaCondition, KeywordsIgnoreCase) {
+  EXPECT_EQ(parsed(kAbc, "a AND NOT b Or c"), "or(and(a,not(b)),c)");
+}
 
 TEST(SigmaCondition, ListOfConditionsIsOr) {
   std::string text = rule_with(kAbc, "\n        - a and b\n        - c");
@@ -113,7 +115,8 @@ TEST(SigmaCondition, SelectionIndexesFollowTheDetectionOrder) {
   EXPECT_EQ(r.condition.children[1].selection, 0);
 }
 
-void expect_bad(const std::vector<std::string>& names, const std::string& condition, const std::string& hint) {
+void expect_bad(const std::vector<std::string>& names, const std::string& condition,
+                const std::string& hint) {
   std::string text = rule_with(names, condition);
   Diagnostic d = skip_reason(text);
   EXPECT_EQ(d.reason, "bad-condition") << condition;

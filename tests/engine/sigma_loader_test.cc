@@ -1,5 +1,5 @@
-// Sigma documents and files: metadata, several documents in a file, documents that are not rules, YAML errors,
-// binary files, directory walks, and the diagnostics they give.
+// Sigma documents and files: metadata, several documents in a file, documents that are not rules, YAML
+// errors, binary files, directory walks, and the diagnostics they give.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -73,9 +73,11 @@ TEST(SigmaLoader, SeveralDocumentsInOneFile) {
 
 TEST(SigmaLoader, OneBadDocumentDoesNotStopTheOthers) {
   std::string text =
-      "title: Bad\nlogsource: {product: windows}\ndetection:\n    sel:\n        F|nope: x\n    condition: sel\n"
+      "title: Bad\nlogsource: {product: windows}\ndetection:\n    sel:\n        F|nope: x\n    condition: "
+      "sel\n"
       "---\n"
-      "title: Good\nid: good\nlogsource: {product: windows}\ndetection:\n    sel:\n        F: x\n    condition: sel\n";
+      "title: Good\nid: good\nlogsource: {product: windows}\ndetection:\n    sel:\n        F: x\n    "
+      "condition: sel\n";
   RuleLoad load = load_rules_text(text);
   ASSERT_EQ(load.rules.size(), 1u);
   EXPECT_EQ(load.rules[0].title, "Good");
@@ -104,8 +106,9 @@ TEST(SigmaLoader, CorrelationAndFilterDocumentsAreSkippedWithTheirReasons) {
 }
 
 TEST(SigmaLoader, YamlSyntaxErrorIsOneDiagnosticWithTheLine) {
-  std::string text = "title: t\nlogsource: {product: windows}\ndetection:\n    sel:\n        F: [a, b\n"
-                     "    condition: sel\n";
+  std::string text =
+      "title: t\nlogsource: {product: windows}\ndetection:\n    sel:\n        F: [a, b\n"
+      "    condition: sel\n";
   RuleLoad load = load_rules_text(text, {}, "broken.yml");
   EXPECT_TRUE(load.rules.empty());
   EXPECT_EQ(load.skipped, 1u);
@@ -184,8 +187,9 @@ TEST(SigmaLoader, OddShapesAreDiagnosedNotThrown) {
 }
 
 TEST(SigmaLoader, WarnsAboutMissingIdButLoads) {
-  RuleLoad load = load_rules_text("title: t\nlogsource: {product: windows}\ndetection:\n    s: {F: x}\n"
-                                  "    condition: s\n");
+  RuleLoad load = load_rules_text(
+      "title: t\nlogsource: {product: windows}\ndetection:\n    s: {F: x}\n"
+      "    condition: s\n");
   ASSERT_EQ(load.rules.size(), 1u);
   ASSERT_EQ(load.diagnostics.size(), 1u);
   EXPECT_EQ(load.diagnostics[0].reason, "warning-no-id");
@@ -193,8 +197,9 @@ TEST(SigmaLoader, WarnsAboutMissingIdButLoads) {
 }
 
 TEST(SigmaLoader, TimeframeInDetectionIsAWarning) {
-  RuleLoad load = load_rules_text("title: t\nid: x\nlogsource: {product: windows}\ndetection:\n    s: {F: x}\n"
-                                  "    timeframe: 5m\n    condition: s\n");
+  RuleLoad load = load_rules_text(
+      "title: t\nid: x\nlogsource: {product: windows}\ndetection:\n    s: {F: x}\n"
+      "    timeframe: 5m\n    condition: s\n");
   ASSERT_EQ(load.rules.size(), 1u);
   EXPECT_EQ(load.rules[0].selections.size(), 1u);
   ASSERT_EQ(load.diagnostics.size(), 1u);
@@ -219,9 +224,12 @@ protected:
     fs::create_directories(dir_ / "a");
   }
   void TearDown() override { fs::remove_all(dir_); }
-  void write(const fs::path& rel, const std::string& text) { std::ofstream(dir_ / rel, std::ios::binary) << text; }
+  void write(const fs::path& rel, const std::string& text) {
+    std::ofstream(dir_ / rel, std::ios::binary) << text;
+  }
   static std::string rule(const std::string& id) {
-    return "title: " + id + "\nid: " + id + "\nlogsource: {product: windows}\ndetection:\n    s: {F: x}\n"
+    return "title: " + id + "\nid: " + id +
+           "\nlogsource: {product: windows}\ndetection:\n    s: {F: x}\n"
            "    condition: s\n";
   }
   fs::path dir_;

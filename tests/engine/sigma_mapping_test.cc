@@ -11,10 +11,12 @@ namespace {
 
 using Op = ValueTest::Op;
 
-bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
-const FieldMapping::Source* find_source(const FieldMapping& m, const std::string& product, const std::string& category,
-                                        const std::string& service) {
+const FieldMapping::Source* find_source(const FieldMapping& m, const std::string& product,
+                                        const std::string& category, const std::string& service) {
   for (const auto& s : m.sources)
     if (s.match.product == product && s.match.category == category && s.match.service == service) return &s;
   return nullptr;
@@ -72,8 +74,9 @@ sources:
 }
 
 TEST(SigmaMapping, AliasesAddToExplicitPaths) {
-  auto m = parse_field_mapping("m.yml", "prefixes: ['', 'x.']\nfields:\n  Image: [process.executable]\n"
-                                        "aliases:\n  Image: [Image]\n");
+  auto m = parse_field_mapping("m.yml",
+                               "prefixes: ['', 'x.']\nfields:\n  Image: [process.executable]\n"
+                               "aliases:\n  Image: [Image]\n");
   ASSERT_TRUE(m.ok()) << m.error().message();
   EXPECT_EQ(m->fields["Image"], (std::vector<std::string>{"process.executable", "Image", "x.Image"}));
 }
@@ -99,10 +102,10 @@ TEST(SigmaMapping, ErrorsNameFileAndLine) {
   expect_error("fields: [a]\n", "map.yml:1:", "map of names");
   expect_error("sources:\n  s:\n    product: windows\n", "map.yml:2:", "no 'condition'");
   expect_error("sources:\n  s:\n    condition: {a: b}\n", "map.yml:2:", "sets none of product");
-  expect_error("sources:\n  s:\n    product: windows\n    colour: red\n    condition: {a: b}\n", "map.yml:4:",
-               "unknown key 'colour'");
-  expect_error("sources:\n  s:\n    product: windows\n    condition:\n      Channel|contain: x\n", "map.yml:5:",
-               "unknown modifier 'contain'");
+  expect_error("sources:\n  s:\n    product: windows\n    colour: red\n    condition: {a: b}\n",
+               "map.yml:4:", "unknown key 'colour'");
+  expect_error("sources:\n  s:\n    product: windows\n    condition:\n      Channel|contain: x\n",
+               "map.yml:5:", "unknown modifier 'contain'");
   expect_error("placeholders:\n  x: [a]\n  x: [b]\n", "map.yml:3:", "twice");
   expect_error("fields:\n  A: [a\n", "map.yml:", "YAML syntax error");
   expect_error("- a\n- b\n", "map.yml:1:", "must be a map");
@@ -169,7 +172,8 @@ TEST_F(ShippedMapping, TimeAndHostFields) {
 }
 
 TEST_F(ShippedMapping, PlaceholdersUsedBySigmaHq) {
-  for (const char* p : {"Administrators", "DomainControllers", "JumpServers", "Servers", "Workstations", "known_cdcs"})
+  for (const char* p :
+       {"Administrators", "DomainControllers", "JumpServers", "Servers", "Workstations", "known_cdcs"})
     EXPECT_FALSE(m().placeholders.at(p).empty()) << p;
 }
 
@@ -179,7 +183,8 @@ std::string describe(const Selection& s) {
     out += "[";
     for (const auto& c : conj) {
       out += c.field + "=";
-      for (const auto& v : c.values) out += v.text + (v.op == Op::Exists ? (v.expect_exists ? "?" : "!") : "") + "|";
+      for (const auto& v : c.values)
+        out += v.text + (v.op == Op::Exists ? (v.expect_exists ? "?" : "!") : "") + "|";
       out += " ";
     }
     out += "]";
@@ -215,8 +220,9 @@ TEST_F(ShippedMapping, WindowsLogSources) {
                                "ps_module", "process_access", "registry_add", "registry_event", "driver_load",
                                "create_remote_thread", "wmi_event", "file_delete"})
     EXPECT_NE(find_source(m(), "windows", category, ""), nullptr) << category;
-  for (const char* service : {"system", "application", "sysmon", "powershell", "powershell-classic",
-                              "taskscheduler", "wmi", "applocker", "codeintegrity-operational", "bits-client"})
+  for (const char* service :
+       {"system", "application", "sysmon", "powershell", "powershell-classic", "taskscheduler", "wmi",
+        "applocker", "codeintegrity-operational", "bits-client"})
     EXPECT_NE(find_source(m(), "windows", "", service), nullptr) << service;
 }
 
@@ -227,7 +233,8 @@ TEST_F(ShippedMapping, LinuxAndWebLogSources) {
   EXPECT_EQ(describe(find_source(m(), "linux", "", "sshd")->condition), "[program=sshd| ]");
   EXPECT_EQ(describe(find_source(m(), "linux", "", "sudo")->condition), "[program=sudo| ]");
   EXPECT_EQ(describe(find_source(m(), "linux", "", "su")->condition), "[program=su| ]");
-  EXPECT_EQ(describe(find_source(m(), "linux", "", "cron")->condition), "[program=cron|CRON|crond|anacron| ]");
+  EXPECT_EQ(describe(find_source(m(), "linux", "", "cron")->condition),
+            "[program=cron|CRON|crond|anacron| ]");
   std::string auth = describe(find_source(m(), "linux", "", "auth")->condition);
   EXPECT_EQ(auth.rfind("[facility=auth|authpriv| ][facility=!| program=sshd|", 0), 0u) << auth;
   EXPECT_EQ(describe(find_source(m(), "", "webserver", "")->condition), "[cs-method=?| ]");

@@ -91,8 +91,13 @@ TEST(SigmaModifiers, WindashGivesEveryDashVariant) {
   Conjunction c = checks_of("CommandLine|contains|windash: '-enc '");
   ASSERT_EQ(c.size(), 1u);
   std::vector<std::string> got = texts(c[0]);
-  std::vector<std::string> want{"-enc ", "/enc ", "\xE2\x80\x93" "enc ", "\xE2\x80\x94" "enc ",
-                                "\xE2\x80\x95" "enc "};
+  std::vector<std::string> want{"-enc ", "/enc ",
+                                "\xE2\x80\x93"
+                                "enc ",
+                                "\xE2\x80\x94"
+                                "enc ",
+                                "\xE2\x80\x95"
+                                "enc "};
   EXPECT_EQ(got, want);
   for (const auto& v : c[0].values) EXPECT_EQ(v.op, Op::Contains);
 }
@@ -104,7 +109,10 @@ TEST(SigmaModifiers, WindashPermutesEveryDash) {
   std::vector<std::string> got = texts(c[0]);
   EXPECT_NE(std::find(got.begin(), got.end(), "/a -b"), got.end());
   EXPECT_NE(std::find(got.begin(), got.end(), "-a /b"), got.end());
-  EXPECT_NE(std::find(got.begin(), got.end(), "/a \xE2\x80\x94" "b"), got.end());
+  EXPECT_NE(std::find(got.begin(), got.end(),
+                      "/a \xE2\x80\x94"
+                      "b"),
+            got.end());
   // A value without a dash stays as it is.
   ValueTest t = test_of("CommandLine|windash: 'abc'");
   EXPECT_EQ(t.text, "abc");
@@ -152,8 +160,8 @@ TEST(SigmaModifiers, Base64OffsetGivesThreeShiftedFormsMatchedAsContains) {
   // "Add-MpPreference " at offsets 0, 1 and 2 of a base64 text, without the unstable edge characters.
   Conjunction c = checks_of("CommandLine|base64offset|contains: 'Add-MpPreference '");
   ASSERT_EQ(c.size(), 1u);
-  EXPECT_EQ(texts(c[0]),
-            (std::vector<std::string>{"QWRkLU1wUHJlZmVyZW5jZS", "FkZC1NcFByZWZlcmVuY2Ug", "BZGQtTXBQcmVmZXJlbmNlI"}));
+  EXPECT_EQ(texts(c[0]), (std::vector<std::string>{"QWRkLU1wUHJlZmVyZW5jZS", "FkZC1NcFByZWZlcmVuY2Ug",
+                                                   "BZGQtTXBQcmVmZXJlbmNlI"}));
   for (const auto& v : c[0].values) EXPECT_EQ(v.op, Op::Contains);
   // Without 'contains' the forms are still searched inside the value.
   Conjunction plain = checks_of("CommandLine|base64offset: 'abc'");
@@ -170,7 +178,9 @@ TEST(SigmaModifiers, Utf16Encodings) {
   t = test_of("Data|utf16be: 'cmd'");
   EXPECT_EQ(t.text, std::string("\0c\0m\0d", 6));
   t = test_of("Data|utf16: 'cmd'");
-  EXPECT_EQ(t.text, std::string("\xFF\xFE" "c\0m\0d\0", 8));
+  EXPECT_EQ(t.text, std::string("\xFF\xFE"
+                                "c\0m\0d\0",
+                                8));
   // Non-ASCII: e-acute is U+00E9.
   t = test_of("Data|utf16le: '\xC3\xA9'");
   EXPECT_EQ(t.text, std::string("\xE9\0", 2));
@@ -209,8 +219,9 @@ TEST(SigmaModifiers, TimeParts) {
   struct Case {
     const char* item;
     TimePart part;
-  } cases[] = {{"T|minute: 30", TimePart::Minute}, {"T|hour: 3", TimePart::Hour},  {"T|day: 1", TimePart::Day},
-               {"T|week: 52", TimePart::Week},     {"T|month: 12", TimePart::Month}, {"T|year: 2024", TimePart::Year}};
+  } cases[] = {{"T|minute: 30", TimePart::Minute}, {"T|hour: 3", TimePart::Hour},
+               {"T|day: 1", TimePart::Day},        {"T|week: 52", TimePart::Week},
+               {"T|month: 12", TimePart::Month},   {"T|year: 2024", TimePart::Year}};
   for (const auto& c : cases) {
     ValueTest t = test_of(c.item);
     EXPECT_EQ(t.op, Op::Equals) << c.item;
@@ -237,8 +248,8 @@ TEST(SigmaModifiers, Cidr) {
   EXPECT_EQ(test_of("DestinationIp|cidr: 'fe80::/10'").text, "fe80::/10");
   EXPECT_EQ(test_of("DestinationIp|cidr: '::1/128'").text, "::1/128");
   EXPECT_EQ(test_of("DestinationIp|cidr: '192.168.1.7'").text, "192.168.1.7/32");  // a host
-  for (const char* bad : {"'10.0.0.0/33'", "'10.0.0/8'", "'300.1.1.1/8'", "'fe80::/129'", "'abc'", "'10.0.0.0/'",
-                          "'10.0.0.0/x'", "'fe80:::1/64'"}) {
+  for (const char* bad : {"'10.0.0.0/33'", "'10.0.0/8'", "'300.1.1.1/8'", "'fe80::/129'", "'abc'",
+                          "'10.0.0.0/'", "'10.0.0.0/x'", "'fe80:::1/64'"}) {
     Diagnostic d = skip_reason(rule_text(std::string("DestinationIp|cidr: ") + bad));
     EXPECT_EQ(d.reason, "bad-value") << bad;
     EXPECT_EQ(d.line, 9) << bad;

@@ -36,8 +36,8 @@ inline std::string rule_text(std::string_view items, std::string_view condition 
   return out.str();
 }
 
-// The checks of the first alternative of the one selection of a rule built by rule_text(); fails the test when
-// the rule did not load.
+// The checks of the first alternative of the one selection of a rule built by rule_text(); fails the test
+// when the rule did not load.
 inline Conjunction checks_of(std::string_view items, const FieldMapping& mapping = {}) {
   RuleLoad load = load_rules_text(rule_text(items), mapping);
   if (load.rules.size() != 1) {

@@ -37,22 +37,23 @@ TEST(SigmaValues, GlobEscapesLiteralStarQuestionAndBackslash) {
   // '\*' is a literal star; literal backslashes are doubled in the glob text.
   expect_test(R"(F: '*a\*b*c')", Op::Glob, R"(*a\*b*c)");
   expect_test(R"(F: 'C:\Temp\x*.exe?')", Op::Glob, R"(C:\\Temp\\x*.exe?)");
-  // A backslash right before a star escapes it, also after a path separator: 'C:\Temp\*' ends in a plain star.
+  // A backslash right before a star escapes it, also after a path separator: 'C:\Temp\*' ends in a plain
+  // star.
   expect_test(R"(F: 'C:\Temp\*')", Op::Equals, R"(C:\Temp*)");
   expect_test(R"(F: 'x\?y*z')", Op::Glob, R"(x\?y*z)");
 }
 
 // The cases of the specification's "Escape Character" section.
 TEST(SigmaValues, EscapeCharacterRules) {
-  expect_test(R"(F: 'C:\Windows\')", Op::Equals, R"(C:\Windows\)");       // plain backslash
-  expect_test(R"(F: 'C:\\Windows')", Op::Equals, R"(C:\Windows)");        // double backslash: one backslash
+  expect_test(R"(F: 'C:\Windows\')", Op::Equals, R"(C:\Windows\)");  // plain backslash
+  expect_test(R"(F: 'C:\\Windows')", Op::Equals, R"(C:\Windows)");   // double backslash: one backslash
   expect_test(R"(F: '\\example.exe')", Op::Equals, R"(\example.exe)");
-  expect_test(R"(F: '\*literal')", Op::Equals, "*literal");                // escaped wildcard
+  expect_test(R"(F: '\*literal')", Op::Equals, "*literal");  // escaped wildcard
   expect_test(R"(F: 'what\?')", Op::Equals, "what?");
-  expect_test(R"(F: 'C:\\*')", Op::StartsWith, R"(C:\)");                  // backslash, then a wildcard
-  expect_test(R"(F: 'a\\\*')", Op::Equals, R"(a\*)");                      // backslash and a plain star
-  expect_test(R"(F: 'a\\\\b')", Op::Equals, R"(a\\b)");                    // four: two backslashes
-  expect_test(R"(F: 'a\\\b')", Op::Equals, R"(a\\b)");                     // three before a plain char: two
+  expect_test(R"(F: 'C:\\*')", Op::StartsWith, R"(C:\)");  // backslash, then a wildcard
+  expect_test(R"(F: 'a\\\*')", Op::Equals, R"(a\*)");      // backslash and a plain star
+  expect_test(R"(F: 'a\\\\b')", Op::Equals, R"(a\\b)");    // four: two backslashes
+  expect_test(R"(F: 'a\\\b')", Op::Equals, R"(a\\b)");     // three before a plain char: two
 }
 
 TEST(SigmaValues, YamlScalarTypes) {
@@ -74,9 +75,7 @@ TEST(SigmaValues, NullForms) {
   EXPECT_EQ(t.text, "null");
 }
 
-TEST(SigmaValues, ValuesAreCaseInsensitiveByDefault) {
-  EXPECT_FALSE(test_of("Image: 'X'").cased);
-}
+TEST(SigmaValues, ValuesAreCaseInsensitiveByDefault) { EXPECT_FALSE(test_of("Image: 'X'").cased); }
 
 TEST(SigmaValues, ListOfValuesIsOneCheckOred) {
   Conjunction c = checks_of("EventID:\n    - 4624\n    - 4625");
@@ -162,7 +161,8 @@ TEST(SigmaValues, KeylessAllMapIsKeywordConjunction) {
 }
 
 TEST(SigmaValues, SingleScalarSelectionIsAKeyword) {
-  std::string text = "title: t\nlogsource: {product: linux}\ndetection:\n    kw: 'segfault'\n    condition: kw\n";
+  std::string text =
+      "title: t\nlogsource: {product: linux}\ndetection:\n    kw: 'segfault'\n    condition: kw\n";
   RuleLoad load = load_rules_text(text);
   ASSERT_EQ(load.rules.size(), 1u);
   const FieldCheck& c = load.rules[0].selections[0].alternatives[0][0];

@@ -10,10 +10,11 @@
 namespace socd {
 
 // Reason codes of the diagnostics (Diagnostic::reason):
-//   skipped documents: yaml-error (not YAML, or binary), read-error (a file or directory that cannot be read),
+//   skipped documents: yaml-error (not YAML, or binary), read-error (a file or directory that cannot be
+//   read),
 //     not-a-rule (no detection, not a map), bad-detection (the shape of a selection), bad-condition,
-//     unknown-modifier, bad-modifier (a modifier that does not fit the value or the chain), bad-value (a value a
-//     modifier cannot take: a bad network, a non-number for lt/gt ...), unknown-placeholder,
+//     unknown-modifier, bad-modifier (a modifier that does not fit the value or the chain), bad-value (a
+//     value a modifier cannot take: a bad network, a non-number for lt/gt ...), unknown-placeholder,
 //     correlation-unsupported, filter-unsupported, bad-rule (any other shape yaml-cpp refuses to convert)
 //   warnings, the rule still loads: warning-no-id, warning-no-logsource, warning-timeframe
 // Value conventions of the produced rules (see ValueTest): a keyword (empty field) is searched for inside the
@@ -21,14 +22,16 @@ namespace socd {
 // ("192.168.1.7" becomes "192.168.1.7/32"); base64offset forms are Contains.
 struct RuleLoad {
   std::vector<Rule> rules;
-  std::vector<Diagnostic> diagnostics;  // one per skipped rule (reason set), plus warnings with reason "warning-*"
-  size_t skipped = 0;                   // rules (documents) that could not be compiled
+  std::vector<Diagnostic>
+      diagnostics;     // one per skipped rule (reason set), plus warnings with reason "warning-*"
+  size_t skipped = 0;  // rules (documents) that could not be compiled
 };
 
 // Parses the Sigma rules in `text` (one file, possibly several YAML documents) and appends them to `out`.
 // A document that fails is skipped with one diagnostic naming file and line; the others still load.
 // `placeholders` resolves the 'expand' modifier.
-void load_sigma_text(const std::string& file, std::string_view text, const FieldMapping& mapping, RuleLoad& out);
+void load_sigma_text(const std::string& file, std::string_view text, const FieldMapping& mapping,
+                     RuleLoad& out);
 
 // Loads a file, or every *.yml / *.yaml below a directory (sorted by path, so the order is stable).
 void load_sigma_path(const std::string& path, const FieldMapping& mapping, RuleLoad& out);
