@@ -10,12 +10,12 @@ namespace od = simdjson::ondemand;
 
 struct JsonEventParser::Impl {
   od::parser parser;
-  std::string path;
   size_t max_depth;
   Event* ev = nullptr;
+  const PathIndex* index = nullptr;
   bool too_deep = false;
 
-  simdjson::error_code walk(od::value v, size_t depth) {
+  simdjson::error_code walk(od::value v, size_t depth, uint32_t node) {
     od::json_type type;
     if (auto e = v.type().get(type)) return e;
     switch (type) {
@@ -26,7 +26,7 @@ struct JsonEventParser::Impl {
         }
         od::object obj;
         if (auto e = v.get_object().get(obj)) return e;
-        return walk_object(obj, depth + 1);
+        return walk_object(obj, depth + 1, node);
       }
       case od::json_type::array: {
         if (depth >= max_depth) {
@@ -38,14 +38,14 @@ struct JsonEventParser::Impl {
         for (auto element : arr) {
           od::value child;
           if (auto e = element.get(child)) return e;
-          if (auto e = walk(child, depth + 1)) return e;
+          if (auto e = walk(child, depth + 1, node)) return e;
         }
         return simdjson::SUCCESS;
       }
       case od::json_type::string: {
         std::string_view s;
         if (auto e = v.get_string().get(s)) return e;
-        ev->add(path, s, ValueType::String);
+        ev->add_at(node, s, ValueType::String);
         return simdjson::SUCCESS;
       }
       case od::json_type::number: {
@@ -55,38 +55,35 @@ struct JsonEventParser::Impl {
         // Validate it as a number, so "12abc" is an error rather than a value.
         double d;
         if (auto e = v.get_double().get(d)) return e;
-        ev->add(path, raw, ValueType::Number);
+        ev->add_at(node, raw, ValueType::Number);
         return simdjson::SUCCESS;
       }
       case od::json_type::boolean: {
         bool b;
         if (auto e = v.get_bool().get(b)) return e;
-        ev->add(path, b ? "true" : "false", ValueType::Bool);
+        ev->add_at(node, b ? "true" : "false", ValueType::Bool);
         return simdjson::SUCCESS;
       }
       case od::json_type::null: {
         bool is_null;
         if (auto e = v.is_null().get(is_null)) return e;
         if (!is_null) return simdjson::INCORRECT_TYPE;
-        ev->add(path, {}, ValueType::Null);
+        ev->add_at(node, {}, ValueType::Null);
         return simdjson::SUCCESS;
       }
     }
     return simdjson::INCORRECT_TYPE;
   }
 
-  simdjson::error_code walk_object(od::object obj, size_t depth) {
+  // Keys are looked up in the path trie under their parent: no path string is built, and a subtree no rule reads
+  // costs no lookups (its values still go to the scan buffer for keyword rules).
+  simdjson::error_code walk_object(od::object obj, size_t depth, uint32_t node) {
     for (auto field : obj) {
       std::string_view key;
       if (auto e = field.unescaped_key().get(key)) return e;
-      size_t mark = path.size();
-      if (mark) path.push_back('.');
-      path.append(key);
       od::value child;
       if (auto e = field.value().get(child)) return e;
-      auto e = walk(child, depth);
-      path.resize(mark);
-      if (e) return e;
+      if (auto e = walk(child, depth, index ? index->child(node, key) : PathIndex::npos)) return e;
     }
     return simdjson::SUCCESS;
   }
@@ -103,7 +100,7 @@ Status JsonEventParser::parse(std::string_view line, Event& ev) {
   Impl& p = *impl_;
   ev.reset(line);
   p.ev = &ev;
-  p.path.clear();
+  p.index = ev.index();
   p.too_deep = false;
   od::document doc;
   auto err = p.parser.iterate(line.data(), line.size(), line.size() + simdjson::SIMDJSON_PADDING).get(doc);
@@ -111,7 +108,7 @@ Status JsonEventParser::parse(std::string_view line, Event& ev) {
     od::object obj;
     err = doc.get_object().get(obj);
     if (err == simdjson::INCORRECT_TYPE) return Status::error("not a JSON object");
-    if (!err) err = p.walk_object(obj, 1);
+    if (!err) err = p.walk_object(obj, 1, PathIndex::root);
     if (!err && !doc.current_location().error()) return Status::error("trailing content after the JSON object");
   }
   if (err) {

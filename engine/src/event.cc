@@ -4,22 +4,88 @@
 
 namespace socd {
 
-size_t PathIndex::Hash::operator()(std::string_view s) const noexcept {
-  // FNV-1a over 8-byte words: paths are short, this is cheaper than the standard string hash.
-  uint64_t h = 1469598103934665603ull;
+PathIndex::PathIndex() {
+  node_ids_.emplace_back();  // the root
+  slots_.resize(64);
+}
+
+uint64_t PathIndex::hash(uint32_t parent, std::string_view s) {
+  // Multiply-xorshift over 8-byte words: keys are short, this is cheaper than a byte-wise hash.
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ (static_cast<uint64_t>(parent) * 0xff51afd7ed558ccdull) ^ s.size();
   size_t i = 0;
   for (; i + 8 <= s.size(); i += 8) {
     uint64_t w;
     std::memcpy(&w, s.data() + i, 8);
-    h = (h ^ w) * 1099511628211ull;
-    h ^= h >> 29;
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 31;
   }
-  for (; i < s.size(); ++i) h = (h ^ static_cast<unsigned char>(s[i])) * 1099511628211ull;
-  return static_cast<size_t>(h ^ (h >> 32));
+  uint64_t tail = 0;
+  std::memcpy(&tail, s.data() + i, s.size() - i);
+  h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 29);
+}
+
+uint32_t PathIndex::edge(uint32_t node, std::string_view key) const {
+  uint64_t h = hash(node, key);
+  size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.parent == npos) return npos;
+    if (s.hash == h && s.parent == node && s.key_len == key.size() &&
+        std::memcmp(keys_.data() + s.key_off, key.data(), key.size()) == 0)
+      return s.child;
+  }
+}
+
+uint32_t PathIndex::child(uint32_t node, std::string_view key) const {
+  if (node == npos) return npos;
+  if (key.find('.') == std::string_view::npos) return edge(node, key);
+  // A dotted key walks its segments.
+  size_t start = 0;
+  while (node != npos) {
+    size_t dot = key.find('.', start);
+    node = edge(node, key.substr(start, dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return node;
+}
+
+void PathIndex::rehash(size_t capacity) {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(capacity, Slot{});
+  for (const Slot& s : old) {
+    if (s.parent == npos) continue;
+    size_t mask = capacity - 1;
+    size_t i = s.hash & mask;
+    while (slots_[i].parent != npos) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
+
+uint32_t PathIndex::add_edge(uint32_t node, std::string_view key) {
+  uint32_t existing = edge(node, key);
+  if (existing != npos) return existing;
+  if ((edges_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 2);
+  uint32_t child = static_cast<uint32_t>(node_ids_.size());
+  node_ids_.emplace_back();
+  Slot s;
+  s.hash = hash(node, key);
+  s.parent = node;
+  s.child = child;
+  s.key_off = static_cast<uint32_t>(keys_.size());
+  s.key_len = static_cast<uint32_t>(key.size());
+  keys_.append(key);
+  size_t mask = slots_.size() - 1;
+  size_t i = s.hash & mask;
+  while (slots_[i].parent != npos) i = (i + 1) & mask;
+  slots_[i] = s;
+  ++edges_;
+  return child;
 }
 
 uint32_t PathIndex::field_id(std::string_view name) {
-  auto it = name_ids_.find(name);
+  auto it = name_ids_.find(std::string(name));
   if (it != name_ids_.end()) return it->second;
   uint32_t id = static_cast<uint32_t>(names_.size());
   names_.emplace_back(name);
@@ -28,23 +94,26 @@ uint32_t PathIndex::field_id(std::string_view name) {
 }
 
 uint32_t PathIndex::find_field(std::string_view name) const {
-  auto it = name_ids_.find(name);
+  auto it = name_ids_.find(std::string(name));
   return it == name_ids_.end() ? npos : it->second;
 }
 
 void PathIndex::add_path(std::string_view path, uint32_t id) {
-  auto it = paths_.find(path);
-  if (it == paths_.end()) it = paths_.emplace(std::string(path), std::vector<uint32_t>{}).first;
-  for (uint32_t x : it->second)
+  uint32_t node = root;
+  size_t start = 0;
+  for (;;) {
+    size_t dot = path.find('.', start);
+    node = add_edge(node, path.substr(start, dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  auto& list = node_ids_[node];
+  for (uint32_t x : list)
     if (x == id) return;
-  it->second.push_back(id);
+  list.push_back(id);
 }
 
-PathIndex::Ids PathIndex::lookup(std::string_view path) const {
-  auto it = paths_.find(path);
-  if (it == paths_.end()) return {};
-  return {it->second.data(), static_cast<uint32_t>(it->second.size())};
-}
+PathIndex::Ids PathIndex::lookup(std::string_view path) const { return ids(child(root, path)); }
 
 void Event::set_index(const PathIndex* index) {
   index_ = index;
@@ -79,7 +148,24 @@ void Event::add(std::string_view path, std::string_view value, ValueType type) {
   buf_.append(value);
   buf_.push_back('\n');
   if (!index_) return;
-  PathIndex::Ids ids = index_->lookup(path);
+  link(vi, index_->lookup(path));
+}
+
+void Event::add_at(uint32_t node, std::string_view value, ValueType type, std::string_view path) {
+  uint32_t vi = static_cast<uint32_t>(values_.size());
+  Value v{static_cast<uint32_t>(buf_.size()), static_cast<uint32_t>(value.size()), 0, 0, type};
+  if (keep_paths_) {
+    v.path_off = static_cast<uint32_t>(paths_.size());
+    v.path_len = static_cast<uint32_t>(path.size());
+    paths_.append(path);
+  }
+  values_.push_back(v);
+  buf_.append(value);
+  buf_.push_back('\n');
+  if (index_) link(vi, index_->ids(node));
+}
+
+void Event::link(uint32_t vi, PathIndex::Ids ids) {
   for (uint32_t k = 0; k < ids.size; ++k) {
     uint32_t f = ids.data[k];
     uint32_t li = static_cast<uint32_t>(links_.size());

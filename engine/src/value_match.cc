@@ -203,7 +203,7 @@ std::optional<double> time_part(std::string_view v, TimePart part) {
         return era * 146097 + doe - 719468;
       };
       int days = days_from_civil(y, mo, d);
-      int wday = ((days % 7) + 11) % 7;  // Monday = 0
+      int wday = ((days % 7) + 10) % 7;  // Monday = 0 (1970-01-01 was a Thursday)
       int thursday = days - wday + 3;
       int ty = y + (thursday >= days_from_civil(y + 1, 1, 1)) - (thursday < days_from_civil(y, 1, 1));
       return (thursday - days_from_civil(ty, 1, 1)) / 7 + 1;

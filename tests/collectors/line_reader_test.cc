@@ -33,24 +33,37 @@ std::vector<LineBatch> read_all(const std::string& input, size_t batch_bytes, si
   return batches;
 }
 
+// Every line of every batch, in order (input read from a pipe may come in several batches).
+struct Flat {
+  std::vector<Line> lines;
+  std::vector<std::string> texts;
+  uint64_t bytes = 0;
+};
+Flat flatten(const std::vector<LineBatch>& batches) {
+  Flat f;
+  for (const auto& b : batches) {
+    f.bytes += b.bytes;
+    for (const auto& l : b.lines) {
+      f.lines.push_back(l);
+      f.texts.emplace_back(b.text(l));
+      // Padding after the last line for parsers that read ahead.
+      EXPECT_GE(b.data.size(), b.lines.back().offset + b.lines.back().length + 64);
+    }
+  }
+  return f;
+}
+
 TEST(LineReader, LinesNumbersPositionsAndCrlf) {
   std::string input = "alpha\r\n\nbeta\ngamma";  // CRLF, an empty line, no final newline
-  auto batches = read_all(input, 1 << 20, 100, 1024);
-  ASSERT_EQ(batches.size(), 1u);
-  const LineBatch& b = batches[0];
-  ASSERT_EQ(b.lines.size(), 4u);
-  EXPECT_EQ(b.text(b.lines[0]), "alpha");
-  EXPECT_EQ(b.text(b.lines[1]), "");
-  EXPECT_EQ(b.text(b.lines[2]), "beta");
-  EXPECT_EQ(b.text(b.lines[3]), "gamma");
-  EXPECT_EQ(b.lines[2].number, 3u);
-  EXPECT_EQ(b.lines[0].position, 0u);
-  EXPECT_EQ(b.lines[1].position, 7u);
-  EXPECT_EQ(b.lines[2].position, 8u);
-  EXPECT_EQ(b.lines[3].position, 13u);
-  EXPECT_EQ(b.bytes, input.size());
-  // Padding after the last line for parsers that read ahead.
-  EXPECT_GE(b.data.size(), b.lines[3].offset + b.lines[3].length + 64);
+  Flat f = flatten(read_all(input, 1 << 20, 100, 1024));
+  ASSERT_EQ(f.lines.size(), 4u);
+  EXPECT_EQ(f.texts, (std::vector<std::string>{"alpha", "", "beta", "gamma"}));
+  EXPECT_EQ(f.lines[2].number, 3u);
+  EXPECT_EQ(f.lines[0].position, 0u);
+  EXPECT_EQ(f.lines[1].position, 7u);
+  EXPECT_EQ(f.lines[2].position, 8u);
+  EXPECT_EQ(f.lines[3].position, 13u);
+  EXPECT_EQ(f.bytes, input.size());
 }
 
 TEST(LineReader, OversizedLineIsCutToItsHeadAndTheRestGoesOn) {
@@ -79,7 +92,7 @@ TEST(LineReader, ManyLinesSplitIntoBoundedBatches) {
   std::string input;
   for (int i = 0; i < 10000; ++i) input += "line " + std::to_string(i) + "\n";
   auto batches = read_all(input, 1 << 20, 1000, 1024);
-  ASSERT_EQ(batches.size(), 10u);
+  EXPECT_GE(batches.size(), 10u);
   uint64_t n = 0;
   for (const auto& b : batches) {
     EXPECT_LE(b.lines.size(), 1000u);
@@ -88,6 +101,7 @@ TEST(LineReader, ManyLinesSplitIntoBoundedBatches) {
       EXPECT_EQ(b.text(l), "line " + std::to_string(n - 1));
     }
   }
+  EXPECT_EQ(n, 10000u);
 }
 
 }  // namespace

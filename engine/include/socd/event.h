@@ -16,9 +16,13 @@ namespace socd {
 
 enum class ValueType : uint8_t { String, Number, Bool, Null };
 
-// Dotted event path -> field ids. Immutable once built; shared by all workers.
+// Dotted event path -> field ids, as a trie of path segments ("Event" -> "System" -> "Channel"), so a parser walking
+// nested objects looks up each key once, under its parent, and skips subtrees no rule reads. A key that itself
+// holds dots ({"process.name": ..}) is walked segment by segment, so it reaches the same node as the nested form.
+// Immutable once built; shared by all workers.
 class PathIndex {
 public:
+  PathIndex();
   // Registers a field name, returning its id (the same id for the same name).
   uint32_t field_id(std::string_view name);
   // The id of a registered field, or npos.
@@ -27,23 +31,41 @@ public:
   size_t field_count() const { return names_.size(); }
   // Makes `path` stand for field `id` (a path may stand for several fields).
   void add_path(std::string_view path, uint32_t id);
-  // The field ids `path` stands for; empty when none.
+
   struct Ids {
     const uint32_t* data = nullptr;
     uint32_t size = 0;
   };
+  static constexpr uint32_t npos = UINT32_MAX;
+  static constexpr uint32_t root = 0;
+  // The node under `node` for one key (npos when no registered path goes there, or when node is npos).
+  uint32_t child(uint32_t node, std::string_view key) const;
+  // The field ids the path ending at `node` stands for.
+  Ids ids(uint32_t node) const {
+    if (node == npos) return {};
+    const auto& v = node_ids_[node];
+    return {v.data(), static_cast<uint32_t>(v.size())};
+  }
+  // The field ids a whole dotted path stands for; empty when none.
   Ids lookup(std::string_view path) const;
 
-  static constexpr uint32_t npos = UINT32_MAX;
-
 private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept;
+  struct Slot {  // an edge parent --key--> child, in an open-addressing table
+    uint64_t hash = 0;
+    uint32_t parent = npos, child = npos;
+    uint32_t key_off = 0, key_len = 0;
   };
+  static uint64_t hash(uint32_t parent, std::string_view key);
+  uint32_t edge(uint32_t node, std::string_view segment) const;
+  uint32_t add_edge(uint32_t node, std::string_view segment);
+  void rehash(size_t capacity);
+
   std::vector<std::string> names_;
-  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> name_ids_;
-  std::unordered_map<std::string, std::vector<uint32_t>, Hash, std::equal_to<>> paths_;
+  std::unordered_map<std::string, uint32_t> name_ids_;
+  std::vector<std::vector<uint32_t>> node_ids_;  // per node: the field ids of the path ending there
+  std::vector<Slot> slots_;
+  std::string keys_;
+  size_t edges_ = 0;
 };
 
 class Event {
@@ -55,6 +77,9 @@ public:
   void reset(std::string_view raw);
   // Adds one scalar value found at `path`.
   void add(std::string_view path, std::string_view value, ValueType type);
+  // Adds one scalar value at a PathIndex node the parser walked to (`path` is used only when paths are kept).
+  void add_at(uint32_t node, std::string_view value, ValueType type, std::string_view path = {});
+  const PathIndex* index() const { return index_; }
 
   std::string_view raw() const { return raw_; }
   size_t value_count() const { return values_.size(); }
@@ -87,6 +112,7 @@ private:
   struct Link {
     uint32_t value, next;
   };
+  void link(uint32_t value, PathIndex::Ids ids);
   const PathIndex* index_ = nullptr;
   std::string_view raw_;
   std::string buf_;
