@@ -21,6 +21,7 @@ void print_diagnostics(const std::vector<Diagnostic>& diagnostics, bool warnings
 
 int scan_main(int argc, char** argv);
 int rules_main(int argc, char** argv);
+int alerts_main(int argc, char** argv);
 int run_main(int argc, char** argv);
 
 }  // namespace socd::cli

@@ -35,7 +35,8 @@ struct AlertQuery {
 };
 
 struct StoreOptions {
-  bool read_only = false;  // open beside a running writer (a secondary instance that catches up on open)
+  bool read_only = false;  // open beside a running writer (a secondary instance that catches up on open); its
+                           // scratch files live in a temporary directory removed on close
   bool sync = false;       // fsync every commit (default: WAL written, not fsynced; survives a process crash)
 };
 
@@ -54,7 +55,13 @@ public:
   virtual Status list(const AlertQuery& query, const std::function<bool(const StoredAlert&)>& visit) = 0;
   virtual Expected<std::optional<StoredAlert>> get(std::string_view id) = 0;
   virtual Expected<uint64_t> count() = 0;  // alerts stored
+  // A read-only store sees what the writer had committed when it was opened; refresh() catches up with the
+  // writer's later commits. Nothing to do for the writer itself.
+  virtual Status refresh() { return Status(); }
 };
+
+// The rank of an alert level: informational 0, low 1, medium 2, high 3, critical 4; -1 for any other text.
+int level_rank(std::string_view level);
 
 // The stable id of an alert: hex of a hash over the rule id, the source and the position of the event in it.
 std::string alert_id(std::string_view rule_id, std::string_view source, std::string_view position);
