@@ -1,0 +1,849 @@
+#include "socd/file_source.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <random>
+#include <set>
+#include <utility>
+
+namespace socd {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kFingerprintBytes = 1024;  // a file's identity beyond its inode: its first bytes
+constexpr size_t kOversizedHead = 256;      // bytes kept of an oversized line
+constexpr size_t kRetiredKept = 64;         // ended incarnations remembered to recognise copies of them
+
+// glob(3) reports unreadable directories through a plain function: it collects them here for the scan.
+thread_local std::vector<std::string>* glob_errors = nullptr;
+int on_glob_error(const char* path, int error) {
+  if (glob_errors) glob_errors->push_back(std::string(path) + ": " + std::strerror(error));
+  return 0;  // go on with the rest of the pattern
+}
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+bool has_glob_chars(const std::string& pattern) { return pattern.find_first_of("*?[{") != std::string::npos; }
+
+std::string base_name(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Reads up to `n` bytes at `offset`; fewer at the end of the file. -1 on error.
+ssize_t pread_full(int fd, char* out, size_t n, uint64_t offset) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd, out + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return static_cast<ssize_t>(got);
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20 || c >= 0x80) {  // control bytes, and bytes of names that need not be UTF-8
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+uint64_t fingerprint_bytes(std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+std::string file_checkpoint_key(uint64_t device, uint64_t inode) {
+  return "file:" + std::to_string(device) + ":" + std::to_string(inode);
+}
+
+std::string encode_file_checkpoint(const FileCheckpoint& c) {
+  std::string out = "{\"path\":";
+  append_json_string(out, c.path);
+  out += ",\"dev\":" + std::to_string(c.device) + ",\"ino\":" + std::to_string(c.inode) +
+         ",\"offset\":" + std::to_string(c.offset) + ",\"line\":" + std::to_string(c.line) +
+         ",\"fp_len\":" + std::to_string(c.fingerprint_length) + ",\"fp\":\"" + hex64(c.fingerprint) +
+         "\",\"stream\":";
+  append_json_string(out, c.stream);
+  out.push_back('}');
+  return out;
+}
+
+// Parses the flat object encode_file_checkpoint writes (strings and unsigned numbers, no nesting).
+Expected<FileCheckpoint> decode_file_checkpoint(std::string_view v) {
+  FileCheckpoint c;
+  size_t i = 0;
+  auto fail = [&](const char* what) {
+    return Status::error("file checkpoint at byte " + std::to_string(i) + ": " + what + " in '" +
+                         std::string(v.substr(0, 200)) + "'; the file is read from its start");
+  };
+  auto skip_ws = [&] {
+    while (i < v.size() && (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r')) ++i;
+  };
+  auto read_string = [&](std::string& out) -> bool {
+    if (i >= v.size() || v[i] != '"') return false;
+    ++i;
+    while (i < v.size() && v[i] != '"') {
+      char ch = v[i++];
+      if (ch != '\\') {
+        out.push_back(ch);
+        continue;
+      }
+      if (i >= v.size()) return false;
+      char e = v[i++];
+      if (e == 'u') {
+        if (i + 4 > v.size()) return false;
+        unsigned code = 0;
+        for (int k = 0; k < 4; ++k) {
+          char h = v[i++];
+          code <<= 4;
+          if (h >= '0' && h <= '9') code |= static_cast<unsigned>(h - '0');
+          else if (h >= 'a' && h <= 'f') code |= static_cast<unsigned>(h - 'a' + 10);
+          else if (h >= 'A' && h <= 'F') code |= static_cast<unsigned>(h - 'A' + 10);
+          else return false;
+        }
+        if (code > 0xff) return false;  // only bytes are written escaped
+        out.push_back(static_cast<char>(code));
+      } else if (e == '"' || e == '\\' || e == '/') {
+        out.push_back(e);
+      } else {
+        return false;
+      }
+    }
+    if (i >= v.size()) return false;
+    ++i;
+    return true;
+  };
+  auto read_number = [&](uint64_t& out) -> bool {
+    size_t start = i;
+    out = 0;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') {
+      uint64_t next = out * 10 + static_cast<uint64_t>(v[i] - '0');
+      if (next / 10 != out) return false;  // overflow
+      out = next;
+      ++i;
+    }
+    return i > start;
+  };
+  std::set<std::string> seen;
+  skip_ws();
+  if (i >= v.size() || v[i] != '{') return fail("expected '{'");
+  ++i;
+  skip_ws();
+  while (i < v.size() && v[i] != '}') {
+    std::string key;
+    if (!read_string(key)) return fail("expected a key");
+    skip_ws();
+    if (i >= v.size() || v[i] != ':') return fail("expected ':'");
+    ++i;
+    skip_ws();
+    bool ok = true;
+    if (key == "path") ok = read_string(c.path);
+    else if (key == "stream") ok = read_string(c.stream);
+    else if (key == "dev") ok = read_number(c.device);
+    else if (key == "ino") ok = read_number(c.inode);
+    else if (key == "offset") ok = read_number(c.offset);
+    else if (key == "line") ok = read_number(c.line);
+    else if (key == "fp_len") ok = read_number(c.fingerprint_length);
+    else if (key == "fp") {
+      std::string hex;
+      ok = read_string(hex) && !hex.empty() && hex.size() <= 16;
+      for (char h : hex) ok = ok && std::isxdigit(static_cast<unsigned char>(h));
+      if (ok) c.fingerprint = std::stoull(hex, nullptr, 16);
+    } else {
+      return fail("unknown key");
+    }
+    if (!ok) return fail(("bad value of '" + key + "'").c_str());
+    seen.insert(key);
+    skip_ws();
+    if (i < v.size() && v[i] == ',') {
+      ++i;
+      skip_ws();
+    }
+  }
+  if (i >= v.size()) return fail("expected '}'");
+  for (const char* k : {"dev", "ino", "offset", "line", "fp_len", "fp", "stream"})
+    if (!seen.count(k)) return fail((std::string("missing '") + k + "'").c_str());
+  if (c.fingerprint_length > kFingerprintBytes) return fail("fp_len over 1024");
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+namespace {
+
+// One incarnation of a followed file: an open descriptor on a (device, inode) and how far it was read.
+struct Tracked {
+  enum class Mode {
+    kReading,  // read and framed
+    kProbing,  // new while running and its first bytes might be a copy of a known file's: wait for more bytes
+    kLinked,   // a copy of the live incarnation `link_to`: read from where that one ends, once it is truncated
+  };
+  std::string path, key, stream;
+  int fd = -1;
+  uint64_t dev = 0, ino = 0;
+  uint64_t id = 0;         // unique per incarnation in this run
+  Mode mode = Mode::kReading;
+  uint64_t link_to = 0;
+  bool matched = true;
+  // Reading: bytes [framed, read_pos) are in `pending` (or skipped, when `skipping` an oversized line).
+  uint64_t read_pos = 0, framed = 0, line_no = 0;
+  std::string pending;
+  size_t scanned = 0;  // bytes of `pending` known to hold no newline
+  bool skipping = false;
+  std::string skip_head;
+  std::string head;    // the file's first bytes, up to kFingerprintBytes
+  uint64_t last_size = 0;
+  struct timespec last_mtime {};
+  Clock::time_point last_growth = Clock::now(), mode_since = Clock::now();
+  std::unique_ptr<SourceBatch> batch;
+};
+
+// The end of an incarnation (truncated, or closed), kept to recognise a copy of it made before its end.
+struct Retired {
+  uint64_t id = 0;
+  std::string head, stream;
+  uint64_t offset = 0, line = 0;
+};
+
+}  // namespace
+
+struct FileSource::State {
+  FileSourceOptions options;
+  BatchSink* sink = nullptr;
+  std::vector<std::unique_ptr<Tracked>> files;
+  std::deque<Retired> retired;
+  std::set<std::string> warned;
+  std::vector<FollowedFile> snapshot;
+  std::mt19937_64 random{std::random_device{}()};
+  uint64_t next_id = 1, sequence = 0;
+  bool sink_closed = false;
+  SourceCounters* counters = nullptr;
+
+  void warn(const std::string& message) {
+    if (options.warn) options.warn(message);
+    else std::cerr << "socd: " << message << "\n";
+  }
+  void warn_once(const std::string& what, const std::string& message) {
+    if (warned.insert(what).second) warn(message);
+  }
+
+  std::string new_stream(const Tracked& t) {
+    return "file:" + std::to_string(t.dev) + ":" + std::to_string(t.ino) + ":" + hex64(random());
+  }
+
+  bool excluded(const std::string& path) const {
+    std::string name = base_name(path);
+    for (const auto& e : options.exclude)
+      if (::fnmatch(e.c_str(), name.c_str(), 0) == 0) return true;
+    return false;
+  }
+
+  // --- batches --------------------------------------------------------------------------------------------------
+
+  FileCheckpoint checkpoint_of(const Tracked& t) const {
+    FileCheckpoint c;
+    c.path = t.path;
+    c.device = t.dev;
+    c.inode = t.ino;
+    c.offset = t.framed;
+    c.line = t.line_no;
+    c.fingerprint_length = t.head.size();
+    c.fingerprint = fingerprint_bytes(t.head);
+    c.stream = t.stream;
+    return c;
+  }
+
+  // Pushes the batch under construction (or, with `even_empty`, a batch holding only the checkpoint).
+  void push(Tracked& t, bool even_empty = false) {
+    if (sink_closed) return;
+    if (!t.batch) {
+      if (!even_empty) return;
+      t.batch = std::make_unique<SourceBatch>();
+    }
+    if (t.batch->lines.lines.empty() && !even_empty) return;
+    std::unique_ptr<SourceBatch> b = std::move(t.batch);
+    b->lines.finish();
+    b->lines.sequence = sequence++;
+    b->origin = t.path;
+    b->stream = t.stream;
+    b->checkpoint_key = t.key;
+    b->checkpoint_value = encode_file_checkpoint(checkpoint_of(t));
+    if (!sink->push(std::move(b), true)) sink_closed = true;
+  }
+
+  void add_line(Tracked& t, std::string_view text, uint64_t full, uint64_t consumed, bool oversized) {
+    if (!t.batch) t.batch = std::make_unique<SourceBatch>();
+    LineBatch& lb = t.batch->lines;
+    if (oversized) {
+      lb.add_oversized(text.substr(0, kOversizedHead), full, ++t.line_no, t.framed);
+      counters->oversized.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+      lb.add(text, ++t.line_no, t.framed);
+    }
+    counters->lines.fetch_add(1, std::memory_order_relaxed);
+    t.framed += consumed;
+    lb.bytes += consumed;
+    if (lb.lines.size() >= options.batch_lines || lb.data.size() >= options.batch_bytes) push(t);
+  }
+
+  // Frames the bytes just read (already appended to `pending`, or skipped while `skipping`).
+  void frame(Tracked& t, std::string_view chunk) {
+    if (t.skipping) {
+      const char* nl = static_cast<const char*>(std::memchr(chunk.data(), '\n', chunk.size()));
+      if (!nl) return;  // the oversized line goes on
+      size_t k = static_cast<size_t>(nl - chunk.data());
+      uint64_t full = t.read_pos - chunk.size() + k - t.framed;  // bytes of the line before its newline
+      t.skipping = false;
+      std::string head = std::move(t.skip_head);
+      add_line(t, head, full, full + 1, true);
+      chunk.remove_prefix(k + 1);
+    }
+    t.pending.append(chunk);
+    size_t p = 0;
+    while (true) {
+      size_t from = std::max(p, t.scanned);
+      const char* nl =
+          static_cast<const char*>(std::memchr(t.pending.data() + from, '\n', t.pending.size() - from));
+      if (!nl) break;
+      size_t len = static_cast<size_t>(nl - t.pending.data()) - p;
+      std::string_view text(t.pending.data() + p, len);
+      add_line(t, text, len, len + 1, len > options.max_line_bytes);
+      p += len + 1;
+    }
+    size_t rest = t.pending.size() - p;
+    if (rest > options.max_line_bytes) {
+      t.skipping = true;
+      t.skip_head.assign(t.pending, p, kOversizedHead);
+      t.pending.clear();
+    } else {
+      t.pending.erase(0, p);
+    }
+    t.scanned = t.pending.size();
+  }
+
+  // Passes on the last line though it has no newline (the file ends, or was truncated).
+  void flush_partial(Tracked& t) {
+    if (t.skipping) {
+      t.skipping = false;
+      std::string head = std::move(t.skip_head);
+      uint64_t full = t.read_pos - t.framed;
+      add_line(t, head, full, full, true);
+    } else if (!t.pending.empty()) {
+      std::string text = std::move(t.pending);
+      t.pending.clear();
+      add_line(t, text, text.size(), text.size(), text.size() > options.max_line_bytes);
+    }
+    t.scanned = 0;
+    push(t);
+  }
+
+  // Reads the file's first bytes (up to 1024) when it has more of them than `head` holds.
+  void refresh_head(Tracked& t, uint64_t size) {
+    if (t.head.size() >= kFingerprintBytes || size <= t.head.size()) return;
+    std::string buf(std::min<uint64_t>(size, kFingerprintBytes), '\0');
+    ssize_t n = pread_full(t.fd, buf.data(), buf.size(), 0);
+    if (n < 0) return;
+    buf.resize(static_cast<size_t>(n));
+    if (buf.size() > t.head.size()) t.head = std::move(buf);
+  }
+
+  // Whether the file's first bytes are no longer those read from it: it was truncated (copytruncate) or rewritten.
+  bool head_changed(Tracked& t) {
+    if (t.head.empty()) return false;
+    std::string now(t.head.size(), '\0');
+    ssize_t n = pread_full(t.fd, now.data(), now.size(), 0);
+    return n >= 0 && (static_cast<size_t>(n) < now.size() || now != t.head);
+  }
+
+  // Ends the incarnation of a truncated file and starts its new one at offset 0.
+  void restart_truncated(Tracked& t) {
+    retire(t);
+    t.id = next_id++;
+    t.head.clear();
+    start_reading(t, 0, 0, new_stream(t));
+  }
+
+  // Reads new bytes of a file, up to `budget` bytes. Returns true when it stopped on the budget (more to read).
+  bool read_file(Tracked& t, uint64_t budget) {
+    size_t chunk = std::max<size_t>(std::min<size_t>(options.batch_bytes, 4 << 20), 1 << 16);
+    std::string buf(chunk, '\0');
+    uint64_t got_total = 0;
+    while (!sink_closed) {
+      if (got_total >= budget) {
+        push(t);
+        return true;
+      }
+      ssize_t n = pread_full(t.fd, buf.data(), chunk, t.read_pos);
+      if (n < 0) {
+        counters->errors.fetch_add(1, std::memory_order_relaxed);
+        warn_once("read:" + t.path, "cannot read " + t.path + ": " + std::strerror(errno) +
+                                        "; it is retried every poll (check the file system)");
+        break;
+      }
+      if (n == 0) break;
+      if (options.follow && head_changed(t)) {
+        // Truncated (and written again) since the last check: the bytes just read may be the new content's.
+        restart_truncated(t);
+        return true;
+      }
+      t.read_pos += static_cast<uint64_t>(n);
+      got_total += static_cast<uint64_t>(n);
+      counters->bytes.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      t.last_growth = Clock::now();
+      frame(t, std::string_view(buf.data(), static_cast<size_t>(n)));
+      if (static_cast<size_t>(n) < chunk) break;  // at the end for now
+    }
+    push(t);
+    return false;
+  }
+
+  // --- incarnations ---------------------------------------------------------------------------------------------
+
+  Tracked* find_live(uint64_t id) {
+    for (auto& f : files)
+      if (f->id == id) return f.get();
+    return nullptr;
+  }
+
+  void start_reading(Tracked& t, uint64_t offset, uint64_t line, std::string stream) {
+    t.mode = Tracked::Mode::kReading;
+    t.read_pos = t.framed = offset;
+    t.line_no = line;
+    t.stream = std::move(stream);
+    t.pending.clear();
+    t.scanned = 0;
+    t.skipping = false;
+  }
+
+  // Starts a copy where its original ended, under the original's stream, and records that at once so a restart
+  // does not read the copy from its start.
+  void release_copy(Tracked& copy, const Retired& original) {
+    start_reading(copy, original.offset, original.line, original.stream);
+    push(copy, true);
+  }
+
+  // Ends the incarnation `t` (truncated or closing): its last partial line is passed on unless a copy of it will
+  // deliver that line whole; copies waiting for it start where it ended.
+  void retire(Tracked& t) {
+    bool has_copy = false;
+    for (auto& f : files)
+      if (f->mode == Tracked::Mode::kLinked && f->link_to == t.id) has_copy = true;
+    if (has_copy) {
+      t.pending.clear();
+      t.skipping = false;
+      push(t);
+    } else {
+      flush_partial(t);
+    }
+    Retired r;
+    r.id = t.id;
+    r.head = t.head;
+    r.stream = t.stream;
+    r.offset = has_copy ? t.framed : t.read_pos;
+    r.line = t.line_no;
+    for (auto& f : files)
+      if (f->mode == Tracked::Mode::kLinked && f->link_to == t.id) release_copy(*f, r);
+    if (r.head.size() >= kFingerprintBytes) {
+      retired.push_back(std::move(r));
+      if (retired.size() > kRetiredKept) retired.pop_front();
+    }
+  }
+
+  // Line count and the offset after the last complete line of [0, size): where a file is started "at its end".
+  std::pair<uint64_t, uint64_t> count_lines(int fd, uint64_t size) {
+    std::string buf(1 << 20, '\0');
+    uint64_t lines = 0, last_end = 0;
+    for (uint64_t off = 0; off < size;) {
+      ssize_t n = pread_full(fd, buf.data(), std::min<uint64_t>(buf.size(), size - off), off);
+      if (n <= 0) break;
+      for (const char* p = buf.data(); (p = static_cast<const char*>(std::memchr(
+                                             p, '\n', static_cast<size_t>(buf.data() + n - p))));
+           ++p) {
+        ++lines;
+        last_end = off + static_cast<uint64_t>(p - buf.data()) + 1;
+      }
+      off += static_cast<uint64_t>(n);
+    }
+    return {lines, last_end};
+  }
+
+  // Opens a newly matched path. `initial`: found by the scan in start(). Returns an error only for a path that
+  // cannot be opened and was named literally (no wildcard) when `initial`.
+  Status open_new(const std::string& path, bool initial, bool literal) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+      std::string msg = "cannot open " + path + ": " + std::strerror(errno) +
+                        "; make it readable by the user socd runs as, or leave it out of the pattern";
+      if (initial && literal) return Status::error(msg);
+      counters->errors.fetch_add(1, std::memory_order_relaxed);
+      warn_once("open:" + path, msg);
+      return {};
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return {};
+    }
+    for (auto& f : files)
+      if (f->dev == static_cast<uint64_t>(st.st_dev) && f->ino == static_cast<uint64_t>(st.st_ino)) {
+        ::close(fd);  // replaced between the scan's stat and the open: the file is followed already
+        f->path = path;
+        f->matched = true;
+        return {};
+      }
+    auto t = std::make_unique<Tracked>();
+    t->path = path;
+    t->fd = fd;
+    t->dev = static_cast<uint64_t>(st.st_dev);
+    t->ino = static_cast<uint64_t>(st.st_ino);
+    t->key = file_checkpoint_key(t->dev, t->ino);
+    t->id = next_id++;
+    t->last_size = static_cast<uint64_t>(st.st_size);
+    t->last_mtime = st.st_mtim;
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    refresh_head(*t, size);
+
+    if (auto stored = sink->checkpoint(t->key)) {
+      auto c = decode_file_checkpoint(*stored);
+      if (!c.ok()) {
+        warn(path + ": " + c.error().message());
+      } else if (c->device == t->dev && c->inode == t->ino && c->offset <= size &&
+                 c->fingerprint_length <= t->head.size() &&
+                 fingerprint_bytes(std::string_view(t->head).substr(0, c->fingerprint_length)) ==
+                     c->fingerprint && !c->stream.empty()) {
+        start_reading(*t, c->offset, c->line, c->stream);
+        files.push_back(std::move(t));
+        return {};
+      } else {
+        warn(path + ": its checkpoint (offset " + std::to_string(c->offset) +
+             ") is of an earlier file on the same inode, or the file was truncated since; reading it from the "
+             "start");
+      }
+    }
+    if (initial) {
+      if (options.from_beginning) {
+        start_reading(*t, 0, 0, new_stream(*t));
+      } else {
+        auto [lines, end] = count_lines(fd, size);
+        start_reading(*t, end, lines, new_stream(*t));
+      }
+    } else {
+      t->mode = Tracked::Mode::kProbing;  // a copy of a followed file? decided by probe()
+      t->mode_since = Clock::now();
+    }
+    files.push_back(std::move(t));
+    return {};
+  }
+
+  // Evaluates the patterns: marks which followed files are still matched (and under which name) and opens new
+  // ones.
+  Status scan(bool initial) {
+    std::vector<std::pair<std::string, bool>> paths;  // path, named literally
+    std::set<std::string> seen_paths;
+    for (const auto& pattern : options.patterns) {
+      glob_t g{};
+      std::vector<std::string> errors;
+      glob_errors = &errors;
+      int rc = ::glob(pattern.c_str(), GLOB_BRACE, on_glob_error, &g);
+      glob_errors = nullptr;
+      if (rc == 0) {
+        for (size_t i = 0; i < g.gl_pathc; ++i)
+          if (seen_paths.insert(g.gl_pathv[i]).second) paths.emplace_back(g.gl_pathv[i], !has_glob_chars(pattern));
+      }
+      ::globfree(&g);
+      for (const auto& e : errors)
+        warn_once("glob:" + e, "pattern " + pattern + ": cannot read directory " + e +
+                                   "; files under it are not followed until it can be read");
+    }
+    for (auto& f : files) f->matched = false;
+    std::vector<std::string> fresh;
+    for (const auto& [path, literal] : paths) {
+      if (excluded(path)) {
+        if (literal)
+          warn_once("excluded:" + path, path + " is named by a pattern but its name matches an exclusion (" +
+                                            "compressed files are not read); decompress it or change `exclude`");
+        continue;
+      }
+      struct stat st;
+      if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      bool known = false;
+      for (auto& f : files)
+        if (f->dev == static_cast<uint64_t>(st.st_dev) && f->ino == static_cast<uint64_t>(st.st_ino)) {
+          if (!f->matched || path == f->path) f->path = path;  // renamed within the patterns
+          f->matched = true;
+          known = true;
+        }
+      if (known) continue;
+      Status s = open_new(path, initial, literal);
+      if (!s.ok()) return s;
+    }
+    return {};
+  }
+
+  // Decides what a file found while running is: new (read from 0) or a copy of a followed or ended file.
+  void probe(Tracked& t, uint64_t size) {
+    refresh_head(t, size);
+    if (t.head.empty() && t.matched) return;  // nothing to read yet
+    auto same_start = [&](const std::string& known) {
+      size_t n = std::min(t.head.size(), known.size());
+      return n > 0 && known.compare(0, n, t.head, 0, n) == 0;
+    };
+    bool full = t.head.size() >= kFingerprintBytes;
+    bool ambiguous = false;
+    for (auto it = retired.rbegin(); it != retired.rend(); ++it) {
+      if (!same_start(it->head)) continue;
+      if (full) {
+        release_copy(t, *it);
+        return;
+      }
+      ambiguous = true;
+    }
+    for (auto& f : files) {
+      if (f.get() == &t || f->mode != Tracked::Mode::kReading || f->head.size() < kFingerprintBytes) continue;
+      if (!same_start(f->head)) continue;
+      if (full) {
+        t.mode = Tracked::Mode::kLinked;
+        t.link_to = f->id;
+        t.mode_since = Clock::now();
+        return;
+      }
+      ambiguous = true;
+    }
+    bool idle = Clock::now() - t.last_growth >= std::chrono::milliseconds(options.rotate_wait_ms);
+    if (ambiguous && t.matched && !idle) return;  // wait: its next bytes tell
+    start_reading(t, 0, 0, new_stream(t));
+  }
+
+  // A copy whose original was neither truncated nor ended: a snapshot of bytes the original delivers; only what is
+  // appended to the copy afterwards is read from it.
+  void settle_linked(Tracked& t, uint64_t size) {
+    bool idle = Clock::now() - t.last_growth >= std::chrono::milliseconds(options.rotate_wait_ms) &&
+                Clock::now() - t.mode_since >= std::chrono::milliseconds(options.rotate_wait_ms);
+    if (!idle && t.matched) return;
+    auto [lines, end] = count_lines(t.fd, size);
+    start_reading(t, end, lines, new_stream(t));
+    push(t, true);
+  }
+
+  // One pass over the files. Returns true when a file has more to read now.
+  bool round() {
+    bool more = false;
+    // Files no pattern matches any more first: the end of a rotated file before the start of its successor.
+    std::stable_sort(files.begin(), files.end(),
+                     [](const auto& a, const auto& b) { return !a->matched && b->matched; });
+    for (size_t i = 0; i < files.size() && !sink_closed; ++i) {
+      Tracked& t = *files[i];
+      struct stat st;
+      if (::fstat(t.fd, &st) != 0) continue;
+      uint64_t size = static_cast<uint64_t>(st.st_size);
+      bool changed = size != t.last_size || st.st_mtim.tv_sec != t.last_mtime.tv_sec ||
+                     st.st_mtim.tv_nsec != t.last_mtime.tv_nsec;
+      if (size != t.last_size) t.last_growth = Clock::now();
+      t.last_size = size;
+      t.last_mtime = st.st_mtim;
+      if (t.mode == Tracked::Mode::kProbing) probe(t, size);
+      if (t.mode == Tracked::Mode::kLinked) {
+        if (!find_live(t.link_to)) {  // cannot happen: retire() releases the copies of what it ends
+          start_reading(t, 0, 0, new_stream(t));
+        } else {
+          settle_linked(t, size);
+        }
+      }
+      if (t.mode != Tracked::Mode::kReading) continue;
+      // Truncated in place (copytruncate), or rewritten from the start: a new incarnation from offset 0. (Checked
+      // again after every read, for a truncation between this check and the read.)
+      if (options.follow && changed && (size < t.read_pos || head_changed(t))) restart_truncated(t);
+      refresh_head(t, size);
+      uint64_t budget = 8 * std::max<uint64_t>(options.batch_bytes, 1 << 16);
+      if (read_file(t, budget)) more = true;
+    }
+    return more;
+  }
+
+  // Closes the files no pattern matches any more once they have been quiet for rotate_wait_ms (all, with `all`).
+  void close_finished(bool all) {
+    auto quiet = std::chrono::milliseconds(options.rotate_wait_ms);
+    for (size_t i = 0; i < files.size();) {
+      Tracked& t = *files[i];
+      bool close = all || (!t.matched && Clock::now() - t.last_growth >= quiet);
+      if (!close) {
+        ++i;
+        continue;
+      }
+      if (t.mode == Tracked::Mode::kReading) {
+        read_file(t, UINT64_MAX);
+        retire(t);
+      }
+      ::close(t.fd);
+      files.erase(files.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+
+  void take_snapshot(std::mutex& mutex) {
+    std::vector<FollowedFile> out;
+    for (const auto& f : files) {
+      FollowedFile ff;
+      ff.path = f->path;
+      ff.device = f->dev;
+      ff.inode = f->ino;
+      ff.offset = f->framed;
+      ff.line = f->line_no;
+      ff.stream = f->stream;
+      ff.matched = f->matched;
+      ff.copy_pending = f->mode != Tracked::Mode::kReading;
+      out.push_back(std::move(ff));
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    snapshot = std::move(out);
+  }
+
+  ~State() {
+    for (auto& f : files)
+      if (f->fd >= 0) ::close(f->fd);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+
+FileSource::FileSource(const FileSourceOptions& options) : state_(std::make_unique<State>()) {
+  state_->options = options;
+  state_->counters = &counters_;
+}
+
+FileSource::~FileSource() { stop(); }
+
+Expected<std::unique_ptr<FileSource>> FileSource::create(const FileSourceOptions& options) {
+  if (options.patterns.empty())
+    return Status::error("file source: no path pattern given; name the files to follow, e.g. /var/log/auth.log*");
+  for (const auto& p : options.patterns)
+    if (p.empty()) return Status::error("file source: an empty path pattern; remove it or name the files");
+  if (options.poll_ms <= 0 || options.batch_bytes == 0 || options.batch_lines == 0 || options.max_line_bytes == 0)
+    return Status::error("file source: poll_ms, batch_bytes, batch_lines and max_line_bytes must be positive");
+  if (options.rotate_wait_ms < 0) return Status::error("file source: rotate_wait_ms must not be negative");
+  return std::unique_ptr<FileSource>(new FileSource(options));
+}
+
+std::string FileSource::name() const {
+  std::string n = "file:";
+  for (size_t i = 0; i < state_->options.patterns.size(); ++i) {
+    if (i) n += ",";
+    n += state_->options.patterns[i];
+  }
+  return n;
+}
+
+Status FileSource::start(BatchSink& sink) {
+  if (started_) return Status::error(name() + ": started twice");
+  started_ = true;
+  state_->sink = &sink;
+  Status s = state_->scan(true);
+  if (!s.ok()) {
+    for (auto& f : state_->files) ::close(f->fd);
+    state_->files.clear();
+    return Status::error(name() + ": " + s.message());
+  }
+  state_->take_snapshot(mutex_);
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void FileSource::run() {
+  State& st = *state_;
+  bool first = true;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) break;
+    }
+    if (st.options.follow && !first) (void)st.scan(false);  // errors of later scans are warnings already
+    first = false;
+    bool more = st.round();
+    if (st.options.follow) st.close_finished(false);
+    st.take_snapshot(mutex_);
+    if (st.sink_closed || (!st.options.follow && !more)) {
+      if (!st.sink_closed) st.close_finished(true);
+      st.take_snapshot(mutex_);
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+      wake_.notify_all();
+      break;
+    }
+    if (!more) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(st.options.poll_ms), [&] { return stopping_; });
+    }
+  }
+}
+
+void FileSource::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    wake_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+bool FileSource::done() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return done_;
+}
+
+bool FileSource::wait_done(int timeout_ms) const {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return wake_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return done_; });
+}
+
+std::vector<FollowedFile> FileSource::files() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_->snapshot;
+}
+
+Expected<std::unique_ptr<Source>> make_file_source(const FileSourceOptions& options) {
+  auto s = FileSource::create(options);
+  if (!s.ok()) return s.error();
+  return std::unique_ptr<Source>(std::move(s.value()));
+}
+
+}  // namespace socd
