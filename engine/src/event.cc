@@ -129,6 +129,7 @@ void Event::reset(std::string_view raw) {
   buf_.clear();
   paths_.clear();
   values_.clear();
+  present_.clear();
   links_.clear();
   if (++gen_ == 0) {  // wrapped: clear the stamps once every 4 billion events
     std::fill(stamp_.begin(), stamp_.end(), 0);
@@ -173,6 +174,7 @@ void Event::link(uint32_t vi, PathIndex::Ids ids) {
     if (stamp_[f] != gen_) {
       stamp_[f] = gen_;
       head_[f] = li;
+      present_.push_back(f);
     } else {
       links_[tail_[f]].next = li;
     }

@@ -211,14 +211,12 @@ void Matcher::match(const Event& event, std::vector<uint32_t>& matched) {
     st.generation = 1;
   }
   st.candidates.clear();
-  for (const auto& d : impl.databases) {
-    if (!d.db) continue;
-    if (d.field == PathIndex::npos) {
-      scan(d, event.scan_buffer(), st);
-      continue;
-    }
-    for (uint32_t l = event.first(d.field); l != Event::end; l = event.next(l))
-      scan(d, event.value(event.link_value(l)), st);
+  if (impl.keyword_database >= 0) scan(impl.databases[impl.keyword_database], event.scan_buffer(), st);
+  for (uint32_t f : event.present_fields()) {
+    int32_t d = impl.database_of_field[f];
+    if (d < 0) continue;
+    for (uint32_t l = event.first(f); l != Event::end; l = event.next(l))
+      scan(impl.databases[d], event.value(event.link_value(l)), st);
   }
   std::sort(st.candidates.begin(), st.candidates.end());
   Evaluator eval(impl, st, event);

@@ -643,8 +643,14 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
   size_t literals = 0, regexes = 0;
   for (const auto& g : groups)
     for (const Pattern* p : g) ++(p->regex ? regexes : literals);
-  for (const auto& d : impl.databases)
-    if (d.db) hs_alloc_scratch(d.db, &impl.scratch_prototype);
+  impl.database_of_field.assign(impl.paths.field_count(), -1);
+  for (size_t i = 0; i < impl.databases.size(); ++i) {
+    const auto& d = impl.databases[i];
+    if (!d.db) continue;
+    hs_alloc_scratch(d.db, &impl.scratch_prototype);
+    if (d.field == PathIndex::npos) impl.keyword_database = static_cast<int32_t>(i);
+    else impl.database_of_field[d.field] = static_cast<int32_t>(i);
+  }
   impl.stats.hs_compile_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   impl.stats.cache_hit = loaded;

@@ -58,6 +58,8 @@ struct RuleSet::Impl {
     std::vector<std::vector<uint32_t>> rules_of;
   };
   std::vector<FieldDatabase> databases;
+  std::vector<int32_t> database_of_field;  // field id -> index in `databases`, -1: none
+  int32_t keyword_database = -1;
   hs_scratch_t* scratch_prototype = nullptr;
   std::vector<uint32_t> unconditional;  // rules with no necessary pattern, ascending
   CompileStats stats;

@@ -94,6 +94,8 @@ public:
   uint32_t next(uint32_t link) const { return links_[link].next; }
   size_t link_value(uint32_t link) const { return links_[link].value; }
   bool has(uint32_t field) const { return stamp_[field] == gen_; }
+  // The field ids that have at least one value, in the order they were first seen.
+  const std::vector<uint32_t>& present_fields() const { return present_; }
 
   // Parsers of non-JSON input (syslog) keep the paths, so the event can be written out as a JSON object.
   void set_keep_paths(bool keep) { keep_paths_ = keep; }
@@ -121,6 +123,7 @@ private:
   std::vector<Value> values_;
   std::vector<Link> links_;
   std::vector<uint32_t> head_, tail_, stamp_;
+  std::vector<uint32_t> present_;
   uint32_t gen_ = 0;
 };
 
