@@ -38,6 +38,7 @@ struct SourceCounters {
   std::atomic<uint64_t> oversized{0};   // lines/frames over the size limit (passed on as oversized lines)
   std::atomic<uint64_t> connections{0}; // connections accepted (stream listeners)
   std::atomic<uint64_t> errors{0};      // read/accept/TLS errors
+  std::atomic<uint64_t> refused{0};     // connections refused (over the listener's connection limit)
 };
 
 class BatchSink {
