@@ -14,6 +14,8 @@
 // same round is never mistaken for the old connection.
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -231,6 +233,13 @@ private:
   // ---- the loop ----------------------------------------------------------------------------------------------
 
   void run() {
+    // TLS writes (handshake replies, session tickets, close_notify) to a peer that has reset the connection must
+    // fail with EPIPE, not end the process with SIGPIPE: the signal is blocked for this thread only, the process's
+    // own handling of it is left alone.
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
     std::vector<epoll_event> events(64);
     next_idle_check_ = Clock::now() + idle_check_interval();
     while (!stopped_.load()) {

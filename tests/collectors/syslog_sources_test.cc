@@ -701,6 +701,27 @@ TEST_F(SyslogTls, WithoutACaClientsNeedNoCertificateAndIpv6Works) {
   EXPECT_EQ(got[0].peer, test::local_name(client.fd()));
 }
 
+// A sender that resets the connection: the listener's close_notify then goes to a dead socket, which must not
+// raise SIGPIPE (that would end the whole process, this test included).
+TEST_F(SyslogTls, PeersThatResetDoNotEndTheProcess) {
+  CollectingSink sink;
+  TlsOptions tls = options(false);
+  auto source = start_stream(sink, "127.0.0.1:0", quick_limits(), &tls);
+  ASSERT_TRUE(source);
+  for (int i = 0; i < 20; ++i) {
+    test::TlsClient client("127.0.0.1", port_of(*source), pki_->ca);
+    ASSERT_TRUE(client.connected()) << client.error();
+    ASSERT_TRUE(client.send("<13>before reset " + std::to_string(i) + "\n"));
+    ASSERT_EQ(sink.wait_for(i + 1), static_cast<size_t>(i + 1));
+    client.reset();
+  }
+  test::TlsClient after("127.0.0.1", port_of(*source), pki_->ca);
+  ASSERT_TRUE(after.connected()) << after.error();
+  ASSERT_TRUE(after.send("<13>still listening\n"));
+  ASSERT_EQ(sink.wait_for(21), 21u);
+  EXPECT_EQ(sink.messages().back().text, "<13>still listening");
+}
+
 TEST_F(SyslogTls, BackPressureLosesNothing) {
   CollectingSink sink;
   sink.set_full(true);

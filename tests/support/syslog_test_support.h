@@ -6,6 +6,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -279,18 +281,37 @@ public:
     if (host == "::1") X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), "::1");
     if (SSL_connect(ssl_) != 1) error_ = "handshake failed: " + last_error();
   }
+  // Closes gracefully: close_notify, then reads until the server closes too, so no unread bytes (TLS 1.3 session
+  // tickets) make the kernel reset the connection and discard what the server has not read yet.
   ~TlsClient() {
     if (ssl_) {
+      NoSigpipe guard;
       SSL_shutdown(ssl_);
       SSL_free(ssl_);
     }
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) {
+      ::shutdown(fd_, SHUT_WR);
+      char sink[4096];
+      while (::recv(fd_, sink, sizeof sink, 0) > 0) {
+      }
+      ::close(fd_);
+    }
     SSL_CTX_free(ctx_);
+  }
+  // Resets the connection (RST, no close_notify), as a sender that crashed.
+  void reset() {
+    linger hard{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    ::close(fd_);
+    fd_ = -1;
+    SSL_free(ssl_);
+    ssl_ = nullptr;
   }
   bool connected() const { return error_.empty(); }
   const std::string& error() const { return error_; }
   int fd() const { return fd_; }
   bool send(std::string_view data) {
+    NoSigpipe guard;
     while (!data.empty()) {
       int n = SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
       if (n <= 0) return false;
@@ -300,12 +321,29 @@ public:
   }
   // True when the server ended the session (an alert, a close or a reset) within the socket's read timeout.
   bool refused_by_server() {
+    NoSigpipe guard;
     char byte;
     int n = SSL_read(ssl_, &byte, 1);
     return n <= 0;
   }
 
 private:
+  // Blocks SIGPIPE in this thread while the client writes, and takes a pending one away after: a write to a
+  // server that closed fails with EPIPE instead. (Only this thread: the listener's threads must cope alone.)
+  struct NoSigpipe {
+    sigset_t pipe, old;
+    NoSigpipe() {
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe, &old);
+    }
+    ~NoSigpipe() {
+      timespec zero{0, 0};
+      while (sigtimedwait(&pipe, nullptr, &zero) > 0) {
+      }
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+  };
   static std::string last_error() {
     char text[256] = "";
     unsigned long code = ERR_get_error();
