@@ -13,6 +13,7 @@ const char* kUsage =
     "Usage: socd <command> [options]\n"
     "\n"
     "Commands:\n"
+    "  run           the service: follow files, listen for syslog, store alerts, serve metrics\n"
     "  scan          match rules against log files or stdin, print alerts as JSON lines\n"
     "  rules check   compile rule files and report every rule that cannot be used, and why\n"
     "  alerts        list and show stored alerts (alerts list, alerts show), also while socd run writes them\n"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     return socd::cli::kOk;
   }
   if (cmd == "scan") return socd::cli::scan_main(argc - 1, argv + 1);
+  if (cmd == "run") return socd::cli::run_main(argc - 1, argv + 1);
   if (cmd == "rules") return socd::cli::rules_main(argc - 1, argv + 1);
   if (cmd == "alerts") return socd::cli::alerts_main(argc - 1, argv + 1);
   std::fprintf(stderr, "socd: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);

@@ -1,0 +1,328 @@
+// socd run: the long-running service. Sources (files, syslog over UDP/TCP/TLS, stdin) feed the pipeline; alerts
+// go to the RocksDB store; metrics are served for Prometheus. SIGHUP reloads rules and mappings (the new set
+// compiles beside the running one and swaps in atomically; a broken set is refused and the old one keeps running);
+// SIGTERM/SIGINT drain: stop reading, finish in-flight batches, store their alerts and checkpoints, exit 0.
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+
+#include "cli.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "socd/alert_store.h"
+#include "socd/file_source.h"
+#include "socd/stream_source.h"
+#include "socd/syslog_sources.h"
+
+namespace po = boost::program_options;
+
+namespace socd::cli {
+namespace {
+
+struct RunOptions {
+  std::string config, data_dir, mappings, cache_dir, format_name, metrics;
+  std::vector<std::string> rules, files, udp, tcp, tls;
+  std::string tls_cert, tls_key, tls_ca;
+  unsigned workers = 0;
+  bool read_stdin = false, exit_when_done = false, from_end = false, sync = false;
+  size_t max_line = 4 << 20;
+};
+
+void log(const char* fmt, auto... args) {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::fprintf(stderr, "%s socd run: ", ts);
+  std::fprintf(stderr, fmt, args...);
+  std::fputc('\n', stderr);
+}
+
+struct LoadedSet {
+  std::shared_ptr<const RuleSet> set;
+  size_t loaded = 0, skipped = 0;
+  double seconds = 0;
+};
+
+// Loads mappings and rules; `strict` refuses a set with any rule that could not be compiled (reloads).
+Expected<LoadedSet> load_set(const RunOptions& o, bool strict) {
+  auto mapping = load_mapping(o.mappings);
+  if (!mapping) return mapping.error();
+  CompileOptions copts;
+  if (o.cache_dir != "none") copts.cache_dir = o.cache_dir;
+  LoadedRules r = load_rules(o.rules, *mapping, copts);
+  print_diagnostics(r.diagnostics, false);
+  if (strict && r.skipped > 0)
+    return Status::error(std::to_string(r.skipped) + " rule(s) could not be compiled (see above)");
+  if (r.loaded == 0 && r.skipped > 0) return Status::error("no rule could be compiled");
+  return LoadedSet{r.set, r.loaded, r.skipped, r.load_seconds};
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  RunOptions o;
+  po::options_description opts(
+      "Usage: socd run [--config FILE] [options]\n\n"
+      "Runs the detection service: reads the sources given, matches every event against the rules, stores alerts in\n"
+      "the RocksDB store under --data-dir (read them with 'socd alerts list'), and serves metrics.\n"
+      "Every option can also be set in the --config file (one 'name = value' per line; repeat a name for lists);\n"
+      "the command line wins over the file. Signals: SIGHUP reloads rules and mappings (a broken set is refused and\n"
+      "the running one kept); SIGTERM or SIGINT stops reading, stores what is in flight, and exits 0.\n\nOptions");
+  opts.add_options()
+      ("help,h", "show this help")
+      ("config,c", po::value(&o.config), "configuration file (e.g. config/socd.conf)")
+      ("data-dir", po::value(&o.data_dir)->default_value("var/socd"), "directory of the alert store")
+      ("rules,r", po::value(&o.rules)->composing(), "rule file or directory (repeatable; default: rules)")
+      ("mappings", po::value(&o.mappings), "field and log-source mapping file (default: built in)")
+      ("cache-dir", po::value(&o.cache_dir)->default_value(default_cache_dir()),
+       "directory caching compiled rule databases; 'none' disables it")
+      ("file", po::value(&o.files)->composing(),
+       "file glob to read and follow, surviving rotation (repeatable), e.g. '/var/log/auth.log*'")
+      ("stdin", po::bool_switch(&o.read_stdin), "read events from standard input too")
+      ("syslog-udp", po::value(&o.udp)->composing(), "syslog UDP listener ADDR:PORT (repeatable)")
+      ("syslog-tcp", po::value(&o.tcp)->composing(),
+       "syslog TCP listener ADDR:PORT, LF or octet-counted framing detected per connection (repeatable)")
+      ("syslog-tls", po::value(&o.tls)->composing(), "syslog TLS listener ADDR:PORT (RFC 5425; repeatable)")
+      ("tls-cert", po::value(&o.tls_cert), "server certificate (PEM) for --syslog-tls")
+      ("tls-key", po::value(&o.tls_key), "server private key (PEM) for --syslog-tls")
+      ("tls-ca", po::value(&o.tls_ca), "CA certificate(s) (PEM): when given, clients must present a certificate")
+      ("metrics", po::value(&o.metrics), "serve Prometheus metrics on ADDR:PORT (path /metrics)")
+      ("workers", po::value(&o.workers)->default_value(0), "matching threads (0: the number of cores)")
+      ("format", po::value(&o.format_name)->default_value("auto"), "input format: auto, json or syslog")
+      ("max-line-bytes", po::value(&o.max_line)->default_value(4 << 20),
+       "longer lines are counted as malformed and set aside")
+      ("from-end", po::bool_switch(&o.from_end),
+       "start files seen for the first time at their end instead of their beginning")
+      ("exit-when-done", po::bool_switch(&o.exit_when_done),
+       "read the files and stdin to their end (no following), store everything, and exit")
+      ("sync", po::bool_switch(&o.sync), "fsync every store write (survives power loss, not only a crash)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    if (vm.count("config")) {
+      std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) {
+        std::fprintf(stderr, "socd run: cannot read the config file '%s'\n", path.c_str());
+        return kUsageError;
+      }
+      po::store(po::parse_config_file(in, opts), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "socd run: %s\nRun 'socd run --help' for the options.\n", e.what());
+    return kUsageError;
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return kOk;
+  }
+  InputFormat format;
+  if (!parse_input_format(o.format_name, format)) {
+    std::fprintf(stderr, "socd run: unknown --format '%s' (use auto, json or syslog)\n", o.format_name.c_str());
+    return kUsageError;
+  }
+  if (o.rules.empty()) o.rules.push_back("rules");
+  if (o.workers == 0) o.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (!o.tls.empty() && (o.tls_cert.empty() || o.tls_key.empty())) {
+    std::fprintf(stderr, "socd run: --syslog-tls needs --tls-cert and --tls-key\n");
+    return kUsageError;
+  }
+  if (o.files.empty() && !o.read_stdin && o.udp.empty() && o.tcp.empty() && o.tls.empty()) {
+    std::fprintf(stderr, "socd run: no source given: use --file, --stdin, --syslog-udp, --syslog-tcp or --syslog-tls "
+                         "(or a --config file that sets them)\n");
+    return kUsageError;
+  }
+
+  // Signals are taken by this thread alone (sigtimedwait), so every thread started below inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto set = load_set(o, false);
+  if (!set) {
+    std::fprintf(stderr, "socd run: %s\n", set.error().message().c_str());
+    return kUsageError;
+  }
+  StoreOptions sopts;
+  sopts.sync = o.sync;
+  auto store = AlertStore::open(o.data_dir, sopts);
+  if (!store) {
+    std::fprintf(stderr, "socd run: %s\n", store.error().message().c_str());
+    return kRuntimeError;
+  }
+  RunInfo info;
+  info.compile_seconds = set->seconds;
+  info.rules_loaded = set->loaded;
+  info.rules_skipped = set->skipped;
+
+  PipelineOptions popts;
+  popts.workers = o.workers;
+  popts.format = format;
+  Pipeline pipeline(**store, set->set, popts);
+
+  // Sources.
+  std::vector<std::unique_ptr<Source>> sources;
+  FileSource* file_source = nullptr;
+  StreamSource* stdin_source = nullptr;
+  std::string error;
+  if (!o.files.empty()) {
+    FileSourceOptions fo;
+    fo.patterns = o.files;
+    fo.max_line_bytes = o.max_line;
+    fo.from_beginning = !o.from_end;
+    fo.follow = !o.exit_when_done;
+    auto s = FileSource::create(fo);
+    if (!s) error = s.error().message();
+    else {
+      file_source = s->get();
+      sources.push_back(std::move(*s));
+    }
+  }
+  if (o.read_stdin && error.empty()) {
+    StreamSourceOptions so;
+    so.max_line_bytes = o.max_line;
+    auto s = std::make_unique<StreamSource>(0, "stdin", so);
+    stdin_source = s.get();
+    sources.push_back(std::move(s));
+  }
+  ListenerLimits limits;
+  limits.max_message_bytes = std::min(o.max_line, limits.max_message_bytes);
+  TlsOptions tls{o.tls_cert, o.tls_key, o.tls_ca};
+  for (const auto& a : o.udp) {
+    if (!error.empty()) break;
+    auto s = make_syslog_udp_source(a, limits);
+    if (!s) error = s.error().message();
+    else sources.push_back(std::move(*s));
+  }
+  for (const auto& a : o.tcp) {
+    if (!error.empty()) break;
+    auto s = make_syslog_tcp_source(a, limits, nullptr);
+    if (!s) error = s.error().message();
+    else sources.push_back(std::move(*s));
+  }
+  for (const auto& a : o.tls) {
+    if (!error.empty()) break;
+    auto s = make_syslog_tcp_source(a, limits, &tls);
+    if (!s) error = s.error().message();
+    else sources.push_back(std::move(*s));
+  }
+  if (!error.empty()) {
+    std::fprintf(stderr, "socd run: %s\n", error.c_str());
+    return kUsageError;
+  }
+  for (auto& s : sources) pipeline.add_source(*s);
+  pipeline.start();
+  size_t started = 0;
+  for (auto& s : sources) {
+    Status st = s->start(pipeline);
+    if (!st.ok()) {
+      std::fprintf(stderr, "socd run: %s: %s\n", s->name().c_str(), st.message().c_str());
+      for (size_t i = 0; i < started; ++i) sources[i]->stop();
+      pipeline.drain();
+      return kUsageError;
+    }
+    ++started;
+  }
+  std::unique_ptr<MetricsServer> metrics;
+  if (!o.metrics.empty()) {
+    auto m = MetricsServer::start(o.metrics, pipeline, info);
+    if (!m) {
+      std::fprintf(stderr, "socd run: %s\n", m.error().message().c_str());
+      for (auto& s : sources) s->stop();
+      pipeline.drain();
+      return kUsageError;
+    }
+    metrics = std::move(*m);
+  }
+  std::string names;
+  for (auto& s : sources) names += (names.empty() ? "" : ", ") + s->name();
+  log("running: %zu rules (%zu skipped), %u workers, store %s, sources: %s%s%s", set->loaded, set->skipped,
+      o.workers, o.data_dir.c_str(), names.c_str(), o.metrics.empty() ? "" : ", metrics on ",
+      o.metrics.c_str());
+
+  auto started_at = std::chrono::steady_clock::now();
+  std::vector<double> latencies;  // push -> stored, per batch
+  int rc = kOk;
+  for (;;) {
+    {
+      auto l = pipeline.take_latencies();
+      latencies.insert(latencies.end(), l.begin(), l.end());
+      if (latencies.size() > 2000000) latencies.erase(latencies.begin(), latencies.begin() + 1000000);
+    }
+    timespec wait{0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGTERM || sig == SIGINT) {
+      log("%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      break;
+    }
+    if (sig == SIGHUP) {
+      log("SIGHUP: reloading rules and mappings");
+      auto next = load_set(o, true);
+      if (!next) {
+        ++info.reload_failures;
+        log("reload refused, the running rule set stays: %s", next.error().message().c_str());
+      } else {
+        pipeline.swap_rules(next->set);
+        ++info.reloads;
+        info.compile_seconds = next->seconds;
+        info.rules_loaded = next->loaded;
+        info.rules_skipped = next->skipped;
+        log("reloaded: %zu rules, generation %llu", next->loaded,
+            static_cast<unsigned long long>(pipeline.rules_generation()));
+      }
+    }
+    if (pipeline.failed()) {
+      rc = kRuntimeError;
+      break;
+    }
+    if (o.exit_when_done && o.udp.empty() && o.tcp.empty() && o.tls.empty() &&
+        (!file_source || file_source->done()) && (!stdin_source || stdin_source->done()))
+      break;
+  }
+  for (auto& s : sources) s->stop();
+  pipeline.drain();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
+  if (pipeline.failed()) rc = kRuntimeError;
+  {
+    auto l = pipeline.take_latencies();
+    latencies.insert(latencies.end(), l.begin(), l.end());
+  }
+  auto percentile = [&](double q) {
+    if (latencies.empty()) return 0.0;
+    size_t k = static_cast<size_t>(q * (latencies.size() - 1));
+    std::nth_element(latencies.begin(), latencies.begin() + k, latencies.end());
+    return latencies[k] * 1000;
+  };
+  uint64_t events = 0, malformed = 0, dropped = 0, bytes = 0;
+  for (const auto& t : pipeline.sources()) {
+    events += t.events;
+    malformed += t.malformed;
+    dropped += t.counters->dropped;
+    bytes += t.counters->bytes;
+  }
+  log("stopped");
+  // The last line: what this run did, from the first source started to the last alert stored.
+  double p50 = percentile(0.50), p99 = percentile(0.99);
+  std::fprintf(stderr,
+               "summary: events=%llu bytes=%llu malformed=%llu dropped=%llu alerts_stored=%llu seconds=%.3f "
+               "events_per_s=%.1f batch_latency_p50_ms=%.2f batch_latency_p99_ms=%.2f\n",
+               static_cast<unsigned long long>(events), static_cast<unsigned long long>(bytes),
+               static_cast<unsigned long long>(malformed), static_cast<unsigned long long>(dropped),
+               static_cast<unsigned long long>(pipeline.alerts_stored()), seconds,
+               seconds > 0 ? events / seconds : 0.0, p50, p99);
+  return rc;
+}
+
+}  // namespace socd::cli
