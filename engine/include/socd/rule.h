@@ -21,6 +21,18 @@ struct Diagnostic {
 // Part of a date value compared by the Sigma time modifiers (minute, hour, day, week, month, year).
 enum class TimePart : uint8_t { None, Minute, Hour, Day, Week, Month, Year };
 
+// One Sagan `content` or `pcre` of a rule: the patterns of a rule are matched in order against one value (the
+// message), each placed by Sagan's positional modifiers relative to the value's start (offset, depth) or to the end
+// of the previous match (distance, within).
+struct ContentPattern {
+  std::string text;          // literal bytes (content, escapes already decoded) or a PCRE2 pattern (pcre)
+  bool regex = false;        // a pcre
+  std::string regex_flags;   // pcre flags as written: i, m, s, x
+  bool negated = false;      // content:!"...": must not occur where the modifiers say
+  bool nocase = false;
+  int offset = -1, depth = -1, distance = -1, within = -1;  // -1: not given
+};
+
 // One comparison of an event value with one rule value.
 struct ValueTest {
   enum class Op : uint8_t {
@@ -36,6 +48,7 @@ struct ValueTest {
     Exists,      // the field is present (expect_exists) or absent (!expect_exists)
     Null,        // the field is absent, JSON null, or empty
     FieldRef,    // compare with the value of the field named in `text`, using `ref_op`
+    Contents,    // the Sagan content/pcre sequence in `contents` matches the value
   };
   Op op = Op::Equals;
   Op ref_op = Op::Equals;       // for FieldRef: Equals, Contains, StartsWith or EndsWith
@@ -45,6 +58,7 @@ struct ValueTest {
   double number = 0;            // for Lt/Lte/Gt/Gte, and Equals when time_part != None
   std::string text;
   std::string regex_flags;
+  std::vector<ContentPattern> contents;  // for Contents
 };
 
 // A field with its values: the values are OR-ed, or AND-ed with `all`; `negate` (Sigma 'neq') inverts the result.
@@ -90,6 +104,9 @@ struct Rule {
   Condition condition;
   std::string file;
   int line = 0;
+  // Options that need state across events (Sagan threshold, after, xbits, flexbits ...; Sigma correlation), kept
+  // as written for the stateful stage: (keyword, value).
+  std::vector<std::pair<std::string, std::string>> stateful_options;
 };
 
 // How Sigma field names and log sources reach the events (config/mappings.yml).
