@@ -80,6 +80,8 @@ struct Connection {
   std::string skip_head;
   uint64_t skip_seen = 0;
   uint64_t skip_left = 0;
+  uint64_t skip_header = 0;  // octet counting: the bytes of its "LEN SP"
+  uint64_t uncounted_bytes = 0;  // bytes of skipped empty messages, added to the next message's batch
   uint32_t events = 0;  // interest registered in the connections' epoll set
   bool interrupted = false;  // framing stopped because reading paused: complete messages may wait in `buffer`
   Clock::time_point last_activity;
@@ -533,7 +535,7 @@ private:
         if (!end) break;
         ++used;  // the terminator
         c.skipping = false;
-        pass_oversized(c, c.skip_seen);
+        pass_oversized(c, c.skip_seen, c.skip_seen + 1);
         continue;
       }
       if (!end) {
@@ -546,15 +548,15 @@ private:
         }
         break;
       }
-      pass_message(c, std::string_view(start, static_cast<size_t>(end - start)), /*skip_empty=*/true);
+      pass_message(c, std::string_view(start, static_cast<size_t>(end - start)), end - start + 1, /*skip_empty=*/true);
       used += static_cast<size_t>(end - start) + 1;
     }
     if (at_eof) {
       if (c.skipping) {
         c.skipping = false;
-        pass_oversized(c, c.skip_seen);
+        pass_oversized(c, c.skip_seen, c.skip_seen);
       } else if (used < size) {
-        pass_message(c, std::string_view(data + used, size - used), /*skip_empty=*/true);
+        pass_message(c, std::string_view(data + used, size - used), size - used, /*skip_empty=*/true);
         used = size;
       }
     }
@@ -578,7 +580,7 @@ private:
         c.skip_left -= take;
         if (c.skip_left > 0) break;
         c.skipping = false;
-        pass_oversized(c, c.skip_seen);
+        pass_oversized(c, c.skip_seen, c.skip_header + c.skip_seen);
         continue;
       }
       size_t digits = 0;
@@ -606,10 +608,11 @@ private:
         c.skip_head.clear();
         c.skip_seen = length;
         c.skip_left = length;
+        c.skip_header = header;
         continue;
       }
       if (size - used - header < length) break;  // the message is not complete yet
-      pass_message(c, std::string_view(data + used + header, length), /*skip_empty=*/false);
+      pass_message(c, std::string_view(data + used + header, length), header + length, /*skip_empty=*/false);
       used += header + length;
     }
     if (at_eof && (c.skipping || used < size)) {
@@ -618,11 +621,11 @@ private:
       log_.write("connection from " + c.peer + " closed inside an octet-counted frame; its partial message is passed on");
       if (c.skipping) {
         c.skipping = false;
-        pass_oversized(c, c.skip_seen);
+        pass_oversized(c, c.skip_seen, c.skip_header + c.skip_seen - c.skip_left);
       } else {
         std::string_view rest(data + used, size - used);
         size_t space = rest.find(' ');
-        pass_message(c, space == std::string_view::npos ? std::string_view() : rest.substr(space + 1),
+        pass_message(c, space == std::string_view::npos ? std::string_view() : rest.substr(space + 1), rest.size(),
                      /*skip_empty=*/true);
       }
       used = size;
@@ -630,28 +633,36 @@ private:
     return true;
   }
 
-  void pass_message(Connection& c, std::string_view text, bool skip_empty) {
+  // `raw_bytes`: what the message took in the stream, framing included (LineBatch::bytes).
+  void pass_message(Connection& c, std::string_view text, uint64_t raw_bytes, bool skip_empty) {
     if (!text.empty() && text.back() == '\n') text.remove_suffix(1);  // octet-counted messages may carry one
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-    if (text.empty() && skip_empty) return;
+    if (text.empty() && skip_empty) {
+      c.uncounted_bytes += raw_bytes;
+      return;
+    }
     if (text.size() > limits_.max_message_bytes) {
       c.skip_head.assign(text.substr(0, kOversizedHead));
-      pass_oversized(c, text.size());
+      pass_oversized(c, text.size(), raw_bytes);
       return;
     }
     if (batch_->lines.lines.empty()) flush_at_ = Clock::now() + std::chrono::milliseconds(limits_.batch_flush_ms);
     ++message_number_;
     counters_.lines.fetch_add(1, std::memory_order_relaxed);
     batch_->lines.add(text, message_number_, message_number_, peer_slot(c));
+    batch_->lines.bytes += raw_bytes + c.uncounted_bytes;
+    c.uncounted_bytes = 0;
     if (batch_->lines.lines.size() >= limits_.batch_messages) flush();
   }
 
-  void pass_oversized(Connection& c, uint64_t full_length) {
+  void pass_oversized(Connection& c, uint64_t full_length, uint64_t raw_bytes) {
     if (batch_->lines.lines.empty()) flush_at_ = Clock::now() + std::chrono::milliseconds(limits_.batch_flush_ms);
     ++message_number_;
     counters_.lines.fetch_add(1, std::memory_order_relaxed);
     counters_.oversized.fetch_add(1, std::memory_order_relaxed);
     batch_->lines.add_oversized(c.skip_head, full_length, message_number_, message_number_, peer_slot(c));
+    batch_->lines.bytes += raw_bytes + c.uncounted_bytes;
+    c.uncounted_bytes = 0;
     c.skip_head.clear();
     if (batch_->lines.lines.size() >= limits_.batch_messages) flush();
   }

@@ -303,9 +303,12 @@ TEST(SyslogTcp, LfFramingAcceptsCrlfNulAndSkipsBlankLines) {
   EXPECT_EQ(source->counters().lines.load(), 5u);
   EXPECT_TRUE(eventually([&] { return source->counters().bytes.load() == input.size(); }));
   EXPECT_EQ(source->counters().connections.load(), 1u);
+  uint64_t batch_bytes = 0;
   sink.for_each_batch([&](const SourceBatch& batch) {
     EXPECT_EQ(batch.origin, "tcp://127.0.0.1:" + std::to_string(port_of(*source)));
+    batch_bytes += batch.lines.bytes;
   });
+  EXPECT_EQ(batch_bytes, input.size()) << "batches cover every byte, terminators and blank lines included";
 }
 
 TEST(SyslogTcp, OctetCountingOnIpv6KeepsNewlinesInsideMessages) {
@@ -325,6 +328,9 @@ TEST(SyslogTcp, OctetCountingOnIpv6KeepsNewlinesInsideMessages) {
             (std::vector<std::string>{"<13>first", "<13>multi\nline", "<13>ends with newline", "<13>9 digits"}));
   EXPECT_EQ(got[0].peer, c.name());
   EXPECT_EQ(got[0].peer.rfind("[::1]:", 0), 0u);
+  uint64_t batch_bytes = 0;
+  sink.for_each_batch([&](const SourceBatch& batch) { batch_bytes += batch.lines.bytes; });
+  EXPECT_EQ(batch_bytes, input.size()) << "batches cover every byte, counts included";
 }
 
 TEST(SyslogTcp, EachConnectionHasItsOwnFraming) {
@@ -391,10 +397,12 @@ TEST(SyslogTcp, OversizedMessagesArePassedOnAndTheStreamResynchronises) {
   Connection lf("127.0.0.1", port), octet("127.0.0.1", port);
   ASSERT_TRUE(lf.ok() && octet.ok());
   std::string huge(200'000, 'y');  // longer than one read: skipped across reads
-  ASSERT_TRUE(lf.send("<13>one\n" + std::string(500, 'x') + "\n<13>two\n" + huge + "\n<13>three\n" +
-                      std::string(100, 'z') + "\n"));
-  ASSERT_TRUE(octet.send(octet_frame("<13>four") + octet_frame(std::string(500, 'x')) + octet_frame("<13>five") +
-                         octet_frame(huge) + octet_frame("<13>six")));
+  std::string lf_input = "<13>one\n" + std::string(500, 'x') + "\n<13>two\n" + huge + "\n<13>three\n" +
+                         std::string(100, 'z') + "\n";
+  std::string octet_input = octet_frame("<13>four") + octet_frame(std::string(500, 'x')) + octet_frame("<13>five") +
+                            octet_frame(huge) + octet_frame("<13>six");
+  ASSERT_TRUE(lf.send(lf_input));
+  ASSERT_TRUE(octet.send(octet_input));
   ASSERT_EQ(sink.wait_for(11), 11u);
   auto got = sink.messages();
   std::vector<ReceivedMessage> from_lf, from_octet;
@@ -422,6 +430,9 @@ TEST(SyslogTcp, OversizedMessagesArePassedOnAndTheStreamResynchronises) {
   EXPECT_EQ(from_octet[4].text, "<13>six");
   EXPECT_EQ(source->counters().oversized.load(), 4u);
   EXPECT_EQ(source->counters().errors.load(), 0u);
+  uint64_t batch_bytes = 0;
+  sink.for_each_batch([&](const SourceBatch& batch) { batch_bytes += batch.lines.bytes; });
+  EXPECT_EQ(batch_bytes, lf_input.size() + octet_input.size());
 }
 
 TEST(SyslogTcp, MalformedOctetCountClosesOnlyThatConnection) {
