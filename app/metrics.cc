@@ -61,6 +61,8 @@ std::vector<MetricFamily> PipelineCollector::Collect() const {
   auto oversized = family("socd_source_oversized_total", "Lines or frames over the size limit.", MetricType::Counter);
   auto conns = family("socd_source_connections_total", "Connections accepted by each listener.", MetricType::Counter);
   auto errors = family("socd_source_errors_total", "Read, accept and TLS errors of each source.", MetricType::Counter);
+  auto refused = family("socd_source_refused_total", "Connections a listener turned away at its connection limit.",
+                        MetricType::Counter);
   auto alerts = family("socd_source_alerts_total", "Alerts raised on each source's events.", MetricType::Counter);
   for (const auto& s : pipeline_.sources()) {
     std::vector<ClientMetric::Label> l{{"source", s.name}};
@@ -70,11 +72,12 @@ std::vector<MetricFamily> PipelineCollector::Collect() const {
     add(oversized, s.counters->oversized.load(), l);
     add(conns, s.counters->connections.load(), l);
     add(errors, s.counters->errors.load(), l);
+    add(refused, s.counters->refused.load(), l);
     add(events, s.events.load(), l);
     add(malformed, s.malformed.load(), l);
     add(alerts, s.alerts.load(), l);
   }
-  for (auto* f : {&bytes, &lines, &events, &malformed, &dropped, &oversized, &conns, &errors, &alerts})
+  for (auto* f : {&bytes, &lines, &events, &malformed, &dropped, &oversized, &conns, &errors, &refused, &alerts})
     out.push_back(std::move(*f));
 
   auto depth = family("socd_queue_batches", "Batches in the pipeline, pushed and not yet stored.", MetricType::Gauge);
