@@ -27,6 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kFingerprintBytes = 1024;  // a file's identity beyond its inode: its first bytes
 constexpr size_t kOversizedHead = 256;      // bytes kept of an oversized line
+constexpr size_t kCopyMinBytes = 64;        // a file's head shorter than this is not enough to recognise a copy
 constexpr size_t kRetiredKept = 64;         // ended incarnations remembered to recognise copies of them
 
 // glob(3) reports unreadable directories through a plain function: it collects them here for the scan.
@@ -378,14 +379,15 @@ struct FileSource::State {
     push(t);
   }
 
-  // Reads the file's first bytes (up to 1024) when it has more of them than `head` holds.
+  // Reads the file's first bytes (up to 1024) when it has more of them than `head` holds. Bytes that do not go on
+  // from `head` are not taken: the file was truncated, which head_changed() reports.
   void refresh_head(Tracked& t, uint64_t size) {
     if (t.head.size() >= kFingerprintBytes || size <= t.head.size()) return;
     std::string buf(std::min<uint64_t>(size, kFingerprintBytes), '\0');
     ssize_t n = pread_full(t.fd, buf.data(), buf.size(), 0);
     if (n < 0) return;
     buf.resize(static_cast<size_t>(n));
-    if (buf.size() > t.head.size()) t.head = std::move(buf);
+    if (buf.size() > t.head.size() && buf.compare(0, t.head.size(), t.head) == 0) t.head = std::move(buf);
   }
 
   // Whether the file's first bytes are no longer those read from it: it was truncated (copytruncate) or rewritten.
@@ -484,7 +486,7 @@ struct FileSource::State {
     r.line = t.line_no;
     for (auto& f : files)
       if (f->mode == Tracked::Mode::kLinked && f->link_to == t.id) release_copy(*f, r);
-    if (r.head.size() >= kFingerprintBytes) {
+    if (r.head.size() >= kCopyMinBytes) {
       retired.push_back(std::move(r));
       if (retired.size() > kRetiredKept) retired.pop_front();
     }
@@ -621,43 +623,62 @@ struct FileSource::State {
     return {};
   }
 
-  // Decides what a file found while running is: new (read from 0) or a copy of a followed or ended file.
+  // Decides what a file found while running is: new (read from 0) or a copy of a followed or ended file. A copy
+  // starts with the whole known head of its original (its first 1024 bytes, or all of a smaller file's, at least
+  // kCopyMinBytes); while the new file is shorter than that head and equal to its start, it is waited for.
   void probe(Tracked& t, uint64_t size) {
     refresh_head(t, size);
     if (t.head.empty() && t.matched) return;  // nothing to read yet
-    auto same_start = [&](const std::string& known) {
+    enum { kNo, kShorter, kCopy };
+    auto compare = [&](const std::string& known) {
+      if (known.size() < kCopyMinBytes) return kNo;
       size_t n = std::min(t.head.size(), known.size());
-      return n > 0 && known.compare(0, n, t.head, 0, n) == 0;
+      if (n == 0 || known.compare(0, n, t.head, 0, n) != 0) return kNo;
+      return t.head.size() >= known.size() ? kCopy : kShorter;
     };
-    bool full = t.head.size() >= kFingerprintBytes;
     bool ambiguous = false;
     for (auto it = retired.rbegin(); it != retired.rend(); ++it) {
-      if (!same_start(it->head)) continue;
-      if (full) {
+      auto c = compare(it->head);
+      if (c == kCopy) {
         release_copy(t, *it);
         return;
       }
-      ambiguous = true;
+      ambiguous |= c == kShorter;
     }
     for (auto& f : files) {
-      if (f.get() == &t || f->mode != Tracked::Mode::kReading || f->head.size() < kFingerprintBytes) continue;
-      if (!same_start(f->head)) continue;
-      if (full) {
+      if (f.get() == &t || f->mode != Tracked::Mode::kReading) continue;
+      auto c = compare(f->head);
+      if (c == kCopy) {
         t.mode = Tracked::Mode::kLinked;
         t.link_to = f->id;
         t.mode_since = Clock::now();
         return;
       }
-      ambiguous = true;
+      ambiguous |= c == kShorter;
     }
     bool idle = Clock::now() - t.last_growth >= std::chrono::milliseconds(options.rotate_wait_ms);
     if (ambiguous && t.matched && !idle) return;  // wait: its next bytes tell
     start_reading(t, 0, 0, new_stream(t));
   }
 
-  // A copy whose original was neither truncated nor ended: a snapshot of bytes the original delivers; only what is
-  // appended to the copy afterwards is read from it.
-  void settle_linked(Tracked& t, uint64_t size) {
+  // A copy waiting for its original `o` to be truncated. It was not a copy after all when its bytes part from the
+  // original's, or it outgrows the original (a live file only grows): then it is read from 0. When it has been
+  // quiet for rotate_wait_ms and the original still lives, it is a snapshot (logrotate's `copy`, a manual cp) of
+  // bytes the original delivers: only what is appended to it afterwards is read from it.
+  void settle_linked(Tracked& t, Tracked& o, uint64_t size) {
+    // `size` (the copy's) was taken before the original's: were the copy made from the original, the original,
+    // when not truncated since, is at least as long.
+    struct stat ost;
+    if (::fstat(o.fd, &ost) != 0) return;
+    uint64_t original_size = static_cast<uint64_t>(ost.st_size);
+    if (original_size < o.read_pos || head_changed(o)) return;  // truncated: retire() releases the copy
+    refresh_head(o, original_size);
+    refresh_head(t, size);
+    size_t n = std::min(t.head.size(), o.head.size());
+    if (size > original_size || o.head.compare(0, n, t.head, 0, n) != 0) {
+      start_reading(t, 0, 0, new_stream(t));
+      return;
+    }
     bool idle = Clock::now() - t.last_growth >= std::chrono::milliseconds(options.rotate_wait_ms) &&
                 Clock::now() - t.mode_since >= std::chrono::milliseconds(options.rotate_wait_ms);
     if (!idle && t.matched) return;
@@ -684,11 +705,8 @@ struct FileSource::State {
       t.last_mtime = st.st_mtim;
       if (t.mode == Tracked::Mode::kProbing) probe(t, size);
       if (t.mode == Tracked::Mode::kLinked) {
-        if (!find_live(t.link_to)) {  // cannot happen: retire() releases the copies of what it ends
-          start_reading(t, 0, 0, new_stream(t));
-        } else {
-          settle_linked(t, size);
-        }
+        if (Tracked* original = find_live(t.link_to)) settle_linked(t, *original, size);
+        else start_reading(t, 0, 0, new_stream(t));  // cannot happen: retire() releases the copies of what it ends
       }
       if (t.mode != Tracked::Mode::kReading) continue;
       // Truncated in place (copytruncate), or rewritten from the start: a new incarnation from offset 0. (Checked

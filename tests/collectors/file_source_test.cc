@@ -316,6 +316,13 @@ public:
   }
   void reopen() { reopen_ = true; }
   int written() const { return next_.load(); }
+  // Waits until `lines` more lines were written since the last call (a loaded machine may not run the writer for
+  // a while: each file of the test must get lines).
+  bool wrote(int lines) {
+    bool ok = wait_for([&] { return next_.load() >= mark_ + lines; });
+    mark_ = next_.load();
+    return ok;
+  }
   std::mutex pause;
 
 private:
@@ -342,6 +349,7 @@ private:
   std::thread thread_;
   std::atomic<bool> stop_{false}, reopen_{false};
   std::atomic<int> next_{0};
+  int mark_ = 0;
 };
 
 // Every line the writer wrote was seen exactly once, and in order within each stream.
@@ -365,6 +373,13 @@ void expect_each_line_once(const CollectingSink& sink, int written) {
     missing += c == 0;
     doubled += c > 1;
   }
+  if (doubled)  // say where the doubled lines came from
+    for (const auto& l : sink.lines()) {
+      int n = -1;
+      std::sscanf(l.text.c_str(), "event %d ", &n);
+      if (count[static_cast<size_t>(n)] > 1)
+        ADD_FAILURE() << "line " << n << " from " << l.origin << " stream " << l.stream << " at " << l.position;
+    }
   EXPECT_EQ(missing, 0);
   EXPECT_EQ(doubled, 0);
 }
@@ -388,9 +403,11 @@ TEST_P(Rotation, ByRenameWhileWritingLosesAndDoublesNothing) {
   Writer writer(path);
   for (int r = 0; r < 3; ++r) {
     std::this_thread::sleep_for(80ms);
+    ASSERT_TRUE(writer.wrote(100));
     rotate_by_rename(path, writer);
   }
   std::this_thread::sleep_for(80ms);
+  ASSERT_TRUE(writer.wrote(100));
   writer.finish();
   int written = writer.written();
   ASSERT_TRUE(wait_for([&] { return sink.line_count() >= static_cast<size_t>(written); }));
@@ -424,6 +441,7 @@ TEST(FileSource, CopyTruncateWhileWritingLosesAndDoublesNothingWhenTheWriterPaus
   Writer writer(path);
   for (int r = 0; r < 3; ++r) {
     std::this_thread::sleep_for(80ms);
+    ASSERT_TRUE(writer.wrote(100));
     std::lock_guard<std::mutex> paused(writer.pause);
     // No line may fall between our last read and the truncation: the copy is not followed.
     uint64_t size = fs::file_size(path);
@@ -434,6 +452,7 @@ TEST(FileSource, CopyTruncateWhileWritingLosesAndDoublesNothingWhenTheWriterPaus
     copy_truncate(path);
   }
   std::this_thread::sleep_for(80ms);
+  ASSERT_TRUE(writer.wrote(100));
   writer.finish();
   int written = writer.written();
   ASSERT_TRUE(wait_for([&] { return sink.line_count() >= static_cast<size_t>(written); }));
@@ -456,6 +475,7 @@ TEST(FileSource, CopyTruncateWithTheCopyMatchedReadsTheLinesWeHadNotReadFromTheC
   Writer writer(path);
   for (int r = 0; r < 3; ++r) {
     std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(writer.wrote(100));
     // In the second rotation the pipeline is full for a while: the source stops reading, and the lines written
     // meanwhile are, after the truncation, only in the copy.
     if (r == 1) {
@@ -470,6 +490,7 @@ TEST(FileSource, CopyTruncateWithTheCopyMatchedReadsTheLinesWeHadNotReadFromTheC
     sink.set_full(false);
   }
   std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(writer.wrote(100));
   writer.finish();
   int written = writer.written();
   ASSERT_TRUE(wait_for([&] { return sink.line_count() >= static_cast<size_t>(written); }));
@@ -478,6 +499,67 @@ TEST(FileSource, CopyTruncateWithTheCopyMatchedReadsTheLinesWeHadNotReadFromTheC
   size_t from_copies = 0;
   for (const auto& l : sink.lines()) from_copies += l.origin != path;
   EXPECT_GT(from_copies, 0u);
+}
+
+TEST(FileSource, CopyTruncateOfASmallFileWithTheCopyMatchedDoublesNothing) {
+  TempDir dir;
+  std::string path = dir / "small.log";
+  append(path, numbered("event", 0, 3));  // about 100 bytes: less than a full fingerprint
+  CollectingSink sink;
+  auto source = started(quick({path + "*"}), sink);
+  ASSERT_TRUE(source);
+  ASSERT_TRUE(wait_for([&] { return sink.line_count() == 3; }));
+  copy_truncate(path);
+  append(path, numbered("event", 3, 4));
+  ASSERT_TRUE(wait_for([&] { return sink.line_count() >= 4 && source->files().size() == 2; }));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(sink.texts(), (std::vector<std::string>{"event 0 some text of the event", "event 1 some text of the event",
+                                                    "event 2 some text of the event",
+                                                    "event 3 some text of the event"}));
+}
+
+TEST(FileSource, ACopyThatIsNeverFollowedByATruncationIsASnapshot) {
+  TempDir dir;
+  std::string path = dir / "app.log";
+  append(path, numbered("event", 0, 40));
+  CollectingSink sink;
+  auto source = started(quick({path + "*"}), sink);
+  ASSERT_TRUE(source);
+  ASSERT_TRUE(wait_for([&] { return sink.line_count() == 40; }));
+  fs::copy_file(path, path + ".1");  // logrotate's `copy`, or an administrator's cp: the original goes on
+  append(path, numbered("event", 40, 42));
+  ASSERT_TRUE(wait_for([&] {
+    auto files = source->files();
+    return files.size() == 2 && !files[0].copy_pending && !files[1].copy_pending;
+  }));
+  append(path + ".1", "written to the copy\n");
+  ASSERT_TRUE(wait_for([&] { return sink.line_count() == 43; }));
+  std::this_thread::sleep_for(30ms);
+  auto lines = sink.lines();
+  ASSERT_EQ(lines.size(), 43u);
+  EXPECT_EQ(lines[41].text, "event 41 some text of the event");
+  EXPECT_EQ(lines[42].text, "written to the copy");
+  EXPECT_EQ(lines[42].origin, path + ".1");
+  EXPECT_EQ(lines[42].number, 41u);
+}
+
+TEST(FileSource, AFileThatOnlyStartsLikeAnotherIsReadWhole) {
+  TempDir dir;
+  std::string header = "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip\n";
+  append(dir / "a.log", header);
+  CollectingSink sink;
+  auto source = started(quick({dir / "*.log"}), sink);
+  ASSERT_TRUE(source);
+  ASSERT_TRUE(wait_for([&] { return sink.line_count() == 1; }));
+  append(dir / "b.log", header);  // looks like a copy of a.log at first
+  std::this_thread::sleep_for(40ms);
+  append(dir / "b.log", "2024-05-01 10:00:00 10.0.0.1 GET /index.html - 80 192.0.2.7\n");
+  ASSERT_TRUE(wait_for([&] { return sink.line_count() == 3; }));
+  auto lines = sink.lines();
+  EXPECT_EQ(lines[1].origin, dir / "b.log");
+  EXPECT_EQ(lines[1].position, 0u);
+  EXPECT_EQ(lines[2].number, 2u);
+  EXPECT_NE(lines[1].stream, lines[0].stream);
 }
 
 TEST(FileSource, RestartResumesRightAfterTheLastStoredBatch) {
