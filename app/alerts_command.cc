@@ -1,5 +1,7 @@
 // socd alerts list|show: analysts read the alert store, also while `socd run` writes it (the store is opened as a
 // reader beside the writer and sees every batch the writer had committed when the command started).
+#include <signal.h>
+
 #include <boost/program_options.hpp>
 #include <simdjson.h>
 
@@ -237,7 +239,26 @@ std::string indent_json(std::string_view json) {
   return out;
 }
 
+// A reader keeps a scratch directory that only its destructor removes: Ctrl-C, a `kill` or a closed pipe
+// (`socd alerts list | head`) end the listing instead of the process, so the store is closed as usual.
+volatile sig_atomic_t g_stop = 0;
+
+extern "C" void request_stop(int) { g_stop = 1; }
+
+void stop_on_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = request_stop;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a write to a closed pipe fails instead, and ferror() ends the listing
+}
+
+int stopped_exit_code() { return g_stop ? 128 + SIGINT : kOk; }
+
 Expected<std::unique_ptr<AlertStore>> open_for_reading(const std::string& dir) {
+  stop_on_signals();
   StoreOptions options;
   options.read_only = true;
   return AlertStore::open(dir, options);
@@ -334,6 +355,7 @@ int list_main(int argc, char** argv) {
   if (!json)
     std::printf("%-24s  %-13s  %-44s  %-20s  %s\n", "TIME", "LEVEL", "RULE", "HOST", "ID");
   Status st = (*store)->list(query, [&](const StoredAlert& alert) {
+    if (g_stop || std::ferror(stdout)) return false;
     ++shown;
     if (json) {
       std::fwrite(alert.json.data(), 1, alert.json.size(), stdout);
@@ -351,6 +373,11 @@ int list_main(int argc, char** argv) {
   if (!st.ok()) {
     std::fprintf(stderr, "socd alerts list: %s\n", st.message().c_str());
     return kRuntimeError;
+  }
+  if (std::ferror(stdout)) return kOk;  // the reader of our output went away (`| head`): nothing to report
+  if (g_stop) {
+    std::fprintf(stderr, "socd alerts: interrupted after %llu alert(s)\n", static_cast<unsigned long long>(shown));
+    return stopped_exit_code();
   }
   auto total = (*store)->count();
   if (total)
@@ -389,6 +416,7 @@ int show_main(int argc, char** argv) {
   }
   int rc = kOk;
   for (const auto& id : ids) {
+    if (g_stop || std::ferror(stdout)) break;
     auto alert = (*store)->get(id);
     if (!alert) {
       std::fprintf(stderr, "socd alerts show: %s\n", alert.error().message().c_str());
@@ -405,7 +433,7 @@ int show_main(int argc, char** argv) {
     std::fwrite(out.data(), 1, out.size(), stdout);
   }
   std::fflush(stdout);
-  return rc;
+  return g_stop ? stopped_exit_code() : rc;
 }
 
 }  // namespace

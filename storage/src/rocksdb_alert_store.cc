@@ -8,6 +8,7 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -245,22 +246,32 @@ Status RocksAlertStore::commit(const std::vector<StoredAlert>& alerts,
   if (!alerts.empty())
     db_->MultiGet(rocksdb::ReadOptions(), handles_[kAlertIds], ids.size(), ids.data(), found.data(), statuses.data());
 
-  rocksdb::WriteBatch batch;
+  // The new alerts (first of each id), in key order: a memtable inserts a run of sorted keys faster.
   std::unordered_set<std::string_view> in_batch;
   in_batch.reserve(alerts.size());
-  size_t added = 0;
-  rocksdb::Status s;
+  std::vector<std::pair<std::string, const StoredAlert*>> fresh;  // alerts key, alert
+  fresh.reserve(alerts.size());
   for (size_t i = 0; i < alerts.size(); ++i) {
     if (statuses[i].ok()) continue;  // stored by an earlier commit
     if (!statuses[i].IsNotFound()) return rocks_error(dir_, "cannot look up an alert id", statuses[i]);
     if (!in_batch.insert(alerts[i].id).second) continue;  // twice in this batch: the first one counts
-    const StoredAlert& alert = alerts[i];
-    std::string key = alert_key(alert.time_ms, alert.id);
-    encode_alert(alert, encoded_);
+    fresh.emplace_back(alert_key(alerts[i].time_ms, alerts[i].id), &alerts[i]);
+  }
+  const size_t added = fresh.size();
+  size_t payload = 0;
+  for (const auto& [key, alert] : fresh) payload += 2 * key.size() + alert->id.size() + alert->json.size() + 64;
+  rocksdb::WriteBatch batch(payload);
+  rocksdb::Status s;
+  std::sort(fresh.begin(), fresh.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [key, alert] : fresh) {
+    encode_alert(*alert, encoded_);
     s = batch.Put(handles_[kAlerts], key, encoded_);
-    if (s.ok()) s = batch.Put(handles_[kAlertIds], alert.id, key);
     if (!s.ok()) return rocks_error(dir_, "cannot add an alert to the write batch", s);
-    ++added;
+  }
+  std::sort(fresh.begin(), fresh.end(), [](const auto& a, const auto& b) { return a.second->id < b.second->id; });
+  for (const auto& [key, alert] : fresh) {
+    s = batch.Put(handles_[kAlertIds], alert->id, key);
+    if (!s.ok()) return rocks_error(dir_, "cannot add an alert id to the write batch", s);
   }
   for (const auto& [key, value] : checkpoints) {
     s = batch.Put(handles_[kCheckpoints], key, value);

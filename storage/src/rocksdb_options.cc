@@ -61,13 +61,15 @@ rocksdb::DBOptions db_options(const StoreTuning& tuning, bool writable) {
   db.max_background_jobs = tuning.background_jobs;
   db.db_write_buffer_size = tuning.total_write_buffers;
   db.bytes_per_sync = 1u << 20;
-  db.wal_bytes_per_sync = 1u << 20;
+  db.wal_bytes_per_sync = 0;
   db.max_total_wal_size = 2 * tuning.total_write_buffers;
   db.keep_log_file_num = 4;
   db.max_log_file_size = 8u << 20;
   db.max_manifest_file_size = 64u << 20;
   // A secondary keeps every table file open, so a file the writer compacts away stays readable while it reads.
   db.max_open_files = writable ? 512 : -1;
+  // A reader's info log goes to its scratch directory, removed on close: warnings only.
+  if (!writable) db.info_log_level = rocksdb::WARN_LEVEL;
   return db;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "storage/store_test_support.h"
 #include "support/socd_process.h"
@@ -189,6 +190,24 @@ TEST_F(AlertsCommand, UsageErrorsAndHelp) {
   r = alerts({"show", "--help"}, false);
   EXPECT_TRUE(r.exited_with(0)) << r.describe();
   EXPECT_NE(r.out.find("--raw"), std::string::npos) << r.out;
+}
+
+// A reader's scratch directory (under TMPDIR) is removed also when the output pipe closes early (`| head`).
+TEST_F(AlertsCommand, ReaderLeavesNoScratchDirectoryBehindWhenThePipeCloses) {
+  std::vector<StoredAlert> many;
+  for (uint64_t n = 1000; n < 21000; ++n) many.push_back(make_alert(n, kBaseTimeMs + static_cast<int64_t>(n)));
+  size_t stored = 0;
+  ASSERT_TRUE(writer_->commit(many, {}, &stored).ok());
+  ASSERT_EQ(stored, many.size());
+  TempDir tmp;
+  const std::string script = "TMPDIR='" + tmp.path().string() + "' '" + SOCD_BINARY + "' alerts list --json --data-dir '" +
+                             path_ + "' | head -n 1 >/dev/null; echo \"status=${PIPESTATUS[0]}\"";
+  ProcessResult r = run_process("/bin/bash", {"-c", script});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe() << "\n" << r.err;
+  EXPECT_EQ(r.out, "status=0\n") << r.err;
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) left.push_back(entry.path().string());
+  EXPECT_TRUE(left.empty()) << "left behind: " << left.front();
 }
 
 TEST_F(AlertsCommand, NoStoreIsARuntimeErrorNamingTheDirectory) {
