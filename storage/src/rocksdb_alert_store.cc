@@ -72,6 +72,14 @@ class RocksAlertStore final : public AlertStore {
 public:
   ~RocksAlertStore() override {
     if (db_) {
+      if (!options_.read_only) {
+        // Memtables to table files, so the next open (and every reader's) has no log to replay. Best effort:
+        // whatever is not flushed is in the log, and is replayed instead.
+        rocksdb::FlushOptions flush;
+        flush.allow_write_stall = true;
+        rocksdb::Status ignored = db_->Flush(flush, handles_);
+        (void)ignored;
+      }
       for (auto* handle : handles_) {
         rocksdb::Status ignored = db_->DestroyColumnFamilyHandle(handle);
         (void)ignored;

@@ -62,7 +62,8 @@ rocksdb::DBOptions db_options(const StoreTuning& tuning, bool writable) {
   db.db_write_buffer_size = tuning.total_write_buffers;
   db.bytes_per_sync = 1u << 20;
   db.wal_bytes_per_sync = 0;
-  db.max_total_wal_size = 2 * tuning.total_write_buffers;
+  // A reader replays the live log when it opens: keep the log short (flushes of the small families follow).
+  db.max_total_wal_size = tuning.max_log_bytes;
   db.keep_log_file_num = 4;
   db.max_log_file_size = 8u << 20;
   db.max_manifest_file_size = 64u << 20;

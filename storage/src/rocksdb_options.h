@@ -18,6 +18,7 @@ struct StoreTuning {
   size_t index_write_buffer = 16u << 20;        // alert_ids
   size_t small_write_buffer = 4u << 20;         // checkpoints, state, default
   size_t total_write_buffers = 256u << 20;      // flush the largest memtable beyond this
+  size_t max_log_bytes = 128u << 20;            // write-ahead log kept before memtables holding it are flushed
   int id_bloom_bits_per_key = 10;               // alert_ids: about 1% false positives on a lookup of a new id
 };
 
