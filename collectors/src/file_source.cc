@@ -255,6 +255,7 @@ struct FileSource::State {
   std::deque<Retired> retired;
   std::set<std::string> warned;
   std::vector<FollowedFile> snapshot;
+  std::string read_buffer;  // one for all files: they are read one after the other
   std::mt19937_64 random{std::random_device{}()};
   uint64_t next_id = 1, sequence = 0;
   bool sink_closed = false;
@@ -409,7 +410,8 @@ struct FileSource::State {
   // Reads new bytes of a file, up to `budget` bytes. Returns true when it stopped on the budget (more to read).
   bool read_file(Tracked& t, uint64_t budget) {
     size_t chunk = std::max<size_t>(std::min<size_t>(options.batch_bytes, 4 << 20), 1 << 16);
-    std::string buf(chunk, '\0');
+    if (read_buffer.size() < chunk) read_buffer.resize(chunk);
+    std::string& buf = read_buffer;
     uint64_t got_total = 0;
     while (!sink_closed) {
       if (got_total >= budget) {
@@ -546,10 +548,12 @@ struct FileSource::State {
     uint64_t size = static_cast<uint64_t>(st.st_size);
     refresh_head(*t, size);
 
+    bool seen_before = false;  // socd followed this inode before: what is on it now was never read
     if (auto stored = sink->checkpoint(t->key)) {
       auto c = decode_file_checkpoint(*stored);
       if (!c.ok()) {
         warn(path + ": " + c.error().message());
+        seen_before = true;
       } else if (c->device == t->dev && c->inode == t->ino && c->offset <= size &&
                  c->fingerprint_length <= t->head.size() &&
                  fingerprint_bytes(std::string_view(t->head).substr(0, c->fingerprint_length)) ==
@@ -558,13 +562,14 @@ struct FileSource::State {
         files.push_back(std::move(t));
         return {};
       } else {
+        seen_before = true;
         warn(path + ": its checkpoint (offset " + std::to_string(c->offset) +
              ") is of an earlier file on the same inode, or the file was truncated since; reading it from the "
              "start");
       }
     }
     if (initial) {
-      if (options.from_beginning) {
+      if (options.from_beginning || seen_before) {
         start_reading(*t, 0, 0, new_stream(*t));
       } else {
         auto [lines, end] = count_lines(fd, size);

@@ -5,7 +5,8 @@
 // whatever it is renamed to. Its checkpoint key is "file:<dev>:<ino>"; the value (JSON) holds the offset after the
 // last line of the batch, the line number, the fingerprint (length and FNV-1a hash of the file's first bytes, up to
 // 1024) and the stream. On start a checkpoint is used only when the fingerprint still matches and the file is not
-// shorter than the offset; otherwise the inode was reused (or the file truncated) and the file is read from 0.
+// shorter than the offset; otherwise the inode was reused (or the file truncated) while socd was down, and the file
+// is read from 0 (whatever `from_beginning` says: none of it was read).
 //
 // Streams. Every incarnation of a file (a new inode, or the same inode after a truncation) gets a stream id
 // "file:<dev>:<ino>:<16 hex digits, random>", recorded in its checkpoints and kept across restarts, so alert ids
