@@ -49,8 +49,14 @@ uint32_t Pipeline::add_source(const Source& source) {
   sources_.emplace_back();
   sources_.back().name = source.name();
   sources_.back().counters = &source.counters();
-  return static_cast<uint32_t>(sources_.size() - 1);
+  auto index = static_cast<uint32_t>(sources_.size() - 1);
+  sinks_.emplace_back(*this, index);
+  return index;
 }
+
+BatchSink& Pipeline::sink(uint32_t index) { return sinks_.at(index); }
+
+void Pipeline::rename_source(uint32_t index, std::string name) { sources_.at(index).name = std::move(name); }
 
 void Pipeline::start() {
   for (unsigned i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { work(); });

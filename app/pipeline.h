@@ -40,8 +40,14 @@ public:
   Pipeline(AlertStore& store, std::shared_ptr<const RuleSet> rules, PipelineOptions options);
   ~Pipeline() override;
 
-  // Registers a source (before it starts) for its counters; returns its index.
+  // Registers a source (before it starts) for its counters; returns its index. Start the source with
+  // sink(index): it marks every batch of the source as the source's own, so its events, malformed lines and alerts
+  // are counted under its name (a batch pushed straight into the pipeline counts for source 0).
   uint32_t add_source(const Source& source);
+  BatchSink& sink(uint32_t index);
+  // Renames a started source: a listener on port 0 knows its port only once started, and its metrics must name
+  // the port it listens on. Call before metrics are served.
+  void rename_source(uint32_t index, std::string name);
   void start();
   // Waits until every batch pushed so far is stored, then stops the threads. Sources must be stopped first.
   void drain();
@@ -94,7 +100,23 @@ private:
   bool stopping_ = false;
   std::atomic<size_t> in_flight_{0};
 
+  // The sink each source pushes into: the pipeline itself, with the source's index set on each batch.
+  class SourceSink : public BatchSink {
+  public:
+    SourceSink(Pipeline& pipeline, uint32_t index) : pipeline_(pipeline), index_(index) {}
+    bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override {
+      batch->source = index_;
+      return pipeline_.push(std::move(batch), may_block);
+    }
+    std::optional<std::string> checkpoint(const std::string& key) override { return pipeline_.checkpoint(key); }
+
+  private:
+    Pipeline& pipeline_;
+    uint32_t index_;
+  };
+
   std::deque<SourceTally> sources_;
+  std::deque<SourceSink> sinks_;
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> alerts_stored_{0}, batches_stored_{0}, store_nanos_{0}, store_writes_{0};
   std::atomic<bool> failed_{false};

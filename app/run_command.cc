@@ -222,17 +222,19 @@ int run_main(int argc, char** argv) {
     std::fprintf(stderr, "socd run: %s\n", error.c_str());
     return kUsageError;
   }
-  for (auto& s : sources) pipeline.add_source(*s);
+  std::vector<uint32_t> indexes;
+  for (auto& s : sources) indexes.push_back(pipeline.add_source(*s));
   pipeline.start();
   size_t started = 0;
   for (auto& s : sources) {
-    Status st = s->start(pipeline);
+    Status st = s->start(pipeline.sink(indexes[started]));
     if (!st.ok()) {
       std::fprintf(stderr, "socd run: %s: %s\n", s->name().c_str(), st.message().c_str());
       for (size_t i = 0; i < started; ++i) sources[i]->stop();
       pipeline.drain();
       return kUsageError;
     }
+    pipeline.rename_source(indexes[started], s->name());  // a listener on port 0 has its port now
     ++started;
   }
   std::unique_ptr<MetricsServer> metrics;
