@@ -18,6 +18,7 @@
 #include "socd/event_parser.h"
 #include "socd/line_reader.h"
 #include "socd/ruleset.h"
+#include "socd/stateful.h"
 
 namespace po = boost::program_options;
 
@@ -32,29 +33,67 @@ struct Malformed {
   std::string head;
 };
 
+// With a stateful stage, each alert of a batch is a span of `alerts`; the stage decides about those with a hit.
+struct AlertSpan {
+  size_t begin = 0, end = 0;
+  int32_t hit = -1;  // index in Job::hits, -1: the stage has no say
+};
+
 struct Job {
   LineBatch batch;
   const std::string* source = nullptr;
   std::string alerts;
   std::vector<Malformed> malformed;
   uint64_t events = 0, alert_count = 0;
+  std::vector<AlertSpan> spans;   // stateful stage only
+  std::vector<StageHit> hits;
+  int64_t last_event_ms = -1;     // the time of the batch's last event, when it has one
   bool done = false;
 };
 
 struct Worker {
-  Worker(std::shared_ptr<const RuleSet> rules, const AlertWriter& w, InputFormat format, size_t max_depth)
-      : event(&rules->paths()), parser(format), matcher(rules), writer(w) {}
+  Worker(std::shared_ptr<const RuleSet> rules, const AlertWriter& w, InputFormat format, size_t max_depth,
+         const StatefulRules* stateful)
+      : event(&rules->paths()), parser(format), matcher(rules), writer(w), stateful(stateful), rules(rules) {}
   Event event;
   EventParser parser;
   Matcher matcher;
   const AlertWriter& writer;
+  const StatefulRules* stateful;  // null: no stateful stage
+  std::shared_ptr<const RuleSet> rules;
   std::vector<uint32_t> matched;
+
+  void note_hit(Job& job, uint32_t rule, size_t begin, int64_t arrival_ms) {
+    AlertSpan span{begin, job.alerts.size(), -1};
+    if (stateful->needs(rule)) {
+      span.hit = static_cast<int32_t>(job.hits.size());
+      StageHit& hit = job.hits.emplace_back();
+      stateful->extract(rule, event, arrival_ms, hit);
+      hit.source = *job.source;
+      hit.line = event.line;
+      hit.ref = hit.source + ":" + std::to_string(event.line);
+      for (uint32_t f : rules->host_fields())
+        if (uint32_t link = event.first(f); link != Event::end) {
+          hit.host = std::string(event.value(event.link_value(link)));
+          break;
+        }
+    }
+    job.spans.push_back(span);
+  }
 
   void process(Job& job) {
     job.alerts.clear();
     job.malformed.clear();
     job.events = job.alert_count = 0;
+    job.spans.clear();
+    job.hits.clear();
+    job.last_event_ms = -1;
+    bool last_parsed = false;
+    const int64_t arrival_ms = stateful ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch()).count()
+                                        : 0;
     for (const Line& l : job.batch.lines) {
+      last_parsed = false;
       std::string_view text = job.batch.text(l);
       if (l.oversized) {
         job.malformed.push_back({l.number, "line of " + std::to_string(l.full_length) + " bytes exceeds --max-line-bytes",
@@ -67,12 +106,19 @@ struct Worker {
         continue;
       }
       event.line = l.number;
+      last_parsed = true;
       ++job.events;
       matched.clear();
       matcher.match(event, matched);
-      for (uint32_t r : matched) writer.append(job.alerts, r, event, *job.source);
+      for (uint32_t r : matched) {
+        size_t begin = job.alerts.size();
+        writer.append(job.alerts, r, event, *job.source);
+        if (stateful) note_hit(job, r, begin, arrival_ms);
+      }
       job.alert_count += matched.size();
     }
+    // The stage's clock moves with the events, also those no rule fired on: the batch's last event stands for it.
+    if (stateful && last_parsed) job.last_event_ms = stateful->event_time_ms(event);
   }
 };
 
@@ -95,8 +141,11 @@ struct Totals {
 
 class Output {
 public:
+  explicit Output(StatefulStage* stage) : stage_(stage) {}
+
   void write(Job& job, Totals& t) {
-    if (!job.alerts.empty()) std::fwrite(job.alerts.data(), 1, job.alerts.size(), stdout);
+    if (stage_) write_through_stage(job, t);
+    else if (!job.alerts.empty()) std::fwrite(job.alerts.data(), 1, job.alerts.size(), stdout);
     for (const auto& m : job.malformed) {
       if (t.malformed < kMalformedShown)
         std::fprintf(stderr, "%s:%llu: malformed input (%s): %s\n", job.source->c_str(),
@@ -106,9 +155,48 @@ public:
       ++t.malformed;
     }
     t.events += job.events;
-    t.alerts += job.alert_count;
+    if (!stage_) t.alerts += job.alert_count;
     t.bytes += job.batch.bytes;
   }
+
+  // End of input: the stage closes every window.
+  void finish(Totals& t) {
+    if (!stage_) return;
+    generated_.clear();
+    stage_->flush(generated_);
+    write_generated(t);
+  }
+
+private:
+  // The alerts of a batch in input order, each passed, held back or followed by what the stage made of it.
+  void write_through_stage(Job& job, Totals& t) {
+    for (const AlertSpan& span : job.spans) {
+      generated_.clear();
+      bool pass = true;
+      if (span.hit >= 0) pass = stage_->observe(job.hits[span.hit], generated_) == StatefulStage::Verdict::Pass;
+      if (pass) {
+        std::fwrite(job.alerts.data() + span.begin, 1, span.end - span.begin, stdout);
+        ++t.alerts;
+      }
+      write_generated(t);
+    }
+    if (job.last_event_ms != -1) {
+      generated_.clear();
+      stage_->advance(job.last_event_ms, generated_);
+      write_generated(t);
+    }
+  }
+
+  void write_generated(Totals& t) {
+    for (const StageAlert& a : generated_) {
+      std::fwrite(a.json.data(), 1, a.json.size(), stdout);
+      std::fputc('\n', stdout);
+      ++t.alerts;
+    }
+  }
+
+  StatefulStage* stage_;
+  std::vector<StageAlert> generated_;
 };
 
 double peak_rss_mb() {
@@ -121,7 +209,7 @@ double peak_rss_mb() {
 
 int scan_main(int argc, char** argv) {
   std::vector<std::string> rule_paths, inputs;
-  std::string format_name, mappings, cache_dir;
+  std::string format_name, mappings, cache_dir, thresholds;
   unsigned threads = 1;
   size_t max_line = 4 << 20;
   bool strict = false, no_prefilter = false;
@@ -148,7 +236,11 @@ int scan_main(int argc, char** argv) {
       ("no-prefilter", po::bool_switch(&no_prefilter),
        "evaluate every rule on every event, without the Hyperscan prefilter (slow; for checking results)")
       ("max-line-bytes", po::value(&max_line)->default_value(4 << 20),
-       "longer lines are counted as malformed and skipped");
+       "longer lines are counted as malformed and skipped")
+      ("thresholds", po::value(&thresholds),
+       "thresholds, deduplication and settings of the stateful stage (see config/thresholds.yml); Sigma correlation\n"
+       "rules among the rules need no option: their alerts, and the summaries of what thresholds suppressed, are\n"
+       "printed where the event that completes them is, and at the end of the input for windows still open");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -189,10 +281,19 @@ int scan_main(int argc, char** argv) {
     std::fprintf(stderr, "socd scan: %s\n", mapping.error().message().c_str());
     return kUsageError;
   }
+  StageConfig stage_config;
+  if (!thresholds.empty()) {
+    auto c = load_stage_config(thresholds);
+    if (!c) {
+      std::fprintf(stderr, "socd scan: %s\n", c.error().message().c_str());
+      return kUsageError;
+    }
+    stage_config = std::move(*c);
+  }
   CompileOptions copts;
   if (cache_dir != "none") copts.cache_dir = cache_dir;
   copts.prefilter = !no_prefilter;
-  LoadedRules loaded = load_rules(rule_paths, *mapping, copts);
+  LoadedRules loaded = load_rules(rule_paths, *mapping, copts, stage_config);
   print_diagnostics(loaded.diagnostics, false);
   if (strict && loaded.skipped > 0) {
     std::fprintf(stderr, "socd scan: %zu rule(s) could not be compiled (--strict)\n", loaded.skipped);
@@ -201,14 +302,18 @@ int scan_main(int argc, char** argv) {
 
   AlertWriter writer(loaded.set);
   Totals totals;
-  Output output;
+  // The stateful stage runs here, in the output writer, so its results do not depend on --threads.
+  std::unique_ptr<StatefulStage> stage;
+  if (loaded.stateful->active()) stage = std::make_unique<StatefulStage>(loaded.stateful);
+  const StatefulRules* stateful = stage ? loaded.stateful.get() : nullptr;
+  Output output(stage.get());
   static char out_buf[1 << 20];
   std::setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
   auto t0 = std::chrono::steady_clock::now();
   int rc = kOk;
 
   if (threads == 1) {
-    Worker worker(loaded.set, writer, format, 64);
+    Worker worker(loaded.set, writer, format, 64, stateful);
     Job job;
     for (size_t i = 0; i < fds.size(); ++i) {
       LineReader reader(fds[i], 1 << 20, 4096, max_line, JsonEventParser::padding());
@@ -234,7 +339,7 @@ int scan_main(int argc, char** argv) {
     std::vector<std::thread> pool;
     for (unsigned t = 0; t < threads; ++t)
       pool.emplace_back([&] {
-        Worker worker(loaded.set, writer, format, 64);
+        Worker worker(loaded.set, writer, format, 64, stateful);
         for (;;) {
           Job* job;
           {
@@ -301,10 +406,24 @@ int scan_main(int argc, char** argv) {
     work_cv.notify_all();
     for (auto& th : pool) th.join();
   }
+  output.finish(totals);
   std::fflush(stdout);
   double scan_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (int fd : fds)
     if (fd != 0) ::close(fd);
+  if (stage) {
+    const StageCounters& c = stage->counters();
+    std::fprintf(stderr,
+                 "stateful: correlations=%zu policies=%zu hits=%llu passed=%llu suppressed=%llu consumed=%llu "
+                 "correlation_alerts=%llu summaries=%llu late=%llu late_unapplied=%llu missing_fields=%llu "
+                 "evicted=%llu\n",
+                 loaded.stateful->correlation_count(), loaded.stateful->policy_count(),
+                 static_cast<unsigned long long>(c.hits), static_cast<unsigned long long>(c.passed),
+                 static_cast<unsigned long long>(c.suppressed), static_cast<unsigned long long>(c.consumed),
+                 static_cast<unsigned long long>(c.correlations), static_cast<unsigned long long>(c.summaries),
+                 static_cast<unsigned long long>(c.late), static_cast<unsigned long long>(c.late_unapplied),
+                 static_cast<unsigned long long>(c.missing_fields), static_cast<unsigned long long>(c.evicted));
+  }
   const auto& st = loaded.set->stats();
   std::fprintf(stderr,
                "resources: peak_rss_mb=%.1f threads=%u prefilter_literals=%zu prefilter_regexes=%zu "

@@ -138,21 +138,16 @@ void Event::reset(std::string_view raw) {
 }
 
 void Event::add(std::string_view path, std::string_view value, ValueType type) {
-  uint32_t vi = static_cast<uint32_t>(values_.size());
-  Value v{static_cast<uint32_t>(buf_.size()), static_cast<uint32_t>(value.size()), 0, 0, type};
-  if (keep_paths_) {
-    v.path_off = static_cast<uint32_t>(paths_.size());
-    v.path_len = static_cast<uint32_t>(path.size());
-    paths_.append(path);
-  }
-  values_.push_back(v);
-  buf_.append(value);
-  buf_.push_back('\n');
-  if (!index_) return;
-  link(vi, index_->lookup(path));
+  uint32_t vi = append(value, type, path);
+  if (index_) link(vi, index_->lookup(path));
 }
 
 void Event::add_at(uint32_t node, std::string_view value, ValueType type, std::string_view path) {
+  uint32_t vi = append(value, type, path);
+  if (index_) link(vi, index_->ids(node));
+}
+
+uint32_t Event::append(std::string_view value, ValueType type, std::string_view path) {
   uint32_t vi = static_cast<uint32_t>(values_.size());
   Value v{static_cast<uint32_t>(buf_.size()), static_cast<uint32_t>(value.size()), 0, 0, type};
   if (keep_paths_) {
@@ -163,7 +158,7 @@ void Event::add_at(uint32_t node, std::string_view value, ValueType type, std::s
   values_.push_back(v);
   buf_.append(value);
   buf_.push_back('\n');
-  if (index_) link(vi, index_->ids(node));
+  return vi;
 }
 
 void Event::link(uint32_t vi, PathIndex::Ids ids) {

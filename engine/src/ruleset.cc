@@ -482,6 +482,7 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
     }
     cr.condition = rule.condition;
     cr.source = b.source(rule);
+    for (const auto& f : rule.state_fields) b.field(f);  // read by the stateful stage (stateful.h)
     if (!b.has_mapping(rule)) {
       ++impl.stats.unscoped_rules;
       const auto& ls = rule.logsource;

@@ -15,6 +15,7 @@
 
 #include "sigma_condition.h"
 #include "sigma_detection.h"
+#include "sigma_meta.h"
 
 namespace socd {
 namespace sigma {
@@ -243,14 +244,11 @@ public:
       return;
     }
     if (child(doc, "correlation").IsDefined()) {
-      skip(line, "correlation-unsupported",
-           "correlation rule '" + text_of(child(doc, "title")) +
-               "' skipped: correlation rules are not supported yet");
+      sigma::load_correlation(doc, file_, out_);
       return;
     }
     if (child(doc, "filter").IsDefined()) {
-      skip(line, "filter-unsupported",
-           "filter '" + text_of(child(doc, "title")) + "' skipped: Sigma filters are not supported yet");
+      sigma::load_filter(doc, file_, mapping_, out_);
       return;
     }
     const YAML::Node detection = child(doc, "detection");
@@ -262,6 +260,7 @@ public:
     rule.file = file_;
     rule.line = line;
     rule.id = text_of(child(doc, "id"));
+    rule.name = text_of(child(doc, "name"));
     rule.title = text_of(child(doc, "title"));
     rule.level = text_of(child(doc, "level"));
     rule.status = text_of(child(doc, "status"));
@@ -405,6 +404,8 @@ void load_file(const std::string& path, const FieldMapping& mapping, RuleLoad& o
 
 void append(RuleLoad& into, RuleLoad&& from) {
   for (auto& r : from.rules) into.rules.push_back(std::move(r));
+  for (auto& c : from.correlations) into.correlations.push_back(std::move(c));
+  for (auto& f : from.filters) into.filters.push_back(std::move(f));
   for (auto& d : from.diagnostics) into.diagnostics.push_back(std::move(d));
   into.skipped += from.skipped;
 }

@@ -87,7 +87,7 @@ TEST(SigmaLoader, OneBadDocumentDoesNotStopTheOthers) {
   EXPECT_EQ(load.diagnostics[0].reason, "unknown-modifier");
 }
 
-TEST(SigmaLoader, CorrelationAndFilterDocumentsAreSkippedWithTheirReasons) {
+TEST(SigmaLoader, CorrelationAndFilterDocumentsLoadBesideTheRules) {
   std::string text =
       "title: Many failures\nid: corr\ncorrelation:\n    type: event_count\n    rules: [a]\n"
       "    group-by: [User]\n    timespan: 5m\n    condition: {gte: 10}\n"
@@ -96,13 +96,14 @@ TEST(SigmaLoader, CorrelationAndFilterDocumentsAreSkippedWithTheirReasons) {
       "    selection:\n        User: admin\n    condition: not selection\n";
   RuleLoad load = load_rules_text(text, {}, "c.yml");
   EXPECT_TRUE(load.rules.empty());
-  EXPECT_EQ(load.skipped, 2u);
-  ASSERT_EQ(load.diagnostics.size(), 2u);
-  EXPECT_EQ(load.diagnostics[0].reason, "correlation-unsupported");
-  EXPECT_EQ(load.diagnostics[0].line, 1);
-  EXPECT_EQ(load.diagnostics[1].reason, "filter-unsupported");
-  EXPECT_EQ(load.diagnostics[1].line, 10);
-  EXPECT_EQ(load.diagnostics[1].to_string().rfind("c.yml:10: ", 0), 0u);
+  EXPECT_EQ(load.skipped, 0u);
+  EXPECT_TRUE(load.diagnostics.empty());
+  ASSERT_EQ(load.correlations.size(), 1u);
+  EXPECT_EQ(load.correlations[0].id, "corr");
+  EXPECT_EQ(load.correlations[0].line, 1);
+  ASSERT_EQ(load.filters.size(), 1u);
+  EXPECT_EQ(load.filters[0].id, "filt");
+  EXPECT_EQ(load.filters[0].line, 10);
 }
 
 TEST(SigmaLoader, YamlSyntaxErrorIsOneDiagnosticWithTheLine) {

@@ -114,6 +114,7 @@ private:
   struct Link {
     uint32_t value, next;
   };
+  uint32_t append(std::string_view value, ValueType type, std::string_view path);  // stores a value, returns its index
   void link(uint32_t value, PathIndex::Ids ids);
   const PathIndex* index_ = nullptr;
   std::string_view raw_;

@@ -93,6 +93,7 @@ struct LogSource {
 
 struct Rule {
   std::string id;  // Sigma id, or Sagan sid
+  std::string name;  // Sigma 'name': how correlation rules and filters may refer to the rule besides its id
   std::string title;
   std::string level;  // informational, low, medium, high, critical
   std::string status;
@@ -107,6 +108,65 @@ struct Rule {
   // Options that need state across events (Sagan threshold, after, xbits, flexbits ...; Sigma correlation), kept
   // as written for the stateful stage: (keyword, value).
   std::vector<std::pair<std::string, std::string>> stateful_options;
+  // Field names (as in the rule's language) whose values the stateful stage reads from the events this rule fires
+  // on: group-by and value_count fields of the correlations over the rule, key fields of its thresholds. Set when
+  // the rule set is linked (load_rules); RuleSet::compile makes them readable like the fields the rule tests.
+  std::vector<std::string> state_fields;
+};
+
+// A bound on a correlation's count: `count <op> value`; a condition is an AND of bounds ("gt: 100, lte: 200").
+struct CountBound {
+  enum class Op : uint8_t { Gt, Gte, Lt, Lte, Eq, Neq };
+  Op op = Op::Gte;
+  uint64_t value = 0;
+  bool holds(uint64_t count) const {
+    switch (op) {
+      case Op::Gt: return count > value;
+      case Op::Gte: return count >= value;
+      case Op::Lt: return count < value;
+      case Op::Lte: return count <= value;
+      case Op::Eq: return count == value;
+      case Op::Neq: return count != value;
+    }
+    return false;
+  }
+};
+
+// A Sigma correlation rule: a meta-rule over the alerts of other rules (Sigma correlation specification 2.x).
+struct Correlation {
+  enum class Type : uint8_t {
+    EventCount,       // events of the rules per group within the timespan
+    ValueCount,       // distinct values of `value_fields` per group within the timespan
+    Temporal,         // distinct rules (of `rules`) seen per group within the timespan
+    TemporalOrdered,  // the rules seen per group within the timespan, in the order of `rules`
+  };
+  std::string id, name, title, level, status, description;
+  std::vector<std::string> tags;
+  Type type = Type::EventCount;
+  std::vector<std::string> rules;         // the rules (or correlations) counted: ids or names, as written
+  std::vector<std::string> group_by;      // field names, or alias names (below)
+  int64_t timespan_ms = 0;
+  std::string timespan;                   // as written ("5m")
+  std::vector<CountBound> condition;      // AND of bounds; empty for temporal types: every rule must be seen
+  std::vector<std::string> value_fields;  // value_count: the field(s) whose distinct values (combined) count
+  // alias -> (rule name or id -> the field of that rule's events the alias stands for)
+  std::map<std::string, std::map<std::string, std::string>> aliases;
+  bool generate = false;  // the referenced rules also raise their own alerts (Sigma 'generate'; default: not)
+  std::string file;
+  int line = 0;
+};
+
+// A Sigma filter document: known-good events excluded from the named rules without editing them. Linking
+// AND-s `condition` (over `selections`) into the condition of every named rule whose log source fits.
+struct RuleFilter {
+  std::string id, title;
+  LogSource logsource;
+  std::vector<std::string> rules;  // ids or names of the rules it applies to
+  std::vector<Selection> selections;
+  Condition condition;
+  bool negated = false;  // the condition contains a 'not' (a filter without one keeps only what it selects)
+  std::string file;
+  int line = 0;
 };
 
 // How Sigma field names and log sources reach the events (config/mappings.yml).
