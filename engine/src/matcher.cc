@@ -85,6 +85,7 @@ public:
         }
         return false;
       }
+      case Op::Contents: return detail::contents_match(v, t.contents, st_.match_data, st_.match_context);
       default: return false;
     }
   }

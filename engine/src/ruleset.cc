@@ -95,30 +95,33 @@ public:
     t.number = vt.number;
     switch (vt.op) {
       case Op::Regex: {
-        uint32_t options = 0;
-        for (char f : vt.regex_flags) {
-          if (f == 'i') options |= PCRE2_CASELESS;
-          else if (f == 'm') options |= PCRE2_MULTILINE;
-          else if (f == 's') options |= PCRE2_DOTALL;
-        }
-        int err = 0;
-        PCRE2_SIZE off = 0;
-        pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(vt.text.data()), vt.text.size(), options,
-                                         &err, &off, nullptr);
-        if (!code) {
-          PCRE2_UCHAR msg[256];
-          pcre2_get_error_message(err, msg, sizeof msg);
-          why = "invalid regular expression '" + vt.text + "': " + reinterpret_cast<char*>(msg) + " at offset " +
-                std::to_string(off);
-          return false;
-        }
-        pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter when JIT is unavailable
-        impl_.regexes.push_back(code);
+        pcre2_code* code = compile_regex(vt.text, vt.regex_flags, why);
+        if (!code) return false;
         t.regex = code;
         t.text = vt.text;
         t.cased = true;
         return true;
       }
+      case Op::Contents:
+        for (const ContentPattern& p : vt.contents) {
+          detail::ContentStep step;
+          step.negated = p.negated;
+          step.nocase = p.nocase;
+          step.offset = p.offset;
+          step.depth = p.depth;
+          step.distance = p.distance;
+          step.within = p.within;
+          if (p.regex) {
+            step.regex = compile_regex(p.text, p.regex_flags, why);
+            if (!step.regex) return false;
+            step.text = p.text;
+          } else {
+            step.text = p.nocase ? detail::ascii_lower(p.text) : p.text;
+          }
+          t.contents.push_back(std::move(step));
+        }
+        t.cased = true;
+        return true;
       case Op::Cidr: {
         auto net = detail::parse_network(vt.text);
         if (!net) {
@@ -137,6 +140,35 @@ public:
         t.text = vt.cased ? vt.text : detail::ascii_lower(vt.text);
         return true;
     }
+  }
+
+  // Compiles a PCRE2 pattern with flags i, m, s, x (Sagan's pcre also: A anchored, E dollar-end-only,
+  // G ungreedy); null with `why` set when it does not compile.
+  pcre2_code* compile_regex(const std::string& text, const std::string& flags, std::string& why) {
+    uint32_t options = 0;
+    for (char f : flags) {
+      if (f == 'i') options |= PCRE2_CASELESS;
+      else if (f == 'm') options |= PCRE2_MULTILINE;
+      else if (f == 's') options |= PCRE2_DOTALL;
+      else if (f == 'x') options |= PCRE2_EXTENDED;
+      else if (f == 'A') options |= PCRE2_ANCHORED;
+      else if (f == 'E') options |= PCRE2_DOLLAR_ENDONLY;
+      else if (f == 'G') options |= PCRE2_UNGREEDY;
+    }
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    pcre2_code* code =
+        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), options, &err, &off, nullptr);
+    if (!code) {
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(err, msg, sizeof msg);
+      why = "invalid regular expression '" + text + "': " + reinterpret_cast<char*>(msg) + " at offset " +
+            std::to_string(off);
+      return nullptr;
+    }
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter when JIT is unavailable
+    impl_.regexes.push_back(code);
+    return code;
   }
 
   // Finds the log-source condition for a rule: the mapping entry that sets the most keys, all equal to the
@@ -231,20 +263,39 @@ public:
         size_t n = lit.size();
         return single({std::move(lit), false, caseless, field}, n);
       }
-      case Op::Regex: {
-        unsigned flags = HS_FLAG_PREFILTER;
-        uint32_t opts = 0;
-        pcre2_pattern_info(t.regex, PCRE2_INFO_ARGOPTIONS, &opts);
-        if (opts & PCRE2_CASELESS) flags |= HS_FLAG_CASELESS;
-        if (opts & PCRE2_DOTALL) flags |= HS_FLAG_DOTALL;
-        // Keywords are scanned over all values joined by '\n': there '^' and '$' must hold at every line.
-        if ((opts & PCRE2_MULTILINE) || field == PathIndex::npos) flags |= HS_FLAG_MULTILINE;
-        if (!regex_usable(t.text, flags)) return {};
-        return single({t.text, true, flags, field}, 3);
+      case Op::Regex: return regex_need(t.regex, t.text, field);
+      case Op::Contents: {
+        // The longest content that must occur; failing that, a pcre that must match.
+        const detail::ContentStep* best = nullptr;
+        for (const auto& s : t.contents)
+          if (!s.negated && !s.regex && !s.text.empty() && (!best || s.text.size() > best->text.size())) best = &s;
+        if (best)
+          return single({best->text, false, best->nocase ? unsigned(HS_FLAG_CASELESS) : 0u, field},
+                        best->text.size());
+        for (const auto& s : t.contents)
+          if (!s.negated && s.regex) {
+            Need n = regex_need(s.regex, s.text, field);
+            if (!n.none) return n;
+          }
+        return {};
       }
       default:
         return {};
     }
+  }
+
+  Need regex_need(pcre2_code* regex, const std::string& text, uint32_t field) {
+    unsigned flags = HS_FLAG_PREFILTER;
+    uint32_t opts = 0;
+    pcre2_pattern_info(regex, PCRE2_INFO_ARGOPTIONS, &opts);
+    if (opts & PCRE2_CASELESS) flags |= HS_FLAG_CASELESS;
+    if (opts & PCRE2_DOTALL) flags |= HS_FLAG_DOTALL;
+    // Keywords are scanned over all values joined by '\n': there '^' and '$' must hold at every line.
+    if ((opts & PCRE2_MULTILINE) || field == PathIndex::npos) flags |= HS_FLAG_MULTILINE;
+    // Options Hyperscan has no flag for: such a regex is confirmed by PCRE2 alone.
+    if (opts & (PCRE2_EXTENDED | PCRE2_ANCHORED | PCRE2_DOLLAR_ENDONLY | PCRE2_UNGREEDY)) return {};
+    if (!regex_usable(text, flags)) return {};
+    return single({text, true, flags, field}, 3);
   }
 
   // Whether Hyperscan takes `re` as a prefilter that needs at least one byte (an empty-matching regex filters

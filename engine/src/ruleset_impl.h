@@ -23,6 +23,7 @@ struct CompiledTest {
   pcre2_code* regex = nullptr;  // owned by RuleSet::Impl::regexes
   detail::Network network;
   uint32_t ref_field = PathIndex::npos;
+  std::vector<detail::ContentStep> contents;  // for Contents: the compiled sequence
 };
 
 struct CompiledCheck {

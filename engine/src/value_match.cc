@@ -214,3 +214,84 @@ std::optional<double> time_part(std::string_view v, TimePart part) {
 }
 
 }  // namespace socd::detail
+
+namespace socd::detail {
+namespace {
+
+// The first position p in [from, to - text.size()] where `text` occurs, or npos. `text` is lower-case when
+// nocase.
+size_t find_in_window(std::string_view v, std::string_view text, size_t from, size_t to, bool nocase) {
+  if (to > v.size()) to = v.size();
+  if (from > to || to - from < text.size()) return std::string_view::npos;
+  const size_t last = to - text.size();
+  if (!nocase) {
+    size_t p = v.substr(0, to).find(text, from);
+    return p != std::string_view::npos && p <= last ? p : std::string_view::npos;
+  }
+  for (size_t p = from; p <= last; ++p)
+    if (same(v.data() + p, text.data(), text.size(), false)) return p;
+  return std::string_view::npos;
+}
+
+class ContentSearch {
+public:
+  ContentSearch(std::string_view v, const std::vector<ContentStep>& steps, pcre2_match_data* md,
+                pcre2_match_context* mc)
+      : v_(v), steps_(steps), md_(md), mc_(mc) {}
+
+  // Do steps i.. match, the previous matched content having ended at `end`?
+  bool run(size_t i, size_t end) {
+    if (i == steps_.size()) return true;
+    if (--budget_ < 0) return false;  // a pathological sequence on a hostile value: no match
+    const ContentStep& s = steps_[i];
+    if (s.regex) {
+      bool hit = pcre2_match(s.regex, reinterpret_cast<PCRE2_SPTR>(v_.data()), v_.size(), 0, 0, md_, mc_) >= 0;
+      return hit != s.negated && run(i + 1, end);
+    }
+    size_t from, to;
+    if (s.relative()) {
+      from = end + static_cast<size_t>(s.distance > 0 ? s.distance : 0);
+      to = s.within >= 0 ? from + static_cast<size_t>(s.within) : v_.size();
+    } else {
+      from = s.offset > 0 ? static_cast<size_t>(s.offset) : 0;
+      to = s.depth >= 0 ? from + static_cast<size_t>(s.depth) : v_.size();
+    }
+    size_t pos = find_in_window(v_, s.text, from, to, s.nocase);
+    if (s.negated) return pos == std::string_view::npos && run(i + 1, end);
+    const bool retry = later_relative(i);
+    while (pos != std::string_view::npos) {
+      if (run(i + 1, pos + s.text.size())) return true;
+      if (!retry) return false;
+      pos = find_in_window(v_, s.text, pos + 1, to, s.nocase);
+    }
+    return false;
+  }
+
+private:
+  // Does a later content depend on where step i matched (a relative one before the next positive content)?
+  bool later_relative(size_t i) const {
+    for (size_t j = i + 1; j < steps_.size(); ++j) {
+      const ContentStep& s = steps_[j];
+      if (s.regex) continue;
+      if (s.relative()) return true;
+      if (!s.negated) return false;
+    }
+    return false;
+  }
+
+  std::string_view v_;
+  const std::vector<ContentStep>& steps_;
+  pcre2_match_data* md_;
+  pcre2_match_context* mc_;
+  long budget_ = 100000;
+};
+
+}  // namespace
+
+bool contents_match(std::string_view value, const std::vector<ContentStep>& steps, pcre2_match_data* match_data,
+                    pcre2_match_context* context) {
+  ContentSearch search(value, steps, match_data, context);
+  return search.run(0, 0);
+}
+
+}  // namespace socd::detail
