@@ -94,6 +94,10 @@ public:
   Status commit(const std::vector<StoredAlert>& alerts,
                 const std::vector<std::pair<std::string, std::string>>& checkpoints, size_t* stored) override;
   Expected<std::optional<std::string>> checkpoint(std::string_view key) override;
+  Status commit_with_state(const std::vector<StoredAlert>& alerts,
+                           const std::vector<std::pair<std::string, std::string>>& checkpoints,
+                           const std::vector<std::pair<std::string, std::string>>& state, size_t* stored) override;
+  Expected<std::optional<std::string>> state(std::string_view key) override;
   Status list(const AlertQuery& query, const std::function<bool(const StoredAlert&)>& visit) override;
   Expected<std::optional<StoredAlert>> get(std::string_view id) override;
   Expected<uint64_t> count() override;
@@ -236,10 +240,17 @@ Expected<uint64_t> RocksAlertStore::read_count() {
 
 Status RocksAlertStore::commit(const std::vector<StoredAlert>& alerts,
                                const std::vector<std::pair<std::string, std::string>>& checkpoints, size_t* stored) {
+  return commit_with_state(alerts, checkpoints, {}, stored);
+}
+
+Status RocksAlertStore::commit_with_state(const std::vector<StoredAlert>& alerts,
+                                          const std::vector<std::pair<std::string, std::string>>& checkpoints,
+                                          const std::vector<std::pair<std::string, std::string>>& state,
+                                          size_t* stored) {
   if (stored) *stored = 0;
   if (options_.read_only)
     return Status::error("alert store " + in_quotes(dir_) + " is open read-only: only `socd run` writes alerts");
-  if (alerts.empty() && checkpoints.empty()) return Status();
+  if (alerts.empty() && checkpoints.empty() && state.empty()) return Status();
   for (const auto& alert : alerts)
     if (alert.id.empty())
       return Status::error("alert store: an alert of rule '" + alert.rule_id + "' has no id (set it with alert_id())");
@@ -285,6 +296,10 @@ Status RocksAlertStore::commit(const std::vector<StoredAlert>& alerts,
     s = batch.Put(handles_[kCheckpoints], key, value);
     if (!s.ok()) return rocks_error(dir_, "cannot add a checkpoint to the write batch", s);
   }
+  for (const auto& [key, value] : state) {
+    s = batch.Put(handles_[kState], key, value);
+    if (!s.ok()) return rocks_error(dir_, "cannot add the detection state to the write batch", s);
+  }
   const uint64_t new_count = count_.load() + added;
   if (added > 0) {
     std::string value;
@@ -309,6 +324,15 @@ Expected<std::optional<std::string>> RocksAlertStore::checkpoint(std::string_vie
                                &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return rocks_error(dir_, "cannot read a checkpoint", s);
+  return std::optional<std::string>(std::move(value));
+}
+
+Expected<std::optional<std::string>> RocksAlertStore::state(std::string_view key) {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), handles_[kState], rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return rocks_error(dir_, "cannot read the saved detection state", s);
   return std::optional<std::string>(std::move(value));
 }
 

@@ -5,7 +5,7 @@
 //   alerts         time key (8 bytes) + alert id          encoded StoredAlert (below), time and id from the key
 //   alert_ids      alert id                               the alerts key of that alert
 //   checkpoints    checkpoint key (a source's name)       its checkpoint, as the writer gave it
-//   state          (correlation state, later)
+//   state          a stage's name ("stateful")            its snapshot (StatefulStage::snapshot, socd/stateful.h)
 //   default        "format"                               kFormat: marks the directory as an alert store
 //                  "alert_count"                          8 bytes little-endian: alerts stored, kept exact by commit()
 //

@@ -1,7 +1,7 @@
 // The alert store (RocksDB): alerts written once, read by everyone who needs them; the checkpoints of the sources
 // written in the same atomic batch as the alerts they cover, so a restart neither loses lines nor stores an alert
 // twice. One column family per kind of data: alerts (time-ordered), alert ids (dedup and lookup), checkpoints,
-// state (correlation windows, later).
+// state (the stateful detection stage's saved windows, written with the checkpoints they go with).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -51,6 +51,17 @@ public:
   virtual Status commit(const std::vector<StoredAlert>& alerts,
                         const std::vector<std::pair<std::string, std::string>>& checkpoints, size_t* stored) = 0;
   virtual Expected<std::optional<std::string>> checkpoint(std::string_view key) = 0;
+  // commit(), and in the same atomic write the `state` entries (key -> bytes): the stateful detection stage's saved
+  // state goes with the source checkpoints it matches, so a restart resumes both from the same point.
+  virtual Status commit_with_state(const std::vector<StoredAlert>& alerts,
+                                   const std::vector<std::pair<std::string, std::string>>& checkpoints,
+                                   const std::vector<std::pair<std::string, std::string>>& state,
+                                   size_t* stored) = 0;
+  // The state entry under `key`, or nothing.
+  virtual Expected<std::optional<std::string>> state(std::string_view key) = 0;
+  Status put_state(const std::string& key, const std::string& value) {
+    return commit_with_state({}, {}, {{key, value}}, nullptr);
+  }
   // Calls `visit` for each alert matching `query`, in time order, until it returns false.
   virtual Status list(const AlertQuery& query, const std::function<bool(const StoredAlert&)>& visit) = 0;
   virtual Expected<std::optional<StoredAlert>> get(std::string_view id) = 0;
