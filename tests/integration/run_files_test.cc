@@ -1,10 +1,10 @@
-// `socd run --file 'DIR/app.log*'` following a log that a writer thread appends to while the test rotates it, by
-// rename (as logrotate with `create`: the application reopens its log afterwards) and by copytruncate (the writer
-// paused around copy and truncation, as logrotate's documentation asks), and a service stopped with SIGTERM in the
-// middle of a file and started again. Every line must be read exactly once: the events of the runs add up to the
-// lines written, and each line with the hit token has exactly one alert in the store (recognised by its seq=N,
-// since a rotated file's lines are numbered per file), carrying the line number it has in the file it was written
-// to.
+// `socd run --file 'DIR/app.log*'` following a log that a writer thread appends to while the test rotates it,
+// by rename (as logrotate with `create`: the application reopens its log afterwards) and by copytruncate (the
+// writer paused around copy and truncation, as logrotate's documentation asks), and a service stopped with
+// SIGTERM in the middle of a file and started again. Every line must be read exactly once: the events of the
+// runs add up to the lines written, and each line with the hit token has exactly one alert in the store
+// (recognised by its seq=N, since a rotated file's lines are numbered per file), carrying the line number it
+// has in the file it was written to.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -29,7 +29,8 @@ struct ServiceDir {
     logs = dir.path() / "logs";
     std::filesystem::create_directories(logs);
     std::filesystem::create_directories(dir.path() / "rules");
-    test::write_file(dir.path() / "rules" / "hit.yml", test::keyword_rule(kHitRule, "Test hit", test::kHitToken));
+    test::write_file(dir.path() / "rules" / "hit.yml",
+                     test::keyword_rule(kHitRule, "Test hit", test::kHitToken));
   }
   test::SocdService::Options options() const {
     test::SocdService::Options o;
@@ -45,12 +46,13 @@ struct ServiceDir {
 
 // An application writing numbered lines to its log, `burst` lines every `pause`, one write(2) per line on an
 // O_APPEND descriptor. It can be told to reopen its log (after a rename) and be paused (around copytruncate).
-// It remembers the seq of the first line of each incarnation of the log: after a reopen, and after a truncation
-// the test reports with truncated().
+// It remembers the seq of the first line of each incarnation of the log: after a reopen, and after a
+// truncation the test reports with truncated().
 class AppWriter {
 public:
   // `extra` goes into every line (longer lines: a larger file for as many lines).
-  explicit AppWriter(std::string path, std::string extra = "") : path_(std::move(path)), extra_(std::move(extra)) {
+  explicit AppWriter(std::string path, std::string extra = "")
+      : path_(std::move(path)), extra_(std::move(extra)) {
     open();
   }
   ~AppWriter() {
@@ -91,7 +93,8 @@ public:
   // Waits (at most 30 s) until `count` lines are written; false when the time is up.
   bool wait_written(uint64_t count) {
     std::unique_lock lock(mutex_);
-    return progress_.wait_for(lock, 30s, [&] { return next_ >= count || done_ || failed_; }) && next_ >= count;
+    return progress_.wait_for(lock, 30s, [&] { return next_ >= count || done_ || failed_; }) &&
+           next_ >= count;
   }
   void reopen() {
     std::lock_guard lock(mutex_);
@@ -154,7 +157,8 @@ bool copy_file(const std::string& from, const std::string& to) {
   return std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, error);
 }
 
-// The store's alerts: each hit exactly once, each with the line number its line has in the file it was written to.
+// The store's alerts: each hit exactly once, each with the line number its line has in the file it was
+// written to.
 void expect_alerts(const std::string& data_dir, AppWriter& writer) {
   std::string error;
   auto alerts = test::list_alerts(data_dir, error);
@@ -165,10 +169,12 @@ void expect_alerts(const std::string& data_dir, AppWriter& writer) {
   size_t wrong_lines = 0;
   std::string example;
   for (const auto& a : alerts) {
-    if (a.seq < 0 || a.line == static_cast<int64_t>(writer.line_number(static_cast<uint64_t>(a.seq)))) continue;
+    if (a.seq < 0 || a.line == static_cast<int64_t>(writer.line_number(static_cast<uint64_t>(a.seq))))
+      continue;
     if (wrong_lines++ == 0)
-      example = "seq=" + std::to_string(a.seq) + " in " + a.file + " has source.line " + std::to_string(a.line) +
-                ", expected " + std::to_string(writer.line_number(static_cast<uint64_t>(a.seq)));
+      example = "seq=" + std::to_string(a.seq) + " in " + a.file + " has source.line " +
+                std::to_string(a.line) + ", expected " +
+                std::to_string(writer.line_number(static_cast<uint64_t>(a.seq)));
   }
   EXPECT_EQ(wrong_lines, 0u) << "alerts with a wrong source.line, e.g. " << example;
 }
@@ -202,7 +208,8 @@ TEST(RunFiles, EveryLineOnceThroughRotationsByRename) {
     ASSERT_TRUE(writer.wait_written(at));
     EXPECT_GT(socd.wait_metric_at_least(events, static_cast<double>(at) - 500, 20s), 0);
     const std::string log = dir.app_log();
-    if (std::filesystem::exists(log + ".1")) ASSERT_EQ(::rename((log + ".1").c_str(), (log + ".2").c_str()), 0);
+    if (std::filesystem::exists(log + ".1"))
+      ASSERT_EQ(::rename((log + ".1").c_str(), (log + ".2").c_str()), 0);
     ASSERT_EQ(::rename(log.c_str(), (log + ".1").c_str()), 0);
     std::this_thread::sleep_for(50ms);  // a few lines still go to the renamed file
     writer.reopen();
@@ -235,7 +242,8 @@ TEST(RunFiles, EveryLineOnceThroughRotationsByCopytruncate) {
     EXPECT_GT(socd.wait_metric_at_least(events, static_cast<double>(at) - 500, 20s), 0);
     const std::string log = dir.app_log();
     auto paused = writer.pause();
-    if (std::filesystem::exists(log + ".1")) ASSERT_EQ(::rename((log + ".1").c_str(), (log + ".2").c_str()), 0);
+    if (std::filesystem::exists(log + ".1"))
+      ASSERT_EQ(::rename((log + ".1").c_str(), (log + ".2").c_str()), 0);
     ASSERT_TRUE(copy_file(log, log + ".1"));
     ASSERT_EQ(::truncate(log.c_str(), 0), 0);
     writer.truncated(paused);
@@ -252,9 +260,9 @@ TEST(RunFiles, EveryLineOnceThroughRotationsByCopytruncate) {
   expect_alerts(dir.dir.file("store"), writer);
 }
 
-// Three runs over one file and one store: the first stopped with SIGTERM in the middle of a backlog, the second
-// stopped while the file grows, the third run to the end. The events of the three runs add up to the lines
-// written (none read twice, none skipped) and every hit has one alert.
+// Three runs over one file and one store: the first stopped with SIGTERM in the middle of a backlog, the
+// second stopped while the file grows, the third run to the end. The events of the three runs add up to the
+// lines written (none read twice, none skipped) and every hit has one alert.
 //
 // The file source notices a stop only between its reading rounds, and a round reads up to 8 MiB of a file
 // (8 batches of 1 MiB), so the backlog is larger than that (400-byte lines) for SIGTERM to come mid-file.

@@ -1,8 +1,9 @@
-// `socd run` as a service receiving syslog from real senders on the loopback: rsyslog forwarding a file it follows
-// over TCP with octet counting and over TLS with a client certificate the service requires, and util-linux
-// `logger` over UDP (IPv4 and IPv6 listeners in one service). Each test counts what arrived three ways: the
-// service's metrics while it runs, its summary line after SIGTERM, and the alerts in its store (`socd alerts list
-// --json`), where a rule written by the test fires on every line with the hit token, exactly once per line.
+// `socd run` as a service receiving syslog from real senders on the loopback: rsyslog forwarding a file it
+// follows over TCP with octet counting and over TLS with a client certificate the service requires, and
+// util-linux `logger` over UDP (IPv4 and IPv6 listeners in one service). Each test counts what arrived three
+// ways: the service's metrics while it runs, its summary line after SIGTERM, and the alerts in its store
+// (`socd alerts list --json`), where a rule written by the test fires on every line with the hit token,
+// exactly once per line.
 #include <gtest/gtest.h>
 
 #include <glob.h>
@@ -15,7 +16,8 @@ namespace {
 using namespace std::chrono_literals;
 using test::series;
 
-constexpr const char* kInstallHint = "(apt-get install rsyslog rsyslog-openssl bsdutils openssl; .ci/setup does)";
+constexpr const char* kInstallHint =
+    "(apt-get install rsyslog rsyslog-openssl bsdutils openssl; .ci/setup does)";
 constexpr const char* kHitRule = "5e1f0000-0000-4000-8000-00000000a001";
 
 // A temporary directory with a rule set, a store, a cache and a log for one socd service.
@@ -23,7 +25,8 @@ struct ServiceDir {
   test::TempDir dir;
   ServiceDir() {
     std::filesystem::create_directories(dir.path() / "rules");
-    test::write_file(dir.path() / "rules" / "hit.yml", test::keyword_rule(kHitRule, "Test hit", test::kHitToken));
+    test::write_file(dir.path() / "rules" / "hit.yml",
+                     test::keyword_rule(kHitRule, "Test hit", test::kHitToken));
   }
   test::SocdService::Options options(std::vector<std::string> sources) const {
     test::SocdService::Options o;
@@ -60,24 +63,28 @@ void expect_summary_and_alerts(const test::Summary& summary, const std::string& 
   EXPECT_EQ(test::exactly_once(test::seq_counts(alerts, kHitRule), hit_seqs), "");
 }
 
-// ---- rsyslog ---------------------------------------------------------------------------------------------------
+// ---- rsyslog ----------------------------------------------------------------------------------------------
 
 // rsyslogd in the foreground, following `input.log` (imfile) and forwarding each line with an omfwd action.
 class Rsyslog {
 public:
-  Rsyslog(const std::filesystem::path& dir, const std::string& globals, const std::string& action) : dir_(dir) {
+  Rsyslog(const std::filesystem::path& dir, const std::string& globals, const std::string& action)
+      : dir_(dir) {
     std::filesystem::create_directories(dir / "work");
-    std::string config = "global(workDirectory=\"" + (dir / "work").string() + "\"" + globals + ")\n" +
-                         "module(load=\"imfile\" mode=\"polling\" PollingInterval=\"1\")\n"
-                         "input(type=\"imfile\" File=\"" + input().string() +
-                         "\" Tag=\"socdtest:\" Facility=\"local0\" Severity=\"info\" ruleset=\"forward\")\n"
-                         "ruleset(name=\"forward\") {\n  action(type=\"omfwd\" Target=\"127.0.0.1\" Protocol=\"tcp\" " +
-                         action + " action.resumeRetryCount=\"-1\")\n}\n";
+    std::string config =
+        "global(workDirectory=\"" + (dir / "work").string() + "\"" + globals + ")\n" +
+        "module(load=\"imfile\" mode=\"polling\" PollingInterval=\"1\")\n"
+        "input(type=\"imfile\" File=\"" +
+        input().string() +
+        "\" Tag=\"socdtest:\" Facility=\"local0\" Severity=\"info\" ruleset=\"forward\")\n"
+        "ruleset(name=\"forward\") {\n  action(type=\"omfwd\" Target=\"127.0.0.1\" Protocol=\"tcp\" " +
+        action + " action.resumeRetryCount=\"-1\")\n}\n";
     test::write_file(dir / "rsyslog.conf", config);
   }
   bool start(const std::string& rsyslogd) {
-    return process_.start(rsyslogd, {"-n", "-f", (dir_ / "rsyslog.conf").string(), "-i", (dir_ / "rsyslogd.pid").string()},
-                          (dir_ / "rsyslogd.log").string(), {});
+    return process_.start(
+        rsyslogd, {"-n", "-f", (dir_ / "rsyslog.conf").string(), "-i", (dir_ / "rsyslogd.pid").string()},
+        (dir_ / "rsyslogd.log").string(), {});
   }
   bool running() { return process_.running(); }
   std::string log() const { return process_.log(); }
@@ -101,7 +108,8 @@ bool rsyslog_has_openssl_driver() {
 // rsyslog forwards `count` numbered lines to the listener `kind` ("syslog-tcp" or "syslog-tls") of a service;
 // every line must be an event and every hit an alert, exactly once.
 void rsyslog_to_service(const std::string& kind, std::vector<std::string> service_args,
-                        const std::string& rsyslog_globals, const std::string& rsyslog_action_extra, uint64_t count) {
+                        const std::string& rsyslog_globals, const std::string& rsyslog_action_extra,
+                        uint64_t count) {
   std::string rsyslogd = test::find_program("rsyslogd");
   ServiceDir dir;
   ASSERT_TRUE(dir.dir.ok());
@@ -120,10 +128,11 @@ void rsyslog_to_service(const std::string& kind, std::vector<std::string> servic
 
   const std::string events = series("socd_source_events_total", {{"source", source}});
   double seen = socd.wait_metric_at_least(events, static_cast<double>(count), 60s);
-  ASSERT_EQ(seen, static_cast<double>(count))
-      << "events of " << source << " (-1: no such series); rsyslogd " << (rsyslog.running() ? "runs" : "has ended")
-      << ", its log:\n" << test::last_lines(rsyslog.log(), 20) << "socd:\n" << test::last_lines(socd.err(), 20)
-      << "metrics:\n" << test::http_get(socd.metrics_port(), "/metrics").body;
+  ASSERT_EQ(seen, static_cast<double>(count)) << "events of " << source << " (-1: no such series); rsyslogd "
+                                              << (rsyslog.running() ? "runs" : "has ended") << ", its log:\n"
+                                              << test::last_lines(rsyslog.log(), 20) << "socd:\n"
+                                              << test::last_lines(socd.err(), 20) << "metrics:\n"
+                                              << test::http_get(socd.metrics_port(), "/metrics").body;
   auto metrics = socd.metrics();
   EXPECT_EQ(test::sample(metrics, series("socd_source_lines_total", {{"source", source}})), count);
   EXPECT_EQ(test::sample(metrics, series("socd_source_malformed_total", {{"source", source}})), 0);
@@ -139,21 +148,25 @@ void rsyslog_to_service(const std::string& kind, std::vector<std::string> servic
 
 TEST(RunSyslog, RsyslogForwardsOverTcpWithOctetCounting) {
   if (test::find_program("rsyslogd").empty()) GTEST_SKIP() << "rsyslogd is not installed " << kInstallHint;
-  rsyslog_to_service("syslog-tcp", {"--syslog-tcp", "127.0.0.1:0"}, "", "TCP_Framing=\"octet-counted\"", 2000);
+  rsyslog_to_service("syslog-tcp", {"--syslog-tcp", "127.0.0.1:0"}, "", "TCP_Framing=\"octet-counted\"",
+                     2000);
 }
 
 TEST(RunSyslog, RsyslogForwardsOverTlsWithARequiredClientCertificate) {
   if (test::find_program("rsyslogd").empty()) GTEST_SKIP() << "rsyslogd is not installed " << kInstallHint;
-  if (!rsyslog_has_openssl_driver()) GTEST_SKIP() << "rsyslog's openssl driver is not installed " << kInstallHint;
-  if (test::find_program("openssl").empty()) GTEST_SKIP() << "the openssl command is not installed " << kInstallHint;
+  if (!rsyslog_has_openssl_driver())
+    GTEST_SKIP() << "rsyslog's openssl driver is not installed " << kInstallHint;
+  if (test::find_program("openssl").empty())
+    GTEST_SKIP() << "the openssl command is not installed " << kInstallHint;
   test::TempDir pki_dir;
   ASSERT_TRUE(pki_dir.ok());
   test::TestPki pki(pki_dir.path());
   ASSERT_TRUE(pki.error.empty()) << pki.error;
-  // rsyslog presents a certificate from the CA the service requires, and checks the service's name (localhost).
+  // rsyslog presents a certificate from the CA the service requires, and checks the service's name
+  // (localhost).
   rsyslog_to_service("syslog-tls",
-                     {"--syslog-tls", "127.0.0.1:0", "--tls-cert", pki.server_cert, "--tls-key", pki.server_key,
-                      "--tls-ca", pki.ca},
+                     {"--syslog-tls", "127.0.0.1:0", "--tls-cert", pki.server_cert, "--tls-key",
+                      pki.server_key, "--tls-ca", pki.ca},
                      " DefaultNetstreamDriver=\"ossl\" DefaultNetstreamDriverCAFile=\"" + pki.ca +
                          "\" DefaultNetstreamDriverCertFile=\"" + pki.client_cert +
                          "\" DefaultNetstreamDriverKeyFile=\"" + pki.client_key + "\"",
@@ -162,17 +175,18 @@ TEST(RunSyslog, RsyslogForwardsOverTlsWithARequiredClientCertificate) {
                      1000);
 }
 
-// With --tls-ca, a client without a certificate, or with one from another CA, is refused, and nothing it sent is
-// an event; a client with a certificate from the CA is heard.
+// With --tls-ca, a client without a certificate, or with one from another CA, is refused, and nothing it sent
+// is an event; a client with a certificate from the CA is heard.
 TEST(RunSyslog, TlsListenerRefusesClientsWithoutACertificateFromItsCa) {
-  if (test::find_program("openssl").empty()) GTEST_SKIP() << "the openssl command is not installed " << kInstallHint;
+  if (test::find_program("openssl").empty())
+    GTEST_SKIP() << "the openssl command is not installed " << kInstallHint;
   ServiceDir dir;
   ASSERT_TRUE(dir.dir.ok());
   std::filesystem::create_directories(dir.dir.path() / "pki");
   test::TestPki pki(dir.dir.path() / "pki");
   ASSERT_TRUE(pki.error.empty()) << pki.error;
-  test::SocdService socd(dir.options({"--syslog-tls", "127.0.0.1:0", "--tls-cert", pki.server_cert, "--tls-key",
-                                      pki.server_key, "--tls-ca", pki.ca}));
+  test::SocdService socd(dir.options({"--syslog-tls", "127.0.0.1:0", "--tls-cert", pki.server_cert,
+                                      "--tls-key", pki.server_key, "--tls-ca", pki.ca}));
   std::string error;
   ASSERT_TRUE(socd.start(error)) << error;
   uint16_t port = socd.port_of("syslog-tls", "127.0.0.1");
@@ -204,11 +218,11 @@ TEST(RunSyslog, TlsListenerRefusesClientsWithoutACertificateFromItsCa) {
   expect_summary_and_alerts(summary, dir.dir.file("store"), 50, hit_seqs);
 }
 
-// ---- logger over UDP -------------------------------------------------------------------------------------------
+// ---- logger over UDP --------------------------------------------------------------------------------------
 
 // Sends `count` numbered lines from `first` with logger to `host`:`port` in chunks, waiting after each chunk
-// (bounded) until the service has framed them, so the socket buffer never overflows; returns false when logger
-// failed.
+// (bounded) until the service has framed them, so the socket buffer never overflows; returns false when
+// logger failed.
 bool send_with_logger(test::SocdService& socd, const std::string& logger, const std::filesystem::path& dir,
                       const std::string& host, uint16_t port, const std::string& source, uint64_t first,
                       uint64_t count, std::vector<uint64_t>& hit_seqs, std::string& error) {
@@ -219,8 +233,8 @@ bool send_with_logger(test::SocdService& socd, const std::string& logger, const 
     uint64_t n = std::min(kChunk, first + count - at);
     std::string chunk_file = (dir / ("chunk-" + std::to_string(at))).string();
     test::write_file(chunk_file, lines_between(at, n, hit_seqs));
-    auto sent = test::run_process(logger, {"-n", host, "-P", std::to_string(port), "-d", "-t", "socdtest", "-f",
-                                           chunk_file});
+    auto sent = test::run_process(
+        logger, {"-n", host, "-P", std::to_string(port), "-d", "-t", "socdtest", "-f", chunk_file});
     if (!sent.exited_with(0)) {
       error = "logger: " + sent.describe() + "\n" + sent.err;
       return false;
@@ -234,15 +248,17 @@ bool send_with_logger(test::SocdService& socd, const std::string& logger, const 
   return true;
 }
 
-// Two UDP listeners (IPv4, IPv6) in one service; logger sends to each at a gentle pace. What each listener heard
-// is counted under its own name; every datagram is an event or counted as dropped, and on the loopback at this
-// pace none is dropped.
+// Two UDP listeners (IPv4, IPv6) in one service; logger sends to each at a gentle pace. What each listener
+// heard is counted under its own name; every datagram is an event or counted as dropped, and on the loopback
+// at this pace none is dropped.
 TEST(RunSyslog, LoggerSendsUdpToIpv4AndIpv6Listeners) {
   std::string logger = test::find_program("logger");
   if (logger.empty()) GTEST_SKIP() << "logger is not installed " << kInstallHint;
   ServiceDir dir;
   ASSERT_TRUE(dir.dir.ok());
-  bool ipv6 = test::udp_socket("::1") >= 0;  // (leaks one descriptor in the test process: harmless)
+  int probe = test::udp_socket("::1");  // is there an IPv6 loopback?
+  bool ipv6 = probe >= 0;
+  if (ipv6) ::close(probe);
   std::vector<std::string> sources{"--syslog-udp", "127.0.0.1:0"};
   if (ipv6) sources.insert(sources.end(), {"--syslog-udp", "[::1]:0"});
   test::SocdService socd(dir.options(sources));
@@ -257,15 +273,16 @@ TEST(RunSyslog, LoggerSendsUdpToIpv4AndIpv6Listeners) {
   std::vector<Listener> listeners{{"127.0.0.1", socd.source_name("syslog-udp", "127.0.0.1"),
                                    socd.port_of("syslog-udp", "127.0.0.1"), 0, 600}};
   if (ipv6)
-    listeners.push_back({"::1", socd.source_name("syslog-udp", "::1"), socd.port_of("syslog-udp", "::1"), 600, 400});
+    listeners.push_back(
+        {"::1", socd.source_name("syslog-udp", "::1"), socd.port_of("syslog-udp", "::1"), 600, 400});
   else
     std::fprintf(stderr, "(no IPv6 loopback here: the IPv6 listener is left out)\n");
   std::vector<uint64_t> hit_seqs;
   uint64_t sent = 0;
   for (const auto& l : listeners) {
     ASSERT_NE(l.port, 0) << socd.running_line();
-    ASSERT_TRUE(send_with_logger(socd, logger, dir.dir.path(), l.host, l.port, l.source, l.first, l.count, hit_seqs,
-                                 error))
+    ASSERT_TRUE(send_with_logger(socd, logger, dir.dir.path(), l.host, l.port, l.source, l.first, l.count,
+                                 hit_seqs, error))
         << error;
     sent += l.count;
   }

@@ -1,7 +1,8 @@
-// Support for the end-to-end tests of `socd run`: a child process in the background (optionally fed through a pipe
-// on its standard input, stopped at the end whatever happens), the socd service itself (started on loopback ports,
-// its metrics read over HTTP, stopped with SIGTERM and its summary line parsed), a tiny HTTP/1.0 client, the alerts
-// of a store as `socd alerts list --json` prints them, and numbered test lines that say whether a rule should fire.
+// Support for the end-to-end tests of `socd run`: a child process in the background (optionally fed through a
+// pipe on its standard input, stopped at the end whatever happens), the socd service itself (started on
+// loopback ports, its metrics read over HTTP, stopped with SIGTERM and its summary line parsed), a tiny
+// HTTP/1.0 client, the alerts of a store as `socd alerts list --json` prints them, and numbered test lines
+// that say whether a rule should fire.
 #pragma once
 #include <fcntl.h>
 #include <signal.h>
@@ -27,16 +28,17 @@
 
 namespace socd::test {
 
-// ---- a child process in the background ------------------------------------------------------------------------
+// ---- a child process in the background --------------------------------------------------------------------
 
-// A program running in the background: stdout and stderr appended to one log file, stdin from /dev/null or from a
-// pipe the test writes. Destroying it stops it (SIGTERM, then SIGKILL after `kill_after`), so no test leaves a
-// process behind, also when an assertion ends the test early.
+// A program running in the background: stdout and stderr appended to one log file, stdin from /dev/null or
+// from a pipe the test writes. Destroying it stops it (SIGTERM, then SIGKILL after `kill_after`), so no test
+// leaves a process behind, also when an assertion ends the test early.
 class ChildProcess {
 public:
   struct Options {
     std::string cwd;          // empty: the test's own
     bool stdin_pipe = false;  // true: write_stdin() feeds the program
+    std::string err_log;      // where stderr goes; empty: into the log with stdout
   };
 
   ChildProcess() = default;
@@ -58,10 +60,16 @@ public:
     }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    if (options.stdin_pipe) posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], 0);  // dup2 clears CLOEXEC
-    else posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (options.stdin_pipe)
+      posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], 0);  // dup2 clears CLOEXEC
+    else
+      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    if (options.err_log.empty())
+      posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    else
+      posix_spawn_file_actions_addopen(&actions, 2, options.err_log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                       0600);
     if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
     int spawn_error = posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
@@ -155,10 +163,10 @@ private:
   std::string log_, error_;
 };
 
-// ---- loopback ports and HTTP ----------------------------------------------------------------------------------
+// ---- loopback ports and HTTP ------------------------------------------------------------------------------
 
-// A TCP port on 127.0.0.1 that was free a moment ago (the system's choice for port 0), for programs that must be
-// told their port in advance (Prometheus, socd's --metrics). 0 when none could be found.
+// A TCP port on 127.0.0.1 that was free a moment ago (the system's choice for port 0), for programs that must
+// be told their port in advance (Prometheus, socd's --metrics). 0 when none could be found.
 inline uint16_t free_tcp_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
@@ -236,7 +244,8 @@ inline MetricSamples parse_metric_samples(std::string_view text) {
 }
 
 // The series name of a metric with labels, as prometheus-cpp writes it: name{a="x",b="y"}.
-inline std::string series(std::string_view name, const std::vector<std::pair<std::string, std::string>>& labels = {}) {
+inline std::string series(std::string_view name,
+                          const std::vector<std::pair<std::string, std::string>>& labels = {}) {
   std::string s(name);
   if (labels.empty()) return s;
   s += '{';
@@ -253,14 +262,14 @@ inline double sample(const MetricSamples& samples, const std::string& series_nam
   return it == samples.end() ? -1 : it->second;
 }
 
-// ---- numbered test lines --------------------------------------------------------------------------------------
+// ---- numbered test lines ----------------------------------------------------------------------------------
 
 // The token every test rule looks for, and the numbering the tests recognise lines by.
 constexpr std::string_view kHitToken = "socd-test-hit";
 
-// A syslog line (RFC 3164 shape, as files and rsyslog carry them) with sequence number `seq` and the hit token
-// unless `hit` is false; `extra` is added to the message (more tokens for more rules). Some padding varies the
-// lengths.
+// A syslog line (RFC 3164 shape, as files and rsyslog carry them) with sequence number `seq` and the hit
+// token unless `hit` is false; `extra` is added to the message (more tokens for more rules). Some padding
+// varies the lengths.
 inline std::string numbered_line(uint64_t seq, bool hit, std::string_view extra = {}) {
   std::string line = "Nov 22 10:00:01 web01 app[42]: seq=" + std::to_string(seq) + " ";
   line += hit ? kHitToken : std::string_view("socd-test-miss");
@@ -277,7 +286,7 @@ inline std::string numbered_line(uint64_t seq, bool hit, std::string_view extra 
 // The default choice of which lines hit: all but every fifth, so events and alerts differ.
 inline bool hits(uint64_t seq) { return seq % 5 != 4; }
 
-// ---- alerts in the store --------------------------------------------------------------------------------------
+// ---- alerts in the store ----------------------------------------------------------------------------------
 
 struct ListedAlert {
   std::string id, rule_id, message, file;
@@ -285,17 +294,32 @@ struct ListedAlert {
   int64_t seq = -1;   // the seq=N of the message, -1 when absent
 };
 
-// Every alert of the store under `data_dir`, as `socd alerts list --json` prints them; `error` says what failed.
+// Every alert of the store under `data_dir`, as `socd alerts list --json` prints them; `error` says what
+// failed.
 inline std::vector<ListedAlert> list_alerts(const std::string& data_dir, std::string& error) {
   std::vector<ListedAlert> alerts;
-  ProcessResult listed = run_socd({"alerts", "list", "--data-dir", data_dir, "--json"});
-  if (!listed.exited_with(0)) {
-    error = "socd alerts list: " + listed.describe() + "\n" + last_lines(listed.err, 10);
+  TempDir capture;
+  ChildProcess lister;
+  ChildProcess::Options options;
+  options.err_log = capture.file("stderr");
+  if (!capture.ok() || !lister.start(SOCD_BINARY, {"alerts", "list", "--data-dir", data_dir, "--json"},
+                                     capture.file("stdout"), options)) {
+    error = "cannot run socd alerts list: " + lister.error();
     return alerts;
   }
+  if (!lister.wait_exit(std::chrono::seconds(120))) {
+    lister.stop(std::chrono::seconds(1));
+    error = "socd alerts list did not end within 120 s";
+    return alerts;
+  }
+  if (!lister.exited_with(0)) {
+    error = "socd alerts list: " + lister.status() + "\n" + last_lines(read_file(capture.file("stderr")), 10);
+    return alerts;
+  }
+  const std::string listed = read_file(capture.file("stdout"));
   static const std::regex seq_pattern("seq=([0-9]+) ");
   simdjson::ondemand::parser parser;
-  for (std::string_view line : split_lines(listed.out)) {
+  for (std::string_view line : split_lines(listed)) {
     simdjson::padded_string padded(line);
     simdjson::ondemand::document doc;
     ListedAlert a;
@@ -335,8 +359,10 @@ inline std::string exactly_once(const std::map<int64_t, int>& counts, const std:
   std::map<int64_t, bool> wanted;
   for (uint64_t seq : expected) wanted[static_cast<int64_t>(seq)] = true;
   for (const auto& [seq, n] : counts) {
-    if (!wanted.count(seq)) unexpected.push_back(seq);
-    else if (n > 1) repeated.push_back(seq);
+    if (!wanted.count(seq))
+      unexpected.push_back(seq);
+    else if (n > 1)
+      repeated.push_back(seq);
   }
   for (const auto& [seq, unused] : wanted)
     if (!counts.count(seq)) missing.push_back(seq);
@@ -350,17 +376,18 @@ inline std::string exactly_once(const std::map<int64_t, int>& counts, const std:
   return show("missing", missing) + show("more than once", repeated) + show("unexpected", unexpected);
 }
 
-// ---- the socd service -----------------------------------------------------------------------------------------
+// ---- the socd service -------------------------------------------------------------------------------------
 
 // A Sigma rule, written by the tests, that fires on every event containing `keyword` (any log source).
 inline std::string keyword_rule(const std::string& id, const std::string& title, std::string_view keyword) {
-  return "title: " + title + "\nid: " + id + "\nstatus: test\nlogsource: {}\ndetection:\n    keywords:\n        - '" +
-         std::string(keyword) + "'\n    condition: keywords\nlevel: low\n";
+  return "title: " + title + "\nid: " + id +
+         "\nstatus: test\nlogsource: {}\ndetection:\n    keywords:\n        - '" + std::string(keyword) +
+         "'\n    condition: keywords\nlevel: low\n";
 }
 
-// `socd run` in the background, with its stderr in a file the test reads while it runs. The rule directory, the
-// store and the compiled-rule cache are the test's (in its temporary directory); metrics are served on a free
-// loopback port. Listener addresses with port 0 get a port from the system; port_of() reads it from the
+// `socd run` in the background, with its stderr in a file the test reads while it runs. The rule directory,
+// the store and the compiled-rule cache are the test's (in its temporary directory); metrics are served on a
+// free loopback port. Listener addresses with port 0 get a port from the system; port_of() reads it from the
 // "running:" line.
 class SocdService {
 public:
@@ -377,8 +404,9 @@ public:
   // Starts socd and waits (bounded) until it says it runs; a metrics port taken meanwhile is retried.
   bool start(std::string& error) {
     for (int attempt = 0; attempt < 5; ++attempt) {
-      std::vector<std::string> args{"run", "--data-dir", options_.data_dir, "--rules", options_.rules,
-                                    "--cache-dir", options_.cache_dir, "--workers", "2"};
+      std::vector<std::string> args{
+          "run",         "--data-dir",       options_.data_dir, "--rules", options_.rules,
+          "--cache-dir", options_.cache_dir, "--workers",       "2"};
       if (workers_ != 0) args.back() = std::to_string(workers_);
       args.insert(args.end(), options_.sources.begin(), options_.sources.end());
       if (options_.metrics) {
@@ -451,8 +479,8 @@ public:
     HttpResponse r = http_get(metrics_port_, "/metrics");
     return r.status == 200 ? parse_metric_samples(r.body) : MetricSamples{};
   }
-  // Polls the metrics until `series_name` reaches at least `value` or `timeout` passes (or socd ended); returns
-  // the last value seen.
+  // Polls the metrics until `series_name` reaches at least `value` or `timeout` passes (or socd ended);
+  // returns the last value seen.
   double wait_metric_at_least(const std::string& series_name, double value,
                               std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -467,13 +495,13 @@ public:
   bool wait_stderr(std::string_view text, size_t count = 1,
                    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     return eventually(
-        [&] {
-          std::string e = err();
-          size_t n = 0;
-          for (size_t at = e.find(text); at != std::string::npos; at = e.find(text, at + 1)) ++n;
-          return n >= count || !process_->running();
-        },
-        timeout) &&
+               [&] {
+                 std::string e = err();
+                 size_t n = 0;
+                 for (size_t at = e.find(text); at != std::string::npos; at = e.find(text, at + 1)) ++n;
+                 return n >= count || !process_->running();
+               },
+               timeout) &&
            occurrences(text) >= count;
   }
   size_t occurrences(std::string_view text) const {
@@ -488,14 +516,16 @@ public:
   bool write_stdin(std::string_view data) { return process_->write_stdin(data); }
   void close_stdin() { process_->close_stdin(); }
 
-  // SIGTERM and wait for the drain (at most 60 s, then SIGKILL). Fills `summary` from the last stderr line; returns
-  // "" when socd exited 0 with a summary, else what went wrong.
+  // SIGTERM and wait for the drain (at most 60 s, then SIGKILL). Fills `summary` from the last stderr line;
+  // returns "" when socd exited 0 with a summary, else what went wrong.
   std::string stop(Summary& summary) {
     process_->close_stdin();
     bool clean = process_->stop(std::chrono::seconds(60));
     std::string e = err();
-    if (!clean) return "socd run did not stop within 60 s of SIGTERM (killed); its stderr:\n" + last_lines(e, 20);
-    if (!process_->exited_with(0)) return "socd run: " + process_->status() + "; its stderr:\n" + last_lines(e, 20);
+    if (!clean)
+      return "socd run did not stop within 60 s of SIGTERM (killed); its stderr:\n" + last_lines(e, 20);
+    if (!process_->exited_with(0))
+      return "socd run: " + process_->status() + "; its stderr:\n" + last_lines(e, 20);
     auto parsed = parse_summary(e);
     if (!parsed) return "the last stderr line is not the summary:\n" + last_lines(e, 5);
     summary = *parsed;
