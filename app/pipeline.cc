@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "stage_writer.h"
+
 namespace socd {
 
 // A rule set with what each worker needs beside it.
@@ -11,12 +13,17 @@ struct Pipeline::Rules {
   std::shared_ptr<const RuleSet> set;
   AlertWriter writer;
   uint64_t generation;
-  Rules(std::shared_ptr<const RuleSet> s, uint64_t g) : set(s), writer(s), generation(g) {}
+  std::shared_ptr<const StatefulRules> stateful;  // null, or correlations and thresholds over `set`
+  Rules(std::shared_ptr<const RuleSet> s, uint64_t g, std::shared_ptr<const StatefulRules> st)
+      : set(s), writer(s), generation(g), stateful(std::move(st)) {}
 };
 
 struct Pipeline::Job {
   std::unique_ptr<SourceBatch> batch;
   std::vector<StoredAlert> alerts;
+  std::shared_ptr<Rules> rules;  // the rule set the batch was matched with
+  std::vector<AlertHit> hits;    // the alerts the stateful stage decides about
+  int64_t last_event_ms = -1;    // the time of the batch's last event, for the stateful stage's clock
   std::vector<std::pair<std::string, uint32_t>> matches;  // (rule id, count) for metrics
   uint64_t events = 0, malformed = 0;
   std::chrono::steady_clock::time_point pushed;
@@ -33,11 +40,13 @@ struct WorkerState {
   explicit WorkerState(InputFormat f) : parser(f) {}
 };
 
-Pipeline::Pipeline(AlertStore& store, std::shared_ptr<const RuleSet> rules, PipelineOptions options)
+Pipeline::Pipeline(AlertStore& store, std::shared_ptr<const RuleSet> rules, PipelineOptions options,
+                   std::shared_ptr<const StatefulRules> stateful)
     : store_(store), options_(options) {
   if (options_.workers < 1) options_.workers = 1;
   capacity_ = options_.capacity ? options_.capacity : 4 * options_.workers;
-  rules_ = std::make_shared<Rules>(std::move(rules), 1);
+  if (stateful) stage_ = std::make_unique<StageWriter>(store_, stateful);
+  rules_ = std::make_shared<Rules>(std::move(rules), 1, std::move(stateful));
   // Positions of network messages restart with the process: this nonce keeps their alert ids apart.
   run_nonce_ = std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "." +
                std::to_string(::getpid());
@@ -59,13 +68,14 @@ BatchSink& Pipeline::sink(uint32_t index) { return sinks_.at(index); }
 void Pipeline::rename_source(uint32_t index, std::string name) { sources_.at(index).name = std::move(name); }
 
 void Pipeline::start() {
+  if (stage_) stage_->restore();
   for (unsigned i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { work(); });
   threads_.emplace_back([this] { write(); });
 }
 
-void Pipeline::swap_rules(std::shared_ptr<const RuleSet> rules) {
+void Pipeline::swap_rules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<const StatefulRules> stateful) {
   uint64_t g = generation_.fetch_add(1) + 1;
-  auto r = std::make_shared<Rules>(std::move(rules), g);
+  auto r = std::make_shared<Rules>(std::move(rules), g, std::move(stateful));
   std::lock_guard lk(rules_mu_);
   rules_ = std::move(r);
 }
@@ -92,6 +102,8 @@ bool Pipeline::push(std::unique_ptr<SourceBatch> batch, bool may_block) {
 }
 
 std::optional<std::string> Pipeline::checkpoint(const std::string& key) {
+  if (stage_)
+    if (auto held = stage_->held_checkpoint(key)) return held;  // newer than the stored one
   auto r = store_.checkpoint(key);
   if (!r.ok()) return std::nullopt;
   return *r;
@@ -118,6 +130,7 @@ void Pipeline::work() {
       ws.matcher = std::make_unique<Matcher>(rules->set);
       ws.event = std::make_unique<Event>(&rules->set->paths());
     }
+    job->rules = rules;
     process(*job, *rules, ws);
     {
       std::lock_guard lk(mu_);
@@ -133,6 +146,7 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
   const std::string& stream = sb.stream.empty() ? run_nonce_ : sb.stream;
   Event& ev = *ws.event;
   std::unordered_map<uint32_t, uint32_t> counts;
+  const Line* last_parsed = nullptr;  // the batch's last line, once it parsed
   for (const Line& l : lb.lines) {
     if (l.oversized) {
       ++job.malformed;
@@ -152,6 +166,7 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
       ev.add("fromhost-ip", ip, ValueType::String);
     }
     ++job.events;
+    last_parsed = &l;
     ws.matched.clear();
     ws.matcher->match(ev, ws.matched);
     for (uint32_t r : ws.matched) {
@@ -175,23 +190,34 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
         }
       }
       a.json = ws.json;
+      if (rules.stateful && rules.stateful->needs(r)) {  // the stateful stage decides about this alert
+        AlertHit& h = job.hits.emplace_back();
+        h.alert = job.alerts.size();
+        rules.stateful->extract(r, ev, a.time_ms, h.hit);
+        h.hit.ref = a.id;
+        h.hit.source = sb.origin;
+        h.hit.line = l.number;
+        h.hit.host = a.host;
+      }
       job.alerts.push_back(std::move(a));
       ++counts[r];
     }
   }
+  if (rules.stateful && last_parsed && last_parsed == &lb.lines.back())  // the stage's clock: the batch's end
+    job.last_event_ms = rules.stateful->event_time_ms(ev);
   for (auto [r, n] : counts) job.matches.emplace_back(rules.set->rule(r).id, n);
 }
 
 void Pipeline::write() {
   std::vector<std::unique_ptr<Job>> ready;
   std::vector<StoredAlert> alerts;
-  std::vector<std::pair<std::string, std::string>> checkpoints;
+  std::vector<std::pair<std::string, std::string>> checkpoints, state;
   for (;;) {
     ready.clear();
     {
       std::unique_lock lk(mu_);
       done_cv_.wait(lk, [&] { return (!window_.empty() && window_.front()->done) || (stopping_ && window_.empty()); });
-      if (window_.empty()) return;
+      if (window_.empty()) break;
       // Every finished batch at the front of the window goes into one write.
       while (!window_.empty() && window_.front()->done) {
         ready.push_back(std::move(window_.front()));
@@ -200,18 +226,22 @@ void Pipeline::write() {
     }
     alerts.clear();
     checkpoints.clear();
+    state.clear();
     for (auto& j : ready) {
+      if (stage_ && j->rules->stateful)  // stateful stage: in push order, before the batch's alerts are stored
+        stage_->apply(j->rules->stateful, j->alerts, j->hits, j->last_event_ms);
       for (auto& a : j->alerts) alerts.push_back(std::move(a));
       if (!j->batch->checkpoint_key.empty())
         checkpoints.emplace_back(j->batch->checkpoint_key, j->batch->checkpoint_value);
     }
+    if (stage_) stage_->prepare(checkpoints, state, false);  // checkpoints wait for the state that matches them
     auto t0 = std::chrono::steady_clock::now();
     size_t stored = 0;
-    Status st = store_.commit(alerts, checkpoints, &stored);
+    Status st = store_.commit_with_state(alerts, checkpoints, state, &stored);
     for (int attempt = 1; !st.ok() && attempt < 5; ++attempt) {
       std::fprintf(stderr, "socd run: storing alerts failed (%s); retrying\n", st.message().c_str());
       std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
-      st = store_.commit(alerts, checkpoints, &stored);
+      st = store_.commit_with_state(alerts, checkpoints, state, &stored);
     }
     auto t1 = std::chrono::steady_clock::now();
     if (!st.ok()) {
@@ -224,6 +254,7 @@ void Pipeline::write() {
       work_cv_.notify_all();
       return;
     }
+    if (stage_) stage_->written();
     store_nanos_ += std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
     ++store_writes_;
     alerts_stored_ += stored;
@@ -249,7 +280,18 @@ void Pipeline::write() {
     space_cv_.notify_all();
     done_cv_.notify_all();
   }
+  // Stopping: the stateful stage's state, with the checkpoints it held back.
+  if (stage_) {
+    checkpoints.clear();
+    state.clear();
+    stage_->prepare(checkpoints, state, true);
+    Status st = store_.commit_with_state({}, checkpoints, state, nullptr);
+    if (st.ok()) stage_->written();
+    else std::fprintf(stderr, "socd run: cannot save the correlation state: %s\n", st.message().c_str());
+  }
 }
+
+StageCounters Pipeline::stage_counters() const { return stage_ ? stage_->counters() : StageCounters{}; }
 
 void Pipeline::drain() {
   {

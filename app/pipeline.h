@@ -19,6 +19,7 @@
 #include "socd/event_parser.h"
 #include "socd/ruleset.h"
 #include "socd/source.h"
+#include "socd/stateful.h"
 
 namespace socd {
 
@@ -35,9 +36,14 @@ struct SourceTally {
   std::atomic<uint64_t> events{0}, malformed{0}, alerts{0};
 };
 
+class StageWriter;
+
 class Pipeline : public BatchSink {
 public:
-  Pipeline(AlertStore& store, std::shared_ptr<const RuleSet> rules, PipelineOptions options);
+  // With `stateful` (correlations and thresholds over `rules`), the writer runs the stateful stage on the batches
+  // in push order and saves its state with the checkpoints (stage_writer.h).
+  Pipeline(AlertStore& store, std::shared_ptr<const RuleSet> rules, PipelineOptions options,
+           std::shared_ptr<const StatefulRules> stateful = nullptr);
   ~Pipeline() override;
 
   // Registers a source (before it starts) for its counters; returns its index. Start the source with
@@ -56,7 +62,8 @@ public:
   std::optional<std::string> checkpoint(const std::string& key) override;
 
   // Swaps in a new rule set: batches taken by a worker after the swap use it; none is lost or processed twice.
-  void swap_rules(std::shared_ptr<const RuleSet> rules);
+  // The stateful stage carries over the windows of the correlations and thresholds that did not change.
+  void swap_rules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<const StatefulRules> stateful = nullptr);
   std::shared_ptr<const RuleSet> rules() const;
   uint64_t rules_generation() const { return generation_.load(); }
 
@@ -74,6 +81,8 @@ public:
   // Latencies from push to stored, in seconds, of the batches stored since the last call (for percentiles).
   std::vector<double> take_latencies();
   bool failed() const { return failed_.load(); }
+  // What the stateful stage did since start (zero without one).
+  StageCounters stage_counters() const;
 
   struct Rules;  // a rule set with its alert writer (internal)
 
@@ -124,6 +133,8 @@ private:
   mutable std::mutex stats_mu_;
   std::unordered_map<std::string, uint64_t> rule_matches_;
   std::vector<double> latencies_;
+
+  std::unique_ptr<StageWriter> stage_;  // the stateful stage; used by the writer thread only
 };
 
 }  // namespace socd

@@ -27,7 +27,7 @@ namespace socd::cli {
 namespace {
 
 struct RunOptions {
-  std::string config, data_dir, mappings, cache_dir, format_name, metrics;
+  std::string config, data_dir, mappings, cache_dir, format_name, metrics, thresholds;
   std::vector<std::string> rules, files, udp, tcp, tls;
   std::string tls_cert, tls_key, tls_ca;
   unsigned workers = 0;
@@ -50,20 +50,27 @@ struct LoadedSet {
   std::shared_ptr<const RuleSet> set;
   size_t loaded = 0, skipped = 0;
   double seconds = 0;
+  std::shared_ptr<const StatefulRules> stateful;  // correlations and thresholds
 };
 
 // Loads mappings and rules; `strict` refuses a set with any rule that could not be compiled (reloads).
 Expected<LoadedSet> load_set(const RunOptions& o, bool strict) {
   auto mapping = load_mapping(o.mappings);
   if (!mapping) return mapping.error();
+  StageConfig stage;
+  if (!o.thresholds.empty()) {
+    auto c = load_stage_config(o.thresholds);
+    if (!c) return c.error();
+    stage = std::move(*c);
+  }
   CompileOptions copts;
   if (o.cache_dir != "none") copts.cache_dir = o.cache_dir;
-  LoadedRules r = load_rules(o.rules, *mapping, copts);
+  LoadedRules r = load_rules(o.rules, *mapping, copts, stage);
   print_diagnostics(r.diagnostics, false);
   if (strict && r.skipped > 0)
     return Status::error(std::to_string(r.skipped) + " rule(s) could not be compiled (see above)");
   if (r.loaded == 0 && r.skipped > 0) return Status::error("no rule could be compiled");
-  return LoadedSet{r.set, r.loaded, r.skipped, r.load_seconds};
+  return LoadedSet{r.set, r.loaded, r.skipped, r.load_seconds, r.stateful};
 }
 
 }  // namespace
@@ -104,7 +111,9 @@ int run_main(int argc, char** argv) {
        "start files seen for the first time at their end instead of their beginning")
       ("exit-when-done", po::bool_switch(&o.exit_when_done),
        "read the files and stdin to their end (no following), store everything, and exit")
-      ("sync", po::bool_switch(&o.sync), "fsync every store write (survives power loss, not only a crash)");
+      ("sync", po::bool_switch(&o.sync), "fsync every store write (survives power loss, not only a crash)")
+      ("thresholds", po::value(&o.thresholds),
+       "thresholds, deduplication and settings of the stateful stage (config/thresholds.yml); reloaded on SIGHUP");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -170,7 +179,7 @@ int run_main(int argc, char** argv) {
   PipelineOptions popts;
   popts.workers = o.workers;
   popts.format = format;
-  Pipeline pipeline(**store, set->set, popts);
+  Pipeline pipeline(**store, set->set, popts, set->stateful);
 
   // Sources.
   std::vector<std::unique_ptr<Source>> sources;
@@ -276,7 +285,7 @@ int run_main(int argc, char** argv) {
         ++info.reload_failures;
         log("reload refused, the running rule set stays: %s", next.error().message().c_str());
       } else {
-        pipeline.swap_rules(next->set);
+        pipeline.swap_rules(next->set, next->stateful);
         ++info.reloads;
         info.compile_seconds = next->seconds;
         info.rules_loaded = next->loaded;
@@ -315,6 +324,17 @@ int run_main(int argc, char** argv) {
     bytes += t.counters->bytes;
   }
   log("stopped");
+  if (set->stateful->active()) {
+    StageCounters c = pipeline.stage_counters();
+    log("stateful: hits=%llu passed=%llu suppressed=%llu consumed=%llu correlation_alerts=%llu summaries=%llu "
+        "late=%llu late_unapplied=%llu missing_fields=%llu evicted=%llu restored_groups=%llu",
+        static_cast<unsigned long long>(c.hits), static_cast<unsigned long long>(c.passed),
+        static_cast<unsigned long long>(c.suppressed), static_cast<unsigned long long>(c.consumed),
+        static_cast<unsigned long long>(c.correlations), static_cast<unsigned long long>(c.summaries),
+        static_cast<unsigned long long>(c.late), static_cast<unsigned long long>(c.late_unapplied),
+        static_cast<unsigned long long>(c.missing_fields), static_cast<unsigned long long>(c.evicted),
+        static_cast<unsigned long long>(c.restored_groups));
+  }
   // The last line: what this run did, from the first source started to the last alert stored.
   double p50 = percentile(0.50), p99 = percentile(0.99);
   std::fprintf(stderr,

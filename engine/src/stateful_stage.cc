@@ -225,6 +225,7 @@ struct StatefulStage::State {
   std::vector<Runtime<Group>> corr;
   std::vector<Runtime<PolicyGroup>> pol;
   int64_t watermark = kNoTime;
+  bool event_clock = false;  // the watermark follows event times (once one was seen, arrival times do not move it)
   uint64_t seq = 0;
   uint64_t version = 0;
   StageCounters counters;
@@ -750,9 +751,15 @@ StatefulStage::~StatefulStage() = default;
 StatefulStage::Verdict StatefulStage::observe(const StageHit& hit, std::vector<StageAlert>& out) {
   State& s = *state_;
   ++s.counters.hits;
-  const bool late = s.watermark != kNoTime && hit.time_ms < s.horizon();
+  // An event without a time of its own takes its arrival time, which says nothing about the event clock: it neither
+  // counts as late nor moves the watermark, unless no event has had a time yet.
+  if (hit.event_time && !s.event_clock) {
+    s.event_clock = true;
+    s.watermark = kNoTime;
+  }
+  const bool late = hit.event_time && s.watermark != kNoTime && hit.time_ms < s.horizon();
   if (late) ++s.counters.late;
-  s.move_watermark(hit.time_ms, out);
+  if (hit.event_time || !s.event_clock) s.move_watermark(hit.time_ms, out);
   Input in;
   in.node = hit.rule;
   in.time = hit.time_ms;
@@ -770,7 +777,12 @@ StatefulStage::Verdict StatefulStage::observe(const StageHit& hit, std::vector<S
 }
 
 void StatefulStage::advance(int64_t event_time_ms, std::vector<StageAlert>& out) {
-  state_->move_watermark(event_time_ms, out);
+  State& s = *state_;
+  if (!s.event_clock) {
+    s.event_clock = true;
+    s.watermark = kNoTime;
+  }
+  s.move_watermark(event_time_ms, out);
 }
 
 void StatefulStage::flush(std::vector<StageAlert>& out) {
@@ -807,6 +819,7 @@ std::string StatefulStage::snapshot() const {
   const State& s = *state_;
   std::string out(kSnapshotMagic);
   put_i64(out, s.watermark);
+  put_varint(out, s.event_clock ? 1 : 0);
   put_varint(out, s.seq);
   put_varint(out, s.corr.size());
   for (size_t i = 0; i < s.corr.size(); ++i) {
@@ -869,6 +882,7 @@ Status StatefulStage::restore(std::string_view bytes) {
     return Status::error("the stateful stage's saved state is not in a format this version reads; it starts empty");
   Reader r{bytes.substr(kSnapshotMagic.size())};
   s.watermark = r.i64();
+  s.event_clock = r.varint() != 0;
   s.seq = r.varint();
   std::unordered_map<std::string, size_t> corr_of, pol_of;
   for (size_t i = 0; i < s.impl.correlations.size(); ++i) corr_of.emplace(s.impl.correlations[i].fingerprint, i);

@@ -257,6 +257,22 @@ correlation: {type: event_count, rules: [a], group-by: [Host], timespan: 10m, co
   EXPECT_EQ(take(), Alerts{"lt3@5"});
 }
 
+TEST_F(StageTest, AnEventWithoutATimeDoesNotMoveTheClock) {
+  build(R"(title: Fewer than three
+id: lt3
+correlation: {type: event_count, rules: [a], group-by: [Host], timespan: 10m, condition: {lt: 3}}
+)");
+  feed(hit("a", 0, {{"Host", "h1"}}));
+  StageHit untimed = hit("a", 365LL * 24 * 60 * kMin, {{"Host", "h2"}});  // arrival time, a year on
+  untimed.event_time = false;
+  feed(untimed);
+  feed(hit("a", 1 * kMin, {{"Host", "h1"}}));
+  EXPECT_EQ(stage_->counters().late, 0u);
+  EXPECT_EQ(take(), Alerts{});  // h1's window is still open
+  advance(11 * kMin + 1);
+  EXPECT_EQ(take(), Alerts{"lt3@3"});
+}
+
 TEST_F(StageTest, ARangeNeedsBothBounds) {
   build(R"(title: Two
 id: two

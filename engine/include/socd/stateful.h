@@ -11,7 +11,9 @@
 //
 // Time is event time (the mapping's time fields; arrival time for an event without one). The watermark is the
 // latest event time seen; an event older than the watermark minus the tolerance is late: it is counted, and still
-// applied where its window is open. Windows whose outcome depends on their end (conditions with an upper bound,
+// applied where its window is open. Arrival times move the watermark only until the first event with a time of its
+// own is seen (a stream without timestamps runs on arrival time; one event without a time among timed ones does not
+// throw the clock forward). Windows whose outcome depends on their end (conditions with an upper bound,
 // thresholds) close when the watermark minus the tolerance passes their end, or at flush() (end of input).
 //
 // Windows:
