@@ -13,7 +13,7 @@ namespace socd::cli {
 
 static int rules_check(int argc, char** argv) {
   std::vector<std::string> paths;
-  std::string mappings, cache_dir;
+  std::string mappings, cache_dir, thresholds;
   po::options_description opts(
       "Usage: socd rules check PATH... [options]\n\n"
       "Compiles the rules under each PATH (a file, or a directory searched for *.yml/*.yaml) exactly as 'scan' and\n"
@@ -24,7 +24,9 @@ static int rules_check(int argc, char** argv) {
   opts.add_options()("help,h", "show this help")(
       "mappings", po::value(&mappings), "field and log-source mapping file (default: built in)")(
       "cache-dir", po::value(&cache_dir)->default_value(default_cache_dir()),
-      "directory caching compiled rule databases; 'none' disables the cache");
+      "directory caching compiled rule databases; 'none' disables the cache")(
+      "thresholds", po::value(&thresholds),
+      "also check a thresholds file (config/thresholds.yml) against the rules");
   po::options_description hidden;
   hidden.add_options()("path", po::value(&paths)->multitoken());
   po::positional_options_description pos;
@@ -52,9 +54,18 @@ static int rules_check(int argc, char** argv) {
     std::fprintf(stderr, "socd rules check: %s\n", mapping.error().message().c_str());
     return kUsageError;
   }
+  StageConfig stage;
+  if (!thresholds.empty()) {
+    auto c = load_stage_config(thresholds);
+    if (!c) {
+      std::fprintf(stderr, "socd rules check: %s\n", c.error().message().c_str());
+      return kUsageError;
+    }
+    stage = std::move(*c);
+  }
   CompileOptions copts;
   if (cache_dir != "none") copts.cache_dir = cache_dir;
-  LoadedRules loaded = load_rules(paths, *mapping, copts);
+  LoadedRules loaded = load_rules(paths, *mapping, copts, stage);
   std::map<std::string, size_t> skipped_by_reason, warnings_by_reason;
   size_t warnings = 0;
   for (const auto& d : loaded.diagnostics) {
@@ -68,6 +79,8 @@ static int rules_check(int argc, char** argv) {
   }
   const CompileStats& st = loaded.set->stats();
   std::printf("\nrules loaded: %zu, skipped: %zu\n", loaded.loaded, loaded.skipped);
+  std::printf("correlation rules in force: %zu; threshold and dedup entries in force: %zu\n", loaded.correlations,
+              loaded.stateful->policy_count());
   for (const auto& [reason, n] : skipped_by_reason) std::printf("  skipped  %-28s %zu\n", reason.c_str(), n);
   for (const auto& [reason, n] : warnings_by_reason) std::printf("  warning  %-28s %zu\n", reason.c_str(), n);
   std::printf("prefilter: %zu Hyperscan databases (one per field tested, one for keywords) holding %zu literals "
