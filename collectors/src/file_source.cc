@@ -27,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kFingerprintBytes = 1024;  // a file's identity beyond its inode: its first bytes
 constexpr size_t kOversizedHead = 256;      // bytes kept of an oversized line
-constexpr size_t kCopyMinBytes = 64;        // a file's head shorter than this is not enough to recognise a copy
+constexpr size_t kCopyMinBytes = 64;        // fewer first bytes than this do not tell a copy
 constexpr size_t kRetiredKept = 64;         // ended incarnations remembered to recognise copies of them
 
 // glob(3) reports unreadable directories through a plain function: it collects them here for the scan.
@@ -208,7 +208,7 @@ Expected<FileCheckpoint> decode_file_checkpoint(std::string_view v) {
   return c;
 }
 
-// ---------------------------------------------------------------------------------------------------------------
+// ----------------------------------------------------------------------------------------------------
 
 namespace {
 
@@ -217,7 +217,7 @@ struct Tracked {
   enum class Mode {
     kReading,  // read and framed
     kProbing,  // new while running and its first bytes might be a copy of a known file's: wait for more bytes
-    kLinked,   // a copy of the live incarnation `link_to`: read from where that one ends, once it is truncated
+    kLinked,   // a copy of the live incarnation `link_to`: read from where that one ends, once truncated
   };
   std::string path, key, stream;
   int fd = -1;
@@ -226,6 +226,10 @@ struct Tracked {
   Mode mode = Mode::kReading;
   uint64_t link_to = 0;
   bool matched = true;
+  // Found by the scan in start() without a checkpoint that fits: the first round looks whether it is a copy of
+  // a file whose checkpoint no longer fits (copytruncate while socd was down) before reading it.
+  bool first_scan = false, seen_before = false;
+  uint64_t size_at_open = 0;
   // Reading: bytes [framed, read_pos) are in `pending` (or skipped, when `skipping` an oversized line).
   uint64_t read_pos = 0, framed = 0, line_no = 0;
   std::string pending;
@@ -240,9 +244,13 @@ struct Tracked {
 };
 
 // The end of an incarnation (truncated, or closed), kept to recognise a copy of it made before its end.
+// After a restart, the checkpoint of a file that was truncated (or replaced) while socd was down stands for its
+// last incarnation: no head bytes then, only the fingerprint (its length and hash).
 struct Retired {
   uint64_t id = 0;
   std::string head, stream;
+  uint64_t fingerprint_length = 0, fingerprint = 0;  // when `head` is empty
+  uint64_t dev = 0, ino = 0;                         // the file it was (never its own copy)
   uint64_t offset = 0, line = 0;
 };
 
@@ -280,7 +288,7 @@ struct FileSource::State {
     return false;
   }
 
-  // --- batches --------------------------------------------------------------------------------------------------
+  // --- batches ---------------------------------------------------------------------------------------------
 
   FileCheckpoint checkpoint_of(const Tracked& t) const {
     FileCheckpoint c;
@@ -380,8 +388,8 @@ struct FileSource::State {
     push(t);
   }
 
-  // Reads the file's first bytes (up to 1024) when it has more of them than `head` holds. Bytes that do not go on
-  // from `head` are not taken: the file was truncated, which head_changed() reports.
+  // Reads the file's first bytes (up to 1024) when it has more of them than `head` holds. Bytes that do not
+  // go on from `head` are not taken: the file was truncated, which head_changed() reports.
   void refresh_head(Tracked& t, uint64_t size) {
     if (t.head.size() >= kFingerprintBytes || size <= t.head.size()) return;
     std::string buf(std::min<uint64_t>(size, kFingerprintBytes), '\0');
@@ -391,7 +399,8 @@ struct FileSource::State {
     if (buf.size() > t.head.size() && buf.compare(0, t.head.size(), t.head) == 0) t.head = std::move(buf);
   }
 
-  // Whether the file's first bytes are no longer those read from it: it was truncated (copytruncate) or rewritten.
+  // Whether the file's first bytes are no longer those read from it: it was truncated (copytruncate) or
+  // rewritten.
   bool head_changed(Tracked& t) {
     if (t.head.empty()) return false;
     std::string now(t.head.size(), '\0');
@@ -407,7 +416,8 @@ struct FileSource::State {
     start_reading(t, 0, 0, new_stream(t));
   }
 
-  // Reads new bytes of a file, up to `budget` bytes. Returns true when it stopped on the budget (more to read).
+  // Reads new bytes of a file, up to `budget` bytes. Returns true when it stopped on the budget (more to
+  // read).
   bool read_file(Tracked& t, uint64_t budget) {
     size_t chunk = std::max<size_t>(std::min<size_t>(options.batch_bytes, 4 << 20), 1 << 16);
     if (read_buffer.size() < chunk) read_buffer.resize(chunk);
@@ -442,7 +452,7 @@ struct FileSource::State {
     return false;
   }
 
-  // --- incarnations ---------------------------------------------------------------------------------------------
+  // --- incarnations ----------------------------------------------------------------------------------------
 
   Tracked* find_live(uint64_t id) {
     for (auto& f : files)
@@ -460,15 +470,15 @@ struct FileSource::State {
     t.skipping = false;
   }
 
-  // Starts a copy where its original ended, under the original's stream, and records that at once so a restart
-  // does not read the copy from its start.
+  // Starts a copy where its original ended, under the original's stream, and records that at once so a
+  // restart does not read the copy from its start.
   void release_copy(Tracked& copy, const Retired& original) {
     start_reading(copy, original.offset, original.line, original.stream);
     push(copy, true);
   }
 
-  // Ends the incarnation `t` (truncated or closing): its last partial line is passed on unless a copy of it will
-  // deliver that line whole; copies waiting for it start where it ended.
+  // Ends the incarnation `t` (truncated or closing): its last partial line is passed on unless a copy of it
+  // will deliver that line whole; copies waiting for it start where it ended.
   void retire(Tracked& t) {
     bool has_copy = false;
     for (auto& f : files)
@@ -482,19 +492,24 @@ struct FileSource::State {
     }
     Retired r;
     r.id = t.id;
+    r.dev = t.dev;
+    r.ino = t.ino;
     r.head = t.head;
     r.stream = t.stream;
     r.offset = has_copy ? t.framed : t.read_pos;
     r.line = t.line_no;
     for (auto& f : files)
       if (f->mode == Tracked::Mode::kLinked && f->link_to == t.id) release_copy(*f, r);
-    if (r.head.size() >= kCopyMinBytes) {
-      retired.push_back(std::move(r));
-      if (retired.size() > kRetiredKept) retired.pop_front();
-    }
+    if (r.head.size() >= kCopyMinBytes) remember(std::move(r));
   }
 
-  // Line count and the offset after the last complete line of [0, size): where a file is started "at its end".
+  void remember(Retired r) {
+    retired.push_back(std::move(r));
+    if (retired.size() > kRetiredKept) retired.pop_front();
+  }
+
+  // Line count and the offset after the last complete line of [0, size): where a file is started "at its
+  // end".
   std::pair<uint64_t, uint64_t> count_lines(int fd, uint64_t size) {
     std::string buf(1 << 20, '\0');
     uint64_t lines = 0, last_end = 0;
@@ -512,8 +527,8 @@ struct FileSource::State {
     return {lines, last_end};
   }
 
-  // Opens a newly matched path. `initial`: found by the scan in start(). Returns an error only for a path that
-  // cannot be opened and was named literally (no wildcard) when `initial`.
+  // Opens a newly matched path. `initial`: found by the scan in start(). Returns an error only for a path
+  // that cannot be opened and was named literally (no wildcard) when `initial`.
   Status open_new(const std::string& path, bool initial, bool literal) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
@@ -563,22 +578,27 @@ struct FileSource::State {
         return {};
       } else {
         seen_before = true;
+        if (c->fingerprint_length >= kCopyMinBytes) {  // a copy of that file would start with its fingerprint
+          Retired r;
+          r.dev = t->dev;
+          r.ino = t->ino;
+          r.stream = c->stream;
+          r.fingerprint_length = c->fingerprint_length;
+          r.fingerprint = c->fingerprint;
+          r.offset = c->offset;
+          r.line = c->line;
+          remember(std::move(r));
+        }
         warn(path + ": its checkpoint (offset " + std::to_string(c->offset) +
-             ") is of an earlier file on the same inode, or the file was truncated since; reading it from the "
-             "start");
+             ") is of an earlier file on the same inode, or the file was truncated since; reading it from "
+             "the start");
       }
     }
-    if (initial) {
-      if (options.from_beginning || seen_before) {
-        start_reading(*t, 0, 0, new_stream(*t));
-      } else {
-        auto [lines, end] = count_lines(fd, size);
-        start_reading(*t, end, lines, new_stream(*t));
-      }
-    } else {
-      t->mode = Tracked::Mode::kProbing;  // a copy of a followed file? decided by probe()
-      t->mode_since = Clock::now();
-    }
+    t->mode = Tracked::Mode::kProbing;  // a copy of a followed file? decided by probe()
+    t->mode_since = Clock::now();
+    t->first_scan = initial;
+    t->size_at_open = size;
+    t->seen_before = seen_before;
     files.push_back(std::move(t));
     return {};
   }
@@ -596,7 +616,8 @@ struct FileSource::State {
       glob_errors = nullptr;
       if (rc == 0) {
         for (size_t i = 0; i < g.gl_pathc; ++i)
-          if (seen_paths.insert(g.gl_pathv[i]).second) paths.emplace_back(g.gl_pathv[i], !has_glob_chars(pattern));
+          if (seen_paths.insert(g.gl_pathv[i]).second)
+            paths.emplace_back(g.gl_pathv[i], !has_glob_chars(pattern));
       }
       ::globfree(&g);
       for (const auto& e : errors)
@@ -604,12 +625,12 @@ struct FileSource::State {
                                    "; files under it are not followed until it can be read");
     }
     for (auto& f : files) f->matched = false;
-    std::vector<std::string> fresh;
     for (const auto& [path, literal] : paths) {
       if (excluded(path)) {
         if (literal)
-          warn_once("excluded:" + path, path + " is named by a pattern but its name matches an exclusion (" +
-                                            "compressed files are not read); decompress it or change `exclude`");
+          warn_once("excluded:" + path,
+                    path + " is named by a pattern but its name matches an exclusion (compressed files are "
+                           "not read); decompress it or change `exclude`");
         continue;
       }
       struct stat st;
@@ -628,12 +649,13 @@ struct FileSource::State {
     return {};
   }
 
-  // Decides what a file found while running is: new (read from 0) or a copy of a followed or ended file. A copy
-  // starts with the whole known head of its original (its first 1024 bytes, or all of a smaller file's, at least
-  // kCopyMinBytes); while the new file is shorter than that head and equal to its start, it is waited for.
+  // Decides what a file found while running is: new (read from 0) or a copy of a followed or ended file. A
+  // copy starts with the whole known head of its original (its first 1024 bytes, or all of a smaller file's,
+  // at least kCopyMinBytes); while the new file is shorter than that head and equal to its start, it is
+  // waited for.
   void probe(Tracked& t, uint64_t size) {
     refresh_head(t, size);
-    if (t.head.empty() && t.matched) return;  // nothing to read yet
+    if (t.head.empty() && t.matched && !t.first_scan) return;  // nothing to read yet
     enum { kNo, kShorter, kCopy };
     auto compare = [&](const std::string& known) {
       if (known.size() < kCopyMinBytes) return kNo;
@@ -641,14 +663,31 @@ struct FileSource::State {
       if (n == 0 || known.compare(0, n, t.head, 0, n) != 0) return kNo;
       return t.head.size() >= known.size() ? kCopy : kShorter;
     };
+    auto compare_retired = [&](const Retired& r) {
+      if (r.dev == t.dev && r.ino == t.ino) return kNo;
+      if (!r.head.empty()) return compare(r.head);
+      bool copy = r.fingerprint_length >= kCopyMinBytes && t.head.size() >= r.fingerprint_length &&
+                  fingerprint_bytes(std::string_view(t.head).substr(0, r.fingerprint_length)) == r.fingerprint;
+      return copy ? kCopy : kNo;
+    };
     bool ambiguous = false;
     for (auto it = retired.rbegin(); it != retired.rend(); ++it) {
-      auto c = compare(it->head);
+      auto c = compare_retired(*it);
       if (c == kCopy) {
         release_copy(t, *it);
         return;
       }
       ambiguous |= c == kShorter;
+    }
+    if (t.first_scan) {  // the files present at start are not copies of one another (see file_source.h)
+      t.first_scan = false;
+      if (options.from_beginning || t.seen_before) {
+        start_reading(t, 0, 0, new_stream(t));
+      } else {
+        auto [lines, end] = count_lines(t.fd, t.size_at_open);  // its end when the source started
+        start_reading(t, end, lines, new_stream(t));
+      }
+      return;
     }
     for (auto& f : files) {
       if (f.get() == &t || f->mode != Tracked::Mode::kReading) continue;
@@ -666,13 +705,13 @@ struct FileSource::State {
     start_reading(t, 0, 0, new_stream(t));
   }
 
-  // A copy waiting for its original `o` to be truncated. It was not a copy after all when its bytes part from the
-  // original's, or it outgrows the original (a live file only grows): then it is read from 0. When it has been
-  // quiet for rotate_wait_ms and the original still lives, it is a snapshot (logrotate's `copy`, a manual cp) of
-  // bytes the original delivers: only what is appended to it afterwards is read from it.
+  // A copy waiting for its original `o` to be truncated. It was not a copy after all when its bytes part from
+  // the original's, or it outgrows the original (a live file only grows): then it is read from 0. When it has
+  // been quiet for rotate_wait_ms and the original still lives, it is a snapshot (logrotate's `copy`, a
+  // manual cp) of bytes the original delivers: only what is appended to it afterwards is read from it.
   void settle_linked(Tracked& t, Tracked& o, uint64_t size) {
-    // `size` (the copy's) was taken before the original's: were the copy made from the original, the original,
-    // when not truncated since, is at least as long.
+    // `size` (the copy's) was taken before the original's: were the copy made from the original, the
+    // original, when not truncated since, is at least as long.
     struct stat ost;
     if (::fstat(o.fd, &ost) != 0) return;
     uint64_t original_size = static_cast<uint64_t>(ost.st_size);
@@ -711,11 +750,11 @@ struct FileSource::State {
       if (t.mode == Tracked::Mode::kProbing) probe(t, size);
       if (t.mode == Tracked::Mode::kLinked) {
         if (Tracked* original = find_live(t.link_to)) settle_linked(t, *original, size);
-        else start_reading(t, 0, 0, new_stream(t));  // cannot happen: retire() releases the copies of what it ends
+        else start_reading(t, 0, 0, new_stream(t));  // not reached: retire() releases its copies
       }
       if (t.mode != Tracked::Mode::kReading) continue;
-      // Truncated in place (copytruncate), or rewritten from the start: a new incarnation from offset 0. (Checked
-      // again after every read, for a truncation between this check and the read.)
+      // Truncated in place (copytruncate), or rewritten from the start: a new incarnation from offset 0.
+      // (Checked again after every read, for a truncation between this check and the read.)
       if (options.follow && changed && (size < t.read_pos || head_changed(t))) restart_truncated(t);
       refresh_head(t, size);
       uint64_t budget = 8 * std::max<uint64_t>(options.batch_bytes, 1 << 16);
@@ -724,7 +763,8 @@ struct FileSource::State {
     return more;
   }
 
-  // Closes the files no pattern matches any more once they have been quiet for rotate_wait_ms (all, with `all`).
+  // Closes the files no pattern matches any more once they have been quiet for rotate_wait_ms (all, with
+  // `all`).
   void close_finished(bool all) {
     auto quiet = std::chrono::milliseconds(options.rotate_wait_ms);
     for (size_t i = 0; i < files.size();) {
@@ -767,7 +807,7 @@ struct FileSource::State {
   }
 };
 
-// ---------------------------------------------------------------------------------------------------------------
+// ----------------------------------------------------------------------------------------------------
 
 FileSource::FileSource(const FileSourceOptions& options) : state_(std::make_unique<State>()) {
   state_->options = options;
@@ -778,11 +818,14 @@ FileSource::~FileSource() { stop(); }
 
 Expected<std::unique_ptr<FileSource>> FileSource::create(const FileSourceOptions& options) {
   if (options.patterns.empty())
-    return Status::error("file source: no path pattern given; name the files to follow, e.g. /var/log/auth.log*");
+    return Status::error(
+        "file source: no path pattern given; name the files to follow, e.g. /var/log/auth.log*");
   for (const auto& p : options.patterns)
     if (p.empty()) return Status::error("file source: an empty path pattern; remove it or name the files");
-  if (options.poll_ms <= 0 || options.batch_bytes == 0 || options.batch_lines == 0 || options.max_line_bytes == 0)
-    return Status::error("file source: poll_ms, batch_bytes, batch_lines and max_line_bytes must be positive");
+  if (options.poll_ms <= 0 || options.batch_bytes == 0 || options.batch_lines == 0 ||
+      options.max_line_bytes == 0)
+    return Status::error(
+        "file source: poll_ms, batch_bytes, batch_lines and max_line_bytes must be positive");
   if (options.rotate_wait_ms < 0) return Status::error("file source: rotate_wait_ms must not be negative");
   return std::unique_ptr<FileSource>(new FileSource(options));
 }

@@ -5,148 +5,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <functional>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/file_source_support.h"
+
 namespace socd {
 namespace {
 
-namespace fs = std::filesystem;
+using namespace file_test;
 using namespace std::chrono_literals;
-
-struct SeenLine {
-  std::string text, origin, stream;
-  uint64_t number = 0, position = 0, full_length = 0;
-  bool oversized = false;
-};
-
-// Collects the lines pushed and keeps checkpoints as the pipeline would once a batch is stored: every pushed
-// batch's, or only the first `store_limit` batches' (a crash after them).
-class CollectingSink : public BatchSink {
-public:
-  bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override {
-    std::unique_lock<std::mutex> lock(mutex_);
-    EXPECT_TRUE(may_block);
-    open_.wait(lock, [&] { return !full_; });  // back-pressure: the pipeline is full
-    for (const auto& l : batch->lines.lines) {
-      SeenLine s;
-      s.text = std::string(batch->lines.text(l));
-      s.origin = batch->origin;
-      s.stream = batch->stream;
-      s.number = l.number;
-      s.position = l.position;
-      s.full_length = l.full_length;
-      s.oversized = l.oversized;
-      lines_.push_back(std::move(s));
-    }
-    ++batches_;
-    if (!batch->checkpoint_key.empty() && (store_limit_ < 0 || batches_ <= store_limit_))
-      stored_[batch->checkpoint_key] = batch->checkpoint_value;
-    return true;
-  }
-  std::optional<std::string> checkpoint(const std::string& key) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = stored_.find(key);
-    if (it == stored_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::vector<SeenLine> lines() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return lines_;
-  }
-  size_t line_count() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return lines_.size();
-  }
-  std::vector<std::string> texts() const {
-    std::vector<std::string> out;
-    for (const auto& l : lines()) out.push_back(l.text);
-    return out;
-  }
-  std::map<std::string, std::string> stored() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return stored_;
-  }
-  void set_stored(std::map<std::string, std::string> m) { stored_ = std::move(m); }
-  void set_store_limit(int n) { store_limit_ = n; }
-  void set_full(bool full) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    full_ = full;
-    open_.notify_all();
-  }
-
-private:
-  mutable std::mutex mutex_;
-  std::condition_variable open_;
-  bool full_ = false;
-  std::vector<SeenLine> lines_;
-  std::map<std::string, std::string> stored_;
-  int batches_ = 0, store_limit_ = -1;
-};
-
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "socd-file-source-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return (fs::path(path_) / name).string(); }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
-};
-
-void append(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::app | std::ios::binary);
-  out << bytes;
-}
-
-bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5000ms) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
-
-FileSourceOptions quick(std::vector<std::string> patterns, bool follow = true) {
-  FileSourceOptions o;
-  o.patterns = std::move(patterns);
-  o.poll_ms = 10;
-  o.rotate_wait_ms = 150;
-  o.follow = follow;
-  o.warn = [](const std::string&) {};
-  return o;
-}
-
-std::unique_ptr<FileSource> started(const FileSourceOptions& options, BatchSink& sink) {
-  auto source = FileSource::create(options);
-  EXPECT_TRUE(source.ok()) << (source.ok() ? "" : source.error().message());
-  if (!source.ok()) return nullptr;
-  Status s = (*source)->start(sink);
-  EXPECT_TRUE(s.ok()) << s.message();
-  return std::move(*source);
-}
-
-std::string numbered(const std::string& prefix, int from, int to) {
-  std::string out;
-  for (int i = from; i < to; ++i) out += prefix + " " + std::to_string(i) + " some text of the event\n";
-  return out;
-}
 
 TEST(FileSource, ReadsAFileWholeWithNumbersPositionsAndItsLastPartialLine) {
   TempDir dir;
@@ -302,96 +173,8 @@ TEST(FileSource, DeletedFileIsReadToItsEndThenClosed) {
   EXPECT_EQ(sink.texts(), (std::vector<std::string>{"x1", "x2", "x3"}));
 }
 
-// A writer appending numbered lines through its own descriptor, reopening its path when told (as a daemon does
-// on SIGHUP after logrotate), with a lock the test takes to pause it.
-class Writer {
-public:
-  explicit Writer(std::string path) : path_(std::move(path)) {
-    thread_ = std::thread([this] { run(); });
-  }
-  ~Writer() { finish(); }
-  void finish() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  void reopen() { reopen_ = true; }
-  int written() const { return next_.load(); }
-  // Waits until `lines` more lines were written since the last call (a loaded machine may not run the writer for
-  // a while: each file of the test must get lines).
-  bool wrote(int lines) {
-    bool ok = wait_for([&] { return next_.load() >= mark_ + lines; });
-    mark_ = next_.load();
-    return ok;
-  }
-  std::mutex pause;
-
-private:
-  void run() {
-    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    while (!stop_) {
-      {
-        std::lock_guard<std::mutex> lock(pause);
-        if (reopen_.exchange(false)) {
-          ::close(fd);
-          fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        }
-        for (int k = 0; k < 7; ++k) {
-          std::string line = "event " + std::to_string(next_) + " user=alice action=login result=ok\n";
-          if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) ADD_FAILURE();
-          ++next_;
-        }
-      }
-      std::this_thread::sleep_for(1ms);
-    }
-    ::close(fd);
-  }
-  std::string path_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false}, reopen_{false};
-  std::atomic<int> next_{0};
-  int mark_ = 0;
-};
-
-// Every line the writer wrote was seen exactly once, and in order within each stream.
-void expect_each_line_once(const CollectingSink& sink, int written) {
-  std::map<std::string, int64_t> last_in_stream;
-  std::vector<int> count(static_cast<size_t>(written), 0);
-  for (const auto& l : sink.lines()) {
-    int n = -1;
-    ASSERT_EQ(std::sscanf(l.text.c_str(), "event %d ", &n), 1) << "not a whole line: '" << l.text << "'";
-    ASSERT_GE(n, 0);
-    ASSERT_LT(n, written);
-    ++count[static_cast<size_t>(n)];
-    auto [it, fresh] = last_in_stream.emplace(l.stream, n);
-    if (!fresh) {
-      EXPECT_GT(n, it->second) << "out of order in " << l.stream;
-      it->second = n;
-    }
-  }
-  int missing = 0, doubled = 0;
-  for (int c : count) {
-    missing += c == 0;
-    doubled += c > 1;
-  }
-  if (doubled)  // say where the doubled lines came from
-    for (const auto& l : sink.lines()) {
-      int n = -1;
-      std::sscanf(l.text.c_str(), "event %d ", &n);
-      if (count[static_cast<size_t>(n)] > 1)
-        ADD_FAILURE() << "line " << n << " from " << l.origin << " stream " << l.stream << " at " << l.position;
-    }
-  EXPECT_EQ(missing, 0);
-  EXPECT_EQ(doubled, 0);
-}
-
-void rotate_by_rename(const std::string& path, Writer& writer) {
-  if (fs::exists(path + ".1")) fs::rename(path + ".1", path + ".2");
-  fs::rename(path, path + ".1");
-  std::this_thread::sleep_for(15ms);  // the writer goes on writing to the renamed file for a moment
-  writer.reopen();
-}
-
-class Rotation : public ::testing::TestWithParam<bool> {};  // parameter: the pattern matches the rotated names
+// Parameter: the pattern matches the rotated names too.
+class Rotation : public ::testing::TestWithParam<bool> {};
 
 TEST_P(Rotation, ByRenameWhileWritingLosesAndDoublesNothing) {
   TempDir dir;
@@ -413,23 +196,21 @@ TEST_P(Rotation, ByRenameWhileWritingLosesAndDoublesNothing) {
   ASSERT_TRUE(wait_for([&] { return sink.line_count() >= static_cast<size_t>(written); }));
   std::this_thread::sleep_for(50ms);
   expect_each_line_once(sink, written);
-  // The renamed files are not followed twice: under the wide pattern they stay followed under their new names.
+  // The renamed files are not followed twice: under the wide pattern they stay followed under their new
+  // names.
   std::set<std::string> streams;
   for (const auto& l : sink.lines()) streams.insert(l.stream);
   EXPECT_EQ(streams.size(), 4u);
-  // Wide pattern: auth.log, .1 and .2 (the first file was deleted when .1 was renamed over .2). Live path only:
-  // the renamed files are closed once quiet.
+  // Wide pattern: auth.log, .1 and .2 (the first file was deleted when .1 was renamed over .2). Live path
+  // only: the renamed files are closed once quiet.
   size_t expected_files = GetParam() ? 3 : 1;
   ASSERT_TRUE(wait_for([&] { return source->files().size() == expected_files; }));
 }
 
 INSTANTIATE_TEST_SUITE_P(FileSource, Rotation, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "PatternMatchesRotated" : "LivePathOnly"; });
-
-void copy_truncate(const std::string& path) {
-  fs::copy_file(path, path + ".1", fs::copy_options::overwrite_existing);
-  ASSERT_EQ(::truncate(path.c_str(), 0), 0);
-}
+                         [](const auto& info) {
+                           return info.param ? "PatternMatchesRotated" : "LivePathOnly";
+                         });
 
 TEST(FileSource, CopyTruncateWhileWritingLosesAndDoublesNothingWhenTheWriterPauses) {
   TempDir dir;
@@ -476,8 +257,8 @@ TEST(FileSource, CopyTruncateWithTheCopyMatchedReadsTheLinesWeHadNotReadFromTheC
   for (int r = 0; r < 3; ++r) {
     std::this_thread::sleep_for(100ms);
     ASSERT_TRUE(writer.wrote(100));
-    // In the second rotation the pipeline is full for a while: the source stops reading, and the lines written
-    // meanwhile are, after the truncation, only in the copy.
+    // In the second rotation the pipeline is full for a while: the source stops reading, and the lines
+    // written meanwhile are, after the truncation, only in the copy.
     if (r == 1) {
       sink.set_full(true);
       std::this_thread::sleep_for(100ms);
@@ -513,9 +294,9 @@ TEST(FileSource, CopyTruncateOfASmallFileWithTheCopyMatchedDoublesNothing) {
   append(path, numbered("event", 3, 4));
   ASSERT_TRUE(wait_for([&] { return sink.line_count() >= 4 && source->files().size() == 2; }));
   std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(sink.texts(), (std::vector<std::string>{"event 0 some text of the event", "event 1 some text of the event",
-                                                    "event 2 some text of the event",
-                                                    "event 3 some text of the event"}));
+  std::vector<std::string> expected;
+  for (int i = 0; i < 4; ++i) expected.push_back("event " + std::to_string(i) + " some text of the event");
+  EXPECT_EQ(sink.texts(), expected);
 }
 
 TEST(FileSource, ACopyThatIsNeverFollowedByATruncationIsASnapshot) {
@@ -620,6 +401,40 @@ TEST(FileSource, RestartInFollowModeResumesAfterTheLastStoredBatch) {
   EXPECT_EQ(second.lines()[0].stream, first.lines()[0].stream);
 }
 
+TEST(FileSource, CopyTruncateWhileDownResumesFromTheCopyAndStartsTheTruncatedFileOver) {
+  TempDir dir;
+  std::string path = dir / "app.log";
+  append(path, numbered("event", 0, 40));
+  CollectingSink first;
+  auto a = started(quick({path + "*"}), first);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(wait_for([&] { return first.line_count() == 40; }));
+  a->stop();
+  append(path, numbered("event", 40, 45));  // never read before the rotation
+  copy_truncate(path);
+  append(path, numbered("event", 45, 48));
+  CollectingSink second;
+  second.set_stored(first.stored());
+  auto b = started(quick({path + "*"}), second);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(wait_for([&] { return second.line_count() >= 8; }));
+  std::this_thread::sleep_for(50ms);
+  auto lines = second.lines();
+  ASSERT_EQ(lines.size(), 8u);
+  std::map<std::string, std::vector<SeenLine>> by_origin;
+  for (const auto& l : lines) by_origin[l.origin].push_back(l);
+  ASSERT_EQ(by_origin[path + ".1"].size(), 5u);
+  ASSERT_EQ(by_origin[path].size(), 3u);
+  const auto& from_copy = by_origin[path + ".1"];
+  EXPECT_EQ(from_copy[0].text, "event 40 some text of the event");
+  EXPECT_EQ(from_copy[0].number, 41u);
+  EXPECT_EQ(from_copy[0].stream, first.lines()[0].stream);  // the lines' alerts keep their ids
+  EXPECT_EQ(from_copy[0].position, first.lines()[39].position + first.lines()[39].text.size() + 1);
+  EXPECT_EQ(by_origin[path][0].text, "event 45 some text of the event");
+  EXPECT_EQ(by_origin[path][0].position, 0u);
+  EXPECT_NE(by_origin[path][0].stream, first.lines()[0].stream);
+}
+
 TEST(FileSource, ACheckpointOfAnEarlierFileOnTheSameInodeStartsTheFileOver) {
   TempDir dir;
   std::string path = dir / "app.log";
@@ -652,7 +467,8 @@ TEST(FileSource, ACheckpointOfAnEarlierFileOnTheSameInodeStartsTheFileOver) {
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find("reading it from the start"), std::string::npos) << warnings[0];
 
-  // A fingerprint that matches, but an offset past the end (truncated while socd was down): from the start too.
+  // A fingerprint that matches, but an offset past the end (truncated while socd was down): from the start
+  // too.
   old.fingerprint = fingerprint_bytes(std::string_view(body).substr(0, 1024));
   old.offset = body.size() + 10;
   CollectingSink again;
