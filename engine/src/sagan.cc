@@ -1,10 +1,11 @@
 // The Sagan rule parser: one rule per line, options to the rule model (see socd/sagan.h for the mapping).
 //
-// How a rule line is read, as Sagan 1.2.0 reads it: the options are the text between the first '(' and the last
-// ')', split at every ';' that is not written "\;" (quotes do not protect a ';': rule writers escape it, and an
-// option missing its closing quote ends at the next ';'); "\;" stands for ';'. An option is "keyword: value" or
-// a bare keyword. A quoted value runs from its first '"' to the next '"'; inside it a backslash is an ordinary
-// byte (content:"\svchost.exe" looks for the backslash), and |3a 3b| writes bytes in hex.
+// How a rule line is read, as Sagan 1.2.0 reads it: the options are the text between the first '(' and the
+// last ')', split at every ';' that is not written "\;" (quotes do not protect a ';': rule writers escape it,
+// and an option missing its closing quote ends at the next ';'); "\;" stands for ';'. An option is
+// "keyword: value" or a bare keyword. A content's value is everything after its ':' with the '"' characters
+// taken out; other quoted values run from their first '"' to the next. Inside quotes a backslash is an
+// ordinary byte (content:"\svchost.exe" looks for the backslash), and |3a 3b| writes bytes in hex.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -120,7 +121,8 @@ bool decode_content(std::string_view raw, std::string& out, std::string& why) {
       }
       int d = hex_digit(c);
       if (d < 0) {
-        why = "'" + std::string(1, c) + "' is not a hex digit in '" + std::string(raw.substr(i, close - i + 1)) + "'";
+        why = "'" + std::string(1, c) + "' is not a hex digit in '" +
+              std::string(raw.substr(i, close - i + 1)) + "'";
         return false;
       }
       if (high < 0) {
@@ -143,8 +145,10 @@ bool decode_content(std::string_view raw, std::string& out, std::string& why) {
 std::string program_glob(std::string_view name) {
   std::string out;
   for (char c : name) {
-    if (c == '\\') out += "\\\\";
-    else out.push_back(c);
+    if (c == '\\')
+      out += "\\\\";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -179,7 +183,8 @@ std::vector<std::string> header_tokens(std::string_view h) {
 // The rule being built from its options.
 class RuleBuilder {
 public:
-  RuleBuilder(const std::string& file, int line, const SaganVariables& vars) : file_(file), line_(line), vars_(vars) {}
+  RuleBuilder(const std::string& file, int line, const SaganVariables& vars)
+      : file_(file), line_(line), vars_(vars) {}
 
   std::vector<Diagnostic> warnings;
 
@@ -192,7 +197,8 @@ public:
       warn("warning-sagan-option-value", "text after the closing ')' ignored: '" + tail + "'");
     std::vector<std::string> options = split_options(text.substr(open + 1, close - open - 1));
     // Options that decide the rule's fate whatever else it holds are reported first, in this order.
-    for (const char* fateful : {"dynamic_load", "bluedot", "country_code", "blacklist", "bro-intel", "zeek-intel"})
+    for (const char* fateful :
+         {"dynamic_load", "bluedot", "country_code", "blacklist", "bro-intel", "zeek-intel"})
       for (const auto& o : options)
         if (trim(o.substr(0, o.find(':'))) == fateful) return option(o);
     if (auto s = header(text.substr(0, open))) return s;
@@ -235,8 +241,8 @@ private:
   std::optional<Skip> header(std::string_view h) {
     std::vector<std::string> t = header_tokens(h);
     if (t.size() != 7)
-      return Skip{"sagan-bad-header", "expected 'action proto src sport -> dst dport' before '(', found '" +
-                                          trim(h) + "'"};
+      return Skip{"sagan-bad-header",
+                  "expected 'action proto src sport -> dst dport' before '(', found '" + trim(h) + "'"};
     if (t[0] == "drop") {
       drop_ = true;
     } else if (t[0] == "pass") {
@@ -266,9 +272,10 @@ private:
     std::vector<std::string> undefined;
     std::string v = resolve_variables(spec, vars_, undefined);
     if (!undefined.empty()) {
-      warn("warning-sagan-variable", std::string(what) + " " + spec + ": variable " + undefined[0] +
-                                         " is not defined, so it matches any address (define it under vars: in "
-                                         "the Sagan YAML)");
+      warn("warning-sagan-variable",
+           std::string(what) + " " + spec + ": variable " + undefined[0] +
+               " is not defined, so it matches any address (define it under vars: in "
+               "the Sagan YAML)");
       return std::nullopt;
     }
     if (v == "any") return std::nullopt;
@@ -278,7 +285,8 @@ private:
       while (!x.empty() && (x[0] == '!' || x[0] == '[')) x.erase(0, 1);
       while (!x.empty() && x.back() == ']') x.pop_back();
       if (x != "any" && !detail::parse_network(x))
-        return Skip{"sagan-bad-header", std::string(what) + " '" + spec + "': '" + x + "' is not an address or network"};
+        return Skip{"sagan-bad-header",
+                    std::string(what) + " '" + spec + "': '" + x + "' is not an address or network"};
     }
     stateful_.emplace_back(what, list);
     return std::nullopt;
@@ -314,8 +322,9 @@ private:
   std::string simple_value(const std::string& keyword, const std::string& value) {
     size_t colon = value.find(':');
     if (colon == std::string::npos) return value;
-    warn("warning-sagan-option-value", keyword + ": '" + value.substr(colon) +
-                                           "' after the value is ignored, as Sagan ignores it (a ';' missing?)");
+    warn("warning-sagan-option-value",
+         keyword + ": '" + value.substr(colon) +
+             "' after the value is ignored, as Sagan ignores it (a ';' missing?)");
     return trim(value.substr(0, colon));
   }
 
@@ -330,8 +339,9 @@ private:
     std::string value = trim(untrimmed);
     if (!is_keyword(keyword)) {
       warn("warning-sagan-unknown-option",
-           "'" + text + "' is not a 'keyword: value' option (a ':' or ';' missing?); Sagan 1.2.0 ignores it, and "
-                        "so does socd: fix the rule");
+           "'" + text +
+               "' is not a 'keyword: value' option (a ':' or ';' missing?); Sagan 1.2.0 ignores it, and "
+               "so does socd: fix the rule");
       return std::nullopt;
     }
     if (keyword == "msg") {
@@ -347,8 +357,9 @@ private:
     if (keyword == "content") return content(untrimmed);
     if (keyword == "nocase") {
       if (!last_content()) {
-        warn("warning-sagan-option-value", "nocase with no content before it is ignored (it does not apply to a "
-                                           "pcre: use the pcre flag i), as Sagan ignores it");
+        warn("warning-sagan-option-value",
+             "nocase with no content before it is ignored (it does not apply to a "
+             "pcre: use the pcre flag i), as Sagan ignores it");
         return std::nullopt;
       }
       last_content()->nocase = true;
@@ -358,12 +369,15 @@ private:
       return modifier(keyword, value);
     if (keyword == "pcre") return pcre(value);
     if (keyword == "meta_content") return meta_content(value);
-    if (keyword == "meta_nocase" || keyword == "meta_offset" || keyword == "meta_depth") return meta_modifier(keyword, value);
+    if (keyword == "meta_nocase" || keyword == "meta_offset" || keyword == "meta_depth")
+      return meta_modifier(keyword, value);
     if (keyword == "meta_distance" || keyword == "meta_within")
-      return Skip{"sagan-unsupported-option", keyword + ": meta_content positions relative to another meta_content "
-                                                        "are not supported; use content with distance/within"};
+      return Skip{"sagan-unsupported-option", keyword +
+                                                  ": meta_content positions relative to another meta_content "
+                                                  "are not supported; use content with distance/within"};
     if (keyword == "program") return alternatives(keyword, value, programs_);
-    if (keyword == "facility" || keyword == "syslog_facility") return alternatives(keyword, value, facilities_);
+    if (keyword == "facility" || keyword == "syslog_facility")
+      return alternatives(keyword, value, facilities_);
     if (keyword == "level" || keyword == "syslog_level") return alternatives(keyword, value, levels_);
     if (keyword == "syslog_tag" || keyword == "tag") return syslog_tag(value);
     if (keyword == "event_id") return event_id(value);
@@ -387,7 +401,8 @@ private:
       return std::nullopt;
     }
     if (keyword == "reference") return reference(value);
-    if (keyword == "json_content" || keyword == "json_pcre" || keyword == "json_meta_content") return json(keyword, value);
+    if (keyword == "json_content" || keyword == "json_pcre" || keyword == "json_meta_content")
+      return json(keyword, value);
     if (keyword == "json_nocase" || keyword == "json_contains" || keyword == "json_meta_nocase" ||
         keyword == "json_meta_contains")
       return json_modifier(keyword);
@@ -398,33 +413,56 @@ private:
       return Skip{"sagan-unsupported-option",
                   "append_program: matching the message with the program appended is not supported"};
     if (keyword == "dynamic_load")
-      return Skip{"sagan-dynamic-load", "dynamic_load: loading rule files on demand (Sagan's dynamic_load "
-                                        "processor) is not part of socd; load those rule files directly instead"};
+      return Skip{"sagan-dynamic-load",
+                  "dynamic_load: loading rule files on demand (Sagan's dynamic_load "
+                  "processor) is not part of socd; load those rule files directly instead"};
     if (keyword == "bluedot")
-      return Skip{"sagan-bluedot", "bluedot: queries an external threat-intelligence service socd does not use"};
+      return Skip{"sagan-bluedot",
+                  "bluedot: queries an external threat-intelligence service socd does not use"};
     if (keyword == "country_code")
-      return Skip{"sagan-geoip", "country_code needs a GeoIP database, which socd does not have (Sagan 1.2.0 as "
-                                 "Debian builds it lacks GeoIP2 too: it warns, loads the rule and fires it on every "
-                                 "line its other options match)"};
+      return Skip{"sagan-geoip",
+                  "country_code needs a GeoIP database, which socd does not have (Sagan 1.2.0 as "
+                  "Debian builds it lacks GeoIP2 too: it warns, loads the rule and fires it on every "
+                  "line its other options match)"};
     if (keyword == "blacklist" || keyword == "bro-intel" || keyword == "zeek-intel")
-      return Skip{"sagan-lookup-list", keyword + " looks addresses up in a list of a Sagan processor that socd does "
-                                                 "not have (off in Sagan's default configuration, where such rules "
-                                                 "never fire)"};
-    static const std::set<std::string> kStateful = {
-        "threshold",    "after",        "xbits",        "flexbits",       "xbits_pause",   "xbits_upause",
-        "flexbits_pause", "flexbits_upause", "alert_time", "parse_src_ip", "parse_dst_ip", "parse_port",
-        "parse_proto",  "parse_proto_program", "parse_hash", "normalize", "default_proto", "default_src_port",
-        "default_dst_port", "fwsam", "email", "external"};
+      return Skip{"sagan-lookup-list",
+                  keyword +
+                      " looks addresses up in a list of a Sagan processor that socd does "
+                      "not have (off in Sagan's default configuration, where such rules "
+                      "never fire)"};
+    static const std::set<std::string> kStateful = {"threshold",
+                                                    "after",
+                                                    "xbits",
+                                                    "flexbits",
+                                                    "xbits_pause",
+                                                    "xbits_upause",
+                                                    "flexbits_pause",
+                                                    "flexbits_upause",
+                                                    "alert_time",
+                                                    "parse_src_ip",
+                                                    "parse_dst_ip",
+                                                    "parse_port",
+                                                    "parse_proto",
+                                                    "parse_proto_program",
+                                                    "parse_hash",
+                                                    "normalize",
+                                                    "default_proto",
+                                                    "default_src_port",
+                                                    "default_dst_port",
+                                                    "fwsam",
+                                                    "email",
+                                                    "external"};
     if (kStateful.count(keyword)) {
-      static const std::set<std::string> kSimple = {"parse_src_ip", "parse_dst_ip", "parse_hash", "default_proto",
-                                                    "default_src_port", "default_dst_port"};
+      static const std::set<std::string> kSimple = {"parse_src_ip",  "parse_dst_ip",     "parse_hash",
+                                                    "default_proto", "default_src_port", "default_dst_port"};
       std::string v = kSimple.count(keyword) ? simple_value(keyword, value) : value;
       std::vector<std::string> undefined;
       v = resolve_variables(v, vars_, undefined);
       if (!undefined.empty()) {
-        warn("warning-sagan-variable", keyword + ": variable " + undefined[0] +
-                                           " is not defined, so the option is left out (define it under vars: in "
-                                           "the Sagan YAML given to socd)");
+        warn("warning-sagan-variable",
+             keyword + ": variable " + undefined[0] +
+                 " is not defined, so the option is left out (define it under vars: in "
+                 "the Sagan YAML given to socd)");
         return std::nullopt;
       }
       std::string note;
@@ -434,8 +472,9 @@ private:
       stateful_.emplace_back(keyword, v);
       return std::nullopt;
     }
-    warn("warning-sagan-unknown-option", "'" + keyword + "' is not a Sagan rule option; Sagan 1.2.0 ignores it, "
-                                                         "and so does socd");
+    warn("warning-sagan-unknown-option", "'" + keyword +
+                                             "' is not a Sagan rule option; Sagan 1.2.0 ignores it, "
+                                             "and so does socd");
     return std::nullopt;
   }
 
@@ -457,8 +496,9 @@ private:
     for (char c : v)
       if (c != '"') raw.push_back(c);
     if (!plain)
-      warn("warning-sagan-option-value", "content '" + v + "' is not one quoted string; read as Sagan reads it, '" +
-                                             raw + "' (a ';' or '\"' missing?)");
+      warn("warning-sagan-option-value", "content '" + v +
+                                             "' is not one quoted string; read as Sagan reads it, '" + raw +
+                                             "' (a ';' or '\"' missing?)");
     std::string why;
     if (!decode_content(raw, p.text, why)) return bad("content \"" + raw + "\": " + why);
     if (p.text.empty()) return bad("content is empty");
@@ -472,10 +512,14 @@ private:
     if (!c) return bad(keyword + " with no content before it");
     int n = 0;
     if (!parse_uint(value, n)) return bad(keyword + " '" + value + "' is not a number of bytes (0 or more)");
-    if (keyword == "offset") c->offset = n;
-    else if (keyword == "depth") c->depth = n;
-    else if (keyword == "distance") c->distance = n;
-    else c->within = n;
+    if (keyword == "offset")
+      c->offset = n;
+    else if (keyword == "depth")
+      c->depth = n;
+    else if (keyword == "distance")
+      c->distance = n;
+    else
+      c->within = n;
     return std::nullopt;
   }
 
@@ -483,9 +527,11 @@ private:
     Quoted q;
     if (!read_quoted(value, q) || !q.closed) return bad("pcre needs a quoted \"/expression/flags\"");
     if (q.negated)
-      return bad("pcre cannot be negated (Sagan 1.2.0 never matches such a rule); negate inside the expression");
+      return bad(
+          "pcre cannot be negated (Sagan 1.2.0 never matches such a rule); negate inside the expression");
     if (!q.rest.empty())
-      warn("warning-sagan-option-value", "pcre: '" + q.rest + "' after the closing quote is ignored (a ';' missing?)");
+      warn("warning-sagan-option-value",
+           "pcre: '" + q.rest + "' after the closing quote is ignored (a ';' missing?)");
     std::string s = trim(q.text);
     size_t last = s.rfind('/');
     if (s.empty() || s[0] != '/' || last == 0) return bad("pcre \"" + q.text + "\" is not /expression/flags");
@@ -501,7 +547,8 @@ private:
       }
     }
     if (!ignored.empty())
-      warn("warning-sagan-option-value", "pcre flags '" + ignored + "' ignored (Sagan knows i, s, m, x, A, E, G)");
+      warn("warning-sagan-option-value",
+           "pcre flags '" + ignored + "' ignored (Sagan knows i, s, m, x, A, E, G)");
     contents_.push_back(std::move(p));
     return std::nullopt;
   }
@@ -525,7 +572,8 @@ private:
     std::string why;
     if (!decode_content(q.text, templ, why)) return bad("meta_content \"" + q.text + "\": " + why);
     size_t at = templ.find("%sagan%");
-    if (at == std::string::npos) return bad("meta_content \"" + q.text + "\" has no %sagan% where the values go");
+    if (at == std::string::npos)
+      return bad("meta_content \"" + q.text + "\" has no %sagan% where the values go");
     std::vector<std::string> values = meta_values(q.rest.substr(1), "meta_content");
     if (values.empty()) return bad("meta_content has no values");
     FieldCheck check;
@@ -551,9 +599,12 @@ private:
       return bad(keyword + " '" + value + "' is not a number of bytes");
     for (auto& t : meta_.back().values) {
       ContentPattern& p = t.contents[0];
-      if (keyword == "meta_nocase") p.nocase = true;
-      else if (keyword == "meta_offset") p.offset = n;
-      else p.depth = n;
+      if (keyword == "meta_nocase")
+        p.nocase = true;
+      else if (keyword == "meta_offset")
+        p.offset = n;
+      else
+        p.depth = n;
     }
     return std::nullopt;
   }
@@ -590,9 +641,9 @@ private:
     return std::nullopt;
   }
 
-  // event_id: as documented, `meta_content: " %sagan%: ", ids; meta_depth: 10` over a message that begins with
-  // a space; the events' messages do not, so "<id>: " must start the message or follow a space, ending within
-  // its first 9 bytes.
+  // event_id: as documented, `meta_content: " %sagan%: ", ids; meta_depth: 10` over a message that begins
+  // with a space; the events' messages do not, so "<id>: " must start the message or follow a space, ending
+  // within its first 9 bytes.
   std::optional<Skip> event_id(const std::string& value) {
     std::vector<std::string> ids = meta_values(simple_value("event_id", value), "event_id");
     if (ids.empty()) return bad("event_id needs one or more ids");
@@ -618,13 +669,17 @@ private:
 
   std::optional<Skip> reference(const std::string& value) {
     size_t comma = value.find(',');
-    if (comma == std::string::npos) return bad("reference needs 'system,id' (e.g. url,example.org/x or cve,2015-7755)");
+    if (comma == std::string::npos)
+      return bad("reference needs 'system,id' (e.g. url,example.org/x or cve,2015-7755)");
     std::string system = trim(value.substr(0, comma)), id = trim(value.substr(comma + 1));
     if (system.empty() || id.empty()) return bad("reference needs 'system,id'");
     auto it = vars_.reference_prefix.find(system);
-    if (it != vars_.reference_prefix.end()) references_.push_back(it->second + id);
-    else if (system == "url") references_.push_back(id.find("://") == std::string::npos ? "http://" + id : id);
-    else references_.push_back(system + "," + id);
+    if (it != vars_.reference_prefix.end())
+      references_.push_back(it->second + id);
+    else if (system == "url")
+      references_.push_back(id.find("://") == std::string::npos ? "http://" + id : id);
+    else
+      references_.push_back(system + "," + id);
     if (system == "cve") {
       std::string tag = "cve." + id;
       for (char& c : tag) c = detail::ascii_lower(c);
@@ -634,7 +689,9 @@ private:
   }
 
   // ".key" -> the event field "key" ("a.b" walks nested objects).
-  static std::string json_field(const std::string& key) { return key.size() > 0 && key[0] == '.' ? key.substr(1) : key; }
+  static std::string json_field(const std::string& key) {
+    return key.size() > 0 && key[0] == '.' ? key.substr(1) : key;
+  }
 
   std::optional<Skip> json(const std::string& keyword, const std::string& value) {
     Quoted key;
@@ -657,7 +714,8 @@ private:
       if (keyword == "json_pcre") {
         std::string s = trim(v.text);
         size_t last = s.rfind('/');
-        if (s.empty() || s[0] != '/' || last == 0) return bad("json_pcre \"" + v.text + "\" is not /expression/flags");
+        if (s.empty() || s[0] != '/' || last == 0)
+          return bad("json_pcre \"" + v.text + "\" is not /expression/flags");
         ValueTest t;
         t.op = Op::Regex;
         t.text = s.substr(1, last - 1);
@@ -679,39 +737,48 @@ private:
     if (json_.empty() || (meta ? json_kind_ != 'm' : json_kind_ != 'c'))
       return bad(keyword + " with no " + (meta ? "json_meta_content" : "json_content") + " before it");
     for (auto& t : json_.back().values) {
-      if (keyword == "json_nocase" || keyword == "json_meta_nocase") t.cased = false;
-      else t.op = Op::Contains;
+      if (keyword == "json_nocase" || keyword == "json_meta_nocase")
+        t.cased = false;
+      else
+        t.op = Op::Contains;
     }
     return std::nullopt;
   }
 
   std::optional<Skip> json_map(const std::string& value) {
     Quoted internal, key;
-    if (!read_quoted(value, internal) || !internal.closed || internal.rest.empty() || internal.rest[0] != ',' ||
-        !read_quoted(internal.rest.substr(1), key) || !key.closed)
+    if (!read_quoted(value, internal) || !internal.closed || internal.rest.empty() ||
+        internal.rest[0] != ',' || !read_quoted(internal.rest.substr(1), key) || !key.closed)
       return bad("json_map needs \"internal\", \".key\"");
-    if (internal.text == "message") message_field_ = json_field(key.text);
-    else if (internal.text == "program" || internal.text == "event_type") program_field_ = json_field(key.text);
-    else stateful_.emplace_back("json_map", internal.text + "," + key.text);
+    if (internal.text == "message")
+      message_field_ = json_field(key.text);
+    else if (internal.text == "program" || internal.text == "event_type")
+      program_field_ = json_field(key.text);
+    else
+      stateful_.emplace_back("json_map", internal.text + "," + key.text);
     return std::nullopt;
   }
 
   // ---- the rule ----
   std::optional<Skip> finish(Rule& rule) {
     if (!undefined_.empty())
-      return Skip{"sagan-undefined-variable", undefined_ + " is not defined: the rule's values are missing (define "
-                                              "it under vars: in the Sagan YAML given to socd)"};
+      return Skip{"sagan-undefined-variable", undefined_ +
+                                                  " is not defined: the rule's values are missing (define "
+                                                  "it under vars: in the Sagan YAML given to socd)"};
     if (sid_.empty()) return Skip{"sagan-no-sid", "the rule has no sid"};
     for (const auto& c : contents_) {
       if (c.regex) continue;
       bool relative = c.distance >= 0 || c.within >= 0;
       if (relative && (c.offset >= 0 || c.depth >= 0))
-        return bad("content \"" + c.text + "\" mixes offset/depth with distance/within (a content is placed "
-                                           "from the start or from the previous content, not both)");
+        return bad("content \"" + c.text +
+                   "\" mixes offset/depth with distance/within (a content is placed "
+                   "from the start or from the previous content, not both)");
       if (c.depth >= 0 && static_cast<size_t>(c.depth) < c.text.size())
-        return bad("content \"" + c.text + "\": depth " + std::to_string(c.depth) + " is shorter than the content");
+        return bad("content \"" + c.text + "\": depth " + std::to_string(c.depth) +
+                   " is shorter than the content");
       if (c.within >= 0 && static_cast<size_t>(c.within) < c.text.size())
-        return bad("content \"" + c.text + "\": within " + std::to_string(c.within) + " is shorter than the content");
+        return bad("content \"" + c.text + "\": within " + std::to_string(c.within) +
+                   " is shorter than the content");
     }
     rule.id = sid_;
     rule.title = title_;
@@ -722,15 +789,16 @@ private:
       if (it != vars_.classification_priority.end()) {
         if (priority == 0) priority = it->second;
       } else if (vars_.classifications_loaded) {
-        warn("warning-sagan-classtype", "classtype '" + classtype_ +
-                                            "' is not in the classification file; the level is 'medium'");
+        warn("warning-sagan-classtype",
+             "classtype '" + classtype_ + "' is not in the classification file; the level is 'medium'");
       }
     }
     rule.level = sagan_priority_level(priority);
     if (drop_) {
       rule.tags.push_back("sagan.drop");
-      warn("warning-sagan-drop", "a 'drop' rule: loaded as an alert rule tagged sagan.drop (Sagan 1.2.0 matches "
-                                 "and writes it exactly like an alert rule)");
+      warn("warning-sagan-drop",
+           "a 'drop' rule: loaded as an alert rule tagged sagan.drop (Sagan 1.2.0 matches "
+           "and writes it exactly like an alert rule)");
     }
     for (auto& t : tags_) rule.tags.push_back(std::move(t));
     rule.references = std::move(references_);
@@ -825,7 +893,8 @@ void load_text(const std::string& file, std::string_view text, const SaganVariab
     std::optional<Skip> skip = b.parse(rule_text, rule);
     rule_text.clear();
     if (!skip && !sids.insert(rule.id).second)
-      skip = Skip{"sagan-duplicate-sid", "sid " + rule.id + " is already loaded; the first rule with it is kept"};
+      skip = Skip{"sagan-duplicate-sid",
+                  "sid " + rule.id + " is already loaded; the first rule with it is kept"};
     if (skip) {
       out.diagnostics.push_back({file, rule_line, skip->reason, skip->message});
       ++out.skipped;
@@ -857,7 +926,8 @@ bool read_file(const std::string& path, std::string& text, RuleLoad& out) {
 
 }  // namespace
 
-void load_sagan_text(const std::string& file, std::string_view text, const SaganVariables& vars, RuleLoad& out) {
+void load_sagan_text(const std::string& file, std::string_view text, const SaganVariables& vars,
+                     RuleLoad& out) {
   std::set<std::string> sids = loaded_sids(out);
   load_text(file, text, vars, out, sids);
 }
@@ -868,7 +938,8 @@ void load_sagan_path(const std::string& path, const SaganVariables& given, RuleL
   fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) {
     out.diagnostics.push_back(
-        {path, 0, "read-error", "cannot read the rule path: " + (ec ? ec.message() : std::string("no such file"))});
+        {path, 0, "read-error",
+         "cannot read the rule path: " + (ec ? ec.message() : std::string("no such file"))});
     return;
   }
   std::vector<std::string> files;
@@ -878,10 +949,13 @@ void load_sagan_path(const std::string& path, const SaganVariables& given, RuleL
     fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec), end;
     while (!ec && it != end) {
       std::error_code type_ec;
-      if (it->is_regular_file(type_ec) && it->path().extension() == ".rules") files.push_back(it->path().string());
+      if (it->is_regular_file(type_ec) && it->path().extension() == ".rules")
+        files.push_back(it->path().string());
       it.increment(ec);
     }
-    if (ec) out.diagnostics.push_back({path, 0, "read-error", "cannot walk the rule directory completely: " + ec.message()});
+    if (ec)
+      out.diagnostics.push_back(
+          {path, 0, "read-error", "cannot walk the rule directory completely: " + ec.message()});
     std::sort(files.begin(), files.end());
   } else {
     dir = fs::path(path).parent_path();
@@ -893,11 +967,13 @@ void load_sagan_path(const std::string& path, const SaganVariables& given, RuleL
     fs::path classification = dir / "classification.config";
     if (fs::exists(classification)) {
       Status s = load_sagan_classifications(classification.string(), vars);
-      if (!s.ok()) out.diagnostics.push_back({classification.string(), 0, "warning-sagan-classtype", s.message()});
+      if (!s.ok())
+        out.diagnostics.push_back({classification.string(), 0, "warning-sagan-classtype", s.message()});
     } else {
-      out.diagnostics.push_back({path, 0, "warning-sagan-classtype",
-                                 "no classification.config beside the rules: every rule's level is 'medium' (give "
-                                 "the Sagan YAML that names the classification file)"});
+      out.diagnostics.push_back(
+          {path, 0, "warning-sagan-classtype",
+           "no classification.config beside the rules: every rule's level is 'medium' (give "
+           "the Sagan YAML that names the classification file)"});
     }
     fs::path reference = dir / "reference.config";
     if (vars.reference_prefix.empty() && fs::exists(reference)) {

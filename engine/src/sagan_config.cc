@@ -14,15 +14,32 @@ namespace socd {
 SaganVariables SaganVariables::defaults() {
   SaganVariables v;
   v.values = {
-      {"HOME_NET", "any"},       {"EXTERNAL_NET", "any"},   {"SSH_PORT", "22"},       {"HTTP_PORT", "80"},
-      {"HTTPS_PORT", "443"},     {"TELNET_PORT", "23"},     {"DNS_PORT", "53"},       {"SNMP_PORT", "161"},
-      {"POP3_PORT", "110"},      {"IMAP_PORT", "143"},      {"SMTP_PORT", "25"},      {"MYSQL_PORT", "3306"},
-      {"MSSQL_PORT", "1433"},    {"NTP_PORT", "123"},       {"OPENVPN_PORT", "1194"}, {"PPTP_PORT", "1723"},
-      {"FTP_PORT", "21"},        {"RSYNC_PORT", "873"},     {"SQUID_PORT", "3128"},   {"HOME_COUNTRY", "US,CA"},
-      {"SAGAN_HOURS", "0700-1800"}, {"SAGAN_DAYS", "12345"},
+      {"HOME_NET", "any"},
+      {"EXTERNAL_NET", "any"},
+      {"SSH_PORT", "22"},
+      {"HTTP_PORT", "80"},
+      {"HTTPS_PORT", "443"},
+      {"TELNET_PORT", "23"},
+      {"DNS_PORT", "53"},
+      {"SNMP_PORT", "161"},
+      {"POP3_PORT", "110"},
+      {"IMAP_PORT", "143"},
+      {"SMTP_PORT", "25"},
+      {"MYSQL_PORT", "3306"},
+      {"MSSQL_PORT", "1433"},
+      {"NTP_PORT", "123"},
+      {"OPENVPN_PORT", "1194"},
+      {"PPTP_PORT", "1723"},
+      {"FTP_PORT", "21"},
+      {"RSYNC_PORT", "873"},
+      {"SQUID_PORT", "3128"},
+      {"HOME_COUNTRY", "US,CA"},
+      {"SAGAN_HOURS", "0700-1800"},
+      {"SAGAN_DAYS", "12345"},
       // The private IPv4 networks of RFC 1918 as the message prefixes meta_content looks for.
-      {"RFC1918", "10.,192.168.,172.16.,172.17.,172.18.,172.19.,172.20.,172.21.,172.22.,172.23.,172.24.,172.25.,"
-                  "172.26.,172.27.,172.28.,172.29.,172.30.,172.31."},
+      {"RFC1918",
+       "10.,192.168.,172.16.,172.17.,172.18.,172.19.,172.20.,172.21.,172.22.,172.23.,172.24.,172.25.,"
+       "172.26.,172.27.,172.28.,172.29.,172.30.,172.31."},
   };
   return v;
 }
@@ -90,7 +107,8 @@ Status load_sagan_classifications(const std::string& path, SaganVariables& vars)
     std::string body = t.substr(prefix.size());
     size_t first = body.find(','), last = body.rfind(',');
     if (first == std::string::npos || first == last)
-      return Status::error(path + ":" + std::to_string(n) + ": a classification needs name,description,priority");
+      return Status::error(path + ":" + std::to_string(n) +
+                           ": a classification needs name,description,priority");
     std::string name = trim(body.substr(0, first)), prio = trim(body.substr(last + 1));
     int p = 0;
     if (!sagan_detail::parse_uint(prio, p) || name.empty())
@@ -144,7 +162,7 @@ Expected<SaganVariables> load_sagan_variables(const std::string& yaml_path) {
     std::string file = sagan_detail::resolve_variables(core[key].Scalar(), vars, undefined);
     if (!undefined.empty() || !std::filesystem::exists(file)) continue;
     Status st = std::string(key) == "classification" ? load_sagan_classifications(file, vars)
-                                                      : load_sagan_references(file, vars);
+                                                     : load_sagan_references(file, vars);
     if (!st.ok()) return st;
   }
   return vars;

@@ -1,5 +1,5 @@
-// Validation of the Sagan options kept for the stateful stage (Rule::stateful_options): their syntax as Sagan's
-// rule keyword documentation gives it, and the older forms the Sagan 1.2.0 rule set is written in
+// Validation of the Sagan options kept for the stateful stage (Rule::stateful_options): their syntax as
+// Sagan's rule keyword documentation gives it, and the older forms the Sagan 1.2.0 rule set is written in
 // ("xbits: set,brute_force,21600", "xbits: isset,by_src,a|b").
 #include <set>
 
@@ -37,8 +37,8 @@ std::pair<std::string, std::string> first_word(const std::string& item) {
 bool is_bit_name(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-          c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '.' || c == '-'))
       return false;
   return true;
 }
@@ -62,7 +62,8 @@ std::string check_track(const std::string& value, const std::set<std::string>& a
   return {};
 }
 
-const std::set<std::string> kTrackBy = {"by_src", "by_dst", "by_username", "by_string", "by_srcport", "by_dstport"};
+const std::set<std::string> kTrackBy = {"by_src",    "by_dst",     "by_username",
+                                        "by_string", "by_srcport", "by_dstport"};
 
 // threshold / after: comma-separated "type X", "track Y", "count N", "seconds N" in any order.
 std::string check_counting(const std::string& keyword, const std::string& value, std::string& warning) {
@@ -103,7 +104,8 @@ std::string check_counting(const std::string& keyword, const std::string& value,
 std::string check_bits(const std::string& keyword, const std::string& value) {
   std::vector<std::string> parts = split(value, ',');
   static const std::set<std::string> kFlags = {"noalert", "noeve", "nounified2"};
-  static const std::set<std::string> kDirections = {"by_src", "by_dst", "both", "reverse", "none", "username"};
+  static const std::set<std::string> kDirections = {"by_src",  "by_dst", "both",
+                                                    "reverse", "none",   "username"};
   static const std::set<std::string> kTracks = {"ip_src", "ip_dst", "ip_pair"};
   const std::string& op = parts[0];
   if (parts.size() == 1) {
@@ -119,7 +121,8 @@ std::string check_bits(const std::string& keyword, const std::string& value) {
     if (parts.size() < 3) return op + " needs a name and an expiry in seconds";
     if (!is_bit_names(parts[1])) return "'" + parts[1] + "' is not a " + keyword + " name";
     if (parse_uint(parts[2], n) && parts.size() == 3) return {};
-    if (!track_part(parts[2])) return "'" + parts[2] + "' is neither an expiry in seconds nor 'track ip_src|ip_dst|ip_pair'";
+    if (!track_part(parts[2]))
+      return "'" + parts[2] + "' is neither an expiry in seconds nor 'track ip_src|ip_dst|ip_pair'";
     if (parts.size() == 3) return {};
     auto [word, rest] = first_word(parts[3]);
     if (parts.size() == 4 && word == "expire" && parse_uint(rest, n)) return {};
@@ -180,7 +183,7 @@ std::string resolve_variables(std::string_view text, const SaganVariables& vars,
     }
     size_t j = i + 1;
     while (j < text.size() && ((text[j] >= 'A' && text[j] <= 'Z') || (text[j] >= 'a' && text[j] <= 'z') ||
-                                (text[j] >= '0' && text[j] <= '9') || text[j] == '_'))
+                               (text[j] >= '0' && text[j] <= '9') || text[j] == '_'))
       ++j;
     std::string name(text.substr(i + 1, j - i - 1));
     auto it = vars.values.find(name);
@@ -195,7 +198,8 @@ std::string resolve_variables(std::string_view text, const SaganVariables& vars,
   return out;
 }
 
-std::string check_stateful_option(const std::string& keyword, const std::string& value, std::string& warning) {
+std::string check_stateful_option(const std::string& keyword, const std::string& value,
+                                  std::string& warning) {
   int n = 0;
   if (keyword == "threshold" || keyword == "after") return check_counting(keyword, value, warning);
   if (keyword == "xbits" || keyword == "flexbits") return check_bits(keyword, value);
@@ -204,15 +208,16 @@ std::string check_stateful_option(const std::string& keyword, const std::string&
     return parse_uint(value, n) ? std::string() : keyword + " needs a number, not '" + value + "'";
   if (keyword == "alert_time") return check_alert_time(value);
   if (keyword == "parse_src_ip" || keyword == "parse_dst_ip")
-    return parse_uint(value, n) && n > 0 ? std::string()
-                                         : keyword + " needs the position of the address (1, 2 ...), not '" +
-                                               value + "'";
+    return parse_uint(value, n) && n > 0
+               ? std::string()
+               : keyword + " needs the position of the address (1, 2 ...), not '" + value + "'";
   if (keyword == "parse_hash")
-    return value == "md5" || value == "sha1" || value == "sha256" ? std::string()
-                                                                   : "parse_hash is md5, sha1 or sha256, not '" +
-                                                                         value + "'";
+    return value == "md5" || value == "sha1" || value == "sha256"
+               ? std::string()
+               : "parse_hash is md5, sha1 or sha256, not '" + value + "'";
   if (keyword == "default_proto") {
-    if (value == "tcp" || value == "udp" || value == "icmp" || value == "TCP" || value == "UDP" || value == "ICMP")
+    if (value == "tcp" || value == "udp" || value == "icmp" || value == "TCP" || value == "UDP" ||
+        value == "ICMP")
       return {};
     return "default_proto is tcp, udp or icmp, not '" + value + "'";
   }

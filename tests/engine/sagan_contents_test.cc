@@ -17,8 +17,8 @@ struct Case {
 };
 
 // Compiles one rule and matches one message, with the prefilter on or off.
-bool fires(const std::string& options, const std::string& message, bool prefilter, const std::string& program = "sshd",
-           std::string* problem = nullptr) {
+bool fires(const std::string& options, const std::string& message, bool prefilter,
+           const std::string& program = "sshd", std::string* problem = nullptr) {
   RuleLoad load;
   load_sagan_text("case.rules", "alert any $EXTERNAL_NET any -> $HOME_NET any (" + options + " sid:1;)\n",
                   SaganVariables::defaults(), load);
@@ -71,7 +71,7 @@ TEST(SaganContents, AbsolutePositions) {
       {"content:\"abc\"; depth: 4;", "xabc", true},
       {"content:\"abc\"; offset: 1; depth: 3;", "xabc", true},
       {"content:\"abc\"; offset: 1; depth: 3;", "xxabc", false},
-      {"content:\"abc\"; offset: 10;", "abc", false},    // offset past the end
+      {"content:\"abc\"; offset: 10;", "abc", false},          // offset past the end
       {"content:\"xyz\"; content:\"abc\";", "abc xyz", true},  // without distance/within, order is free
   });
 }
@@ -92,7 +92,8 @@ TEST(SaganContents, RelativePositions) {
       {"content:\"abc\"; content:\"xyz\"; distance: 1; within: 3;", "abcxyz", false},
       {"content:\"abc\"; content:\"xyz\"; distance: 1; within: 3;", "abc  xyz", false},
       // the documentation's example: GET in the first 3 bytes, downloads 10 bytes on, within 9
-      {"content:\"GET\"; depth:3; content:\"downloads\"; distance:10; within:9;", "GET /content/downloads", true},
+      {"content:\"GET\"; depth:3; content:\"downloads\"; distance:10; within:9;", "GET /content/downloads",
+       true},
       {"content:\"GET\"; depth:3; content:\"downloads\"; distance:10; within:9;", "GET /download", false},
       // a relative content with no content before it counts from the start
       {"content:\"abc\"; distance: 1;", "xabc", true},
@@ -134,7 +135,7 @@ TEST(SaganContents, CaseHexAndPcre) {
       {"pcre:\"/A.C/\";", "xabcx", false},
       {"pcre:\"/A.C/i\";", "xabcx", true},
       {"pcre:\"/^abc$/\";", "abc", true},
-      {"pcre:\"/a b c/x\";", "abc", true},           // extended: blanks in the pattern are ignored
+      {"pcre:\"/a b c/x\";", "abc", true},  // extended: blanks in the pattern are ignored
       {"pcre:\"/broken system|breaking system/i\";", "BROKEN SYSTEM", true},
       // a pcre is not placed relative to the contents
       {"content:\"xyz\"; pcre:\"/^abc/\";", "abc xyz", true},
@@ -160,7 +161,8 @@ TEST(SaganContents, ProgramFacilityAndMeta) {
     EXPECT_TRUE(fires("meta_content:\"dom %sagan% x\", foo, bar; meta_nocase;", "dom BAR x", prefilter));
     EXPECT_FALSE(fires("meta_content:\"dom %sagan% x\", foo, bar;", "dom BAR x", prefilter));
     EXPECT_TRUE(fires("content:\"a\"; meta_content:!\"dom %sagan% x\", foo, bar;", "a dom baz x", prefilter));
-    EXPECT_FALSE(fires("content:\"a\"; meta_content:!\"dom %sagan% x\", foo, bar;", "a dom bar x", prefilter));
+    EXPECT_FALSE(
+        fires("content:\"a\"; meta_content:!\"dom %sagan% x\", foo, bar;", "a dom bar x", prefilter));
     EXPECT_TRUE(fires("event_id: 4624;", "4624: An account was logged on", prefilter));
     EXPECT_TRUE(fires("event_id: 4624;", "ab 4624: An account", prefilter));
     EXPECT_FALSE(fires("event_id: 4624;", "14624: An account", prefilter));

@@ -48,7 +48,9 @@ Diagnostic skip_of(const std::string& line, const SaganVariables& vars = SaganVa
   return {};
 }
 
-Diagnostic skip_options(const std::string& options) { return skip_of(std::string(kHeader) + "(" + options + ")"); }
+Diagnostic skip_options(const std::string& options) {
+  return skip_of(std::string(kHeader) + "(" + options + ")");
+}
 
 const FieldCheck* check_of(const Rule& r, const std::string& field, size_t nth = 0) {
   if (r.selections.size() != 1 || r.selections[0].alternatives.size() != 1) return nullptr;
@@ -102,8 +104,9 @@ TEST(SaganParser, FullRuleMapsToTheModel) {
   EXPECT_EQ(r.description, "Sagan sid 5000001 rev 3");
   EXPECT_TRUE(r.logsource.product.empty() && r.logsource.category.empty() && r.logsource.service.empty());
   EXPECT_EQ(r.tags, (std::vector<std::string>{"classtype.unsuccessful-user", "cve.2015-7755"}));
-  EXPECT_EQ(r.references, (std::vector<std::string>{"http://example.org/5000001",
-                                                    "http://cve.mitre.org/cgi-bin/cvename.cgi?name=2015-7755"}));
+  EXPECT_EQ(r.references,
+            (std::vector<std::string>{"http://example.org/5000001",
+                                      "http://cve.mitre.org/cgi-bin/cvename.cgi?name=2015-7755"}));
   EXPECT_EQ(stateful(r, "threshold"), "type limit, track by_src, count 1, seconds 300");
   EXPECT_EQ(stateful(r, "parse_src_ip"), "1");
   EXPECT_EQ(stateful(r, "default_dst_port"), "22");  // the variable resolved
@@ -131,7 +134,8 @@ TEST(SaganParser, ClassificationPriorityToLevel) {
   vars.classifications_loaded = true;
   EXPECT_EQ(rule_of("msg:\"x\"; content:\"a\"; classtype: misc-activity; sid:1;", vars).level, "low");
   // priority overrides the classtype
-  EXPECT_EQ(rule_of("msg:\"x\"; content:\"a\"; classtype: misc-activity; priority: 1; sid:1;", vars).level, "high");
+  EXPECT_EQ(rule_of("msg:\"x\"; content:\"a\"; classtype: misc-activity; priority: 1; sid:1;", vars).level,
+            "high");
   RuleLoad l = load(std::string(kHeader) + "(msg:\"x\"; content:\"a\"; classtype: nonesuch; sid:1;)\n", vars);
   ASSERT_EQ(l.rules.size(), 1u);
   EXPECT_EQ(l.rules[0].level, "medium");
@@ -139,8 +143,9 @@ TEST(SaganParser, ClassificationPriorityToLevel) {
 }
 
 TEST(SaganParser, ContentEscapesNegationAndModifiers) {
-  auto c = contents_of(rule_of("content:\"User|3a 20|root\"; content:!\"frank\"; nocase; content: \"a|7C|b\"; "
-                               "offset: 2; depth: 10; content:\"c\\svchost\"; distance:1; within: 9; sid:1;"));
+  auto c =
+      contents_of(rule_of("content:\"User|3a 20|root\"; content:!\"frank\"; nocase; content: \"a|7C|b\"; "
+                          "offset: 2; depth: 10; content:\"c\\svchost\"; distance:1; within: 9; sid:1;"));
   ASSERT_EQ(c.size(), 4u);
   EXPECT_EQ(c[0].text, "User: root");
   EXPECT_FALSE(c[0].negated);
@@ -202,8 +207,9 @@ TEST(SaganParser, ModifiersApplyToTheLastContentEvenAfterAPcre) {
 }
 
 TEST(SaganParser, ProgramFacilityLevelTag) {
-  Rule r = rule_of("content:\"a\"; program: sshd|ssh*|s?hd; facility: auth|authpriv; level: info; "
-                   "syslog_tag: 2d|8c; sid:1;");
+  Rule r = rule_of(
+      "content:\"a\"; program: sshd|ssh*|s?hd; facility: auth|authpriv; level: info; "
+      "syslog_tag: 2d|8c; sid:1;");
   const FieldCheck* p = check_of(r, "program");
   ASSERT_NE(p, nullptr);
   ASSERT_EQ(p->values.size(), 3u);
@@ -233,9 +239,10 @@ TEST(SaganParser, ProgramFacilityLevelTag) {
 TEST(SaganParser, MetaContentWithVariablesAndModifiers) {
   SaganVariables vars = SaganVariables::defaults();
   vars.values["USERS"] = "bob, frank,mary";
-  Rule r = rule_of("meta_content:\"User|3a| %sagan% in\", $USERS, root; meta_nocase; meta_depth: 40; "
-                   "meta_content:!\"dom %sagan%\",a,b; sid:1;",
-                   vars);
+  Rule r = rule_of(
+      "meta_content:\"User|3a| %sagan% in\", $USERS, root; meta_nocase; meta_depth: 40; "
+      "meta_content:!\"dom %sagan%\",a,b; sid:1;",
+      vars);
   const FieldCheck* m = check_of(r, "message", 0);
   ASSERT_NE(m, nullptr);
   EXPECT_FALSE(m->negate);
@@ -266,9 +273,10 @@ TEST(SaganParser, EventIdAndJsonOptions) {
   EXPECT_TRUE(e->values[0].contents[0].regex);
   EXPECT_EQ(e->values[0].contents[0].text, "^(?:.{0,2} )?4624: ");
 
-  r = rule_of("json_content: \".sni\", \"www.example.org\"; json_nocase; json_pcre: \".url.path\", \"/adm[i]n/i\"; "
-              "json_meta_content:!\".threat\", low,informational; json_meta_contains; "
-              "json_map: \"message\", \".log.text\"; json_map: \"src_ip\", \".ClientIP\"; content: \"x\"; sid:1;");
+  r = rule_of(
+      "json_content: \".sni\", \"www.example.org\"; json_nocase; json_pcre: \".url.path\", \"/adm[i]n/i\"; "
+      "json_meta_content:!\".threat\", low,informational; json_meta_contains; "
+      "json_map: \"message\", \".log.text\"; json_map: \"src_ip\", \".ClientIP\"; content: \"x\"; sid:1;");
   const FieldCheck* sni = check_of(r, "sni");
   ASSERT_NE(sni, nullptr);
   EXPECT_EQ(sni->values[0].op, Op::Equals);
@@ -291,11 +299,12 @@ TEST(SaganParser, EventIdAndJsonOptions) {
 }
 
 TEST(SaganParser, StatefulOptionsAreValidatedAndKept) {
-  Rule r = rule_of("content:\"a\"; after: track by_src&by_username, count 5, seconds 300; "
-                   "xbits: set,brute_force,21600; xbits: isset,by_src,recon|brute_force; xbits: noalert; "
-                   "xbits: set,seen,track ip_pair,expire 60; flexbits: isnotset, by_src, created; flexbits_pause: 2; "
-                   "alert_time: days $SAGAN_DAYS, hours 2300-0700; parse_dst_ip: 2; parse_port; normalize; "
-                   "parse_hash: sha256; default_proto: udp; fwsam: src, 1 day; sid:1;");
+  Rule r = rule_of(
+      "content:\"a\"; after: track by_src&by_username, count 5, seconds 300; "
+      "xbits: set,brute_force,21600; xbits: isset,by_src,recon|brute_force; xbits: noalert; "
+      "xbits: set,seen,track ip_pair,expire 60; flexbits: isnotset, by_src, created; flexbits_pause: 2; "
+      "alert_time: days $SAGAN_DAYS, hours 2300-0700; parse_dst_ip: 2; parse_port; normalize; "
+      "parse_hash: sha256; default_proto: udp; fwsam: src, 1 day; sid:1;");
   EXPECT_EQ(stateful(r, "after"), "track by_src&by_username, count 5, seconds 300");
   EXPECT_EQ(stateful(r, "flexbits"), "isnotset, by_src, created");
   EXPECT_EQ(stateful(r, "alert_time"), "days 12345, hours 2300-0700");
@@ -307,11 +316,11 @@ TEST(SaganParser, StatefulOptionsAreValidatedAndKept) {
   EXPECT_EQ(xbits, 4u);
 
   const char* bad[] = {
-      "threshold: type limit, track by_src, seconds 60",     // no count
-      "threshold: type often, count 1, seconds 60",          // unknown type
+      "threshold: type limit, track by_src, seconds 60",  // no count
+      "threshold: type often, count 1, seconds 60",       // unknown type
       "threshold: type limit, track by_ip, count 1, seconds 60",
       "after: track by_src, count x, seconds 60",
-      "xbits: set,brute_force",                              // no expiry
+      "xbits: set,brute_force",  // no expiry
       "xbits: flip,a,by_src",
       "xbits: isset,sideways,a",
       "flexbits: set, bad name!, 30",
@@ -356,12 +365,14 @@ TEST(SaganParser, HeaderVariablesAndNetworks) {
   EXPECT_EQ(skip_of("lert any any any -> any any (content:\"a\"; sid:1;)").reason, "sagan-bad-header");
   EXPECT_EQ(skip_of("alert any any any => any any (content:\"a\"; sid:1;)").reason, "sagan-bad-header");
   EXPECT_EQ(skip_of("alert any any any -> any any content:\"a\"; sid:1;").reason, "sagan-bad-header");
-  EXPECT_EQ(skip_of("pass any any any -> any any (content:\"a\"; sid:1;)").reason, "sagan-unsupported-option");
+  EXPECT_EQ(skip_of("pass any any any -> any any (content:\"a\"; sid:1;)").reason,
+            "sagan-unsupported-option");
 }
 
 TEST(SaganParser, DropRulesLoadTaggedAndCounted) {
-  RuleLoad l = load("drop any $EXTERNAL_NET any -> $HOME_NET any (msg:\"x\"; content:\"a\"; sid:7;)\n"
-                    "drop syslog $EXTERNAL_NET any -> $HOME_NET any (msg:\"y\"; content:\"b\"; sid:8;)\n");
+  RuleLoad l = load(
+      "drop any $EXTERNAL_NET any -> $HOME_NET any (msg:\"x\"; content:\"a\"; sid:7;)\n"
+      "drop syslog $EXTERNAL_NET any -> $HOME_NET any (msg:\"y\"; content:\"b\"; sid:8;)\n");
   ASSERT_EQ(l.rules.size(), 2u);
   EXPECT_EQ(l.rules[0].tags, (std::vector<std::string>{"sagan.drop"}));
   size_t drops = 0;
@@ -373,9 +384,11 @@ TEST(SaganParser, SkipReasonsNameFileAndLine) {
   RuleLoad l = load(
       "# comment\n"
       "alert any any any -> any any (msg:\"dyn\"; content:\"a\"; dynamic_load: $RULE_PATH/x.rules; sid:1;)\n"
-      "alert any any any -> any any (msg:\"bd\"; content:\"a\"; bluedot: type ip_reputation, track by_src, none, "
+      "alert any any any -> any any (msg:\"bd\"; content:\"a\"; bluedot: type ip_reputation, track by_src, "
+      "none, "
       "Malicious; sid:2;)\n"
-      "alert any any any -> any any (msg:\"geo\"; content:\"a\"; country_code: track by_src, isnot US; sid:3;)\n"
+      "alert any any any -> any any (msg:\"geo\"; content:\"a\"; country_code: track by_src, isnot US; "
+      "sid:3;)\n"
       "alert any any any -> any any (msg:\"bl\"; content:\"a\"; blacklist: by_src; sid:4;)\n"
       "alert any any any -> any any (msg:\"bro\"; content:\"a\"; bro-intel: by_src; sid:5;)\n"
       "alert any any any -> any any (msg:\"ap\"; content:\"a\"; append_program; sid:6;)\n"
@@ -384,7 +397,8 @@ TEST(SaganParser, SkipReasonsNameFileAndLine) {
       "alert any any any -> any any (msg:\"dup\"; content:\"a\"; sid:9;)\n"
       "alert any any any -> any any (msg:\"dup\"; content:\"b\"; sid:9;)\n"
       "alert any any any -> any any (msg:\"depth\"; content:\"abcdef\"; depth: 3; sid:11;)\n"
-      "alert any any any -> any any (msg:\"mix\"; content:\"a\"; content:\"b\"; offset: 1; distance: 1; sid:12;)\n"
+      "alert any any any -> any any (msg:\"mix\"; content:\"a\"; content:\"b\"; offset: 1; distance: 1; "
+      "sid:12;)\n"
       "alert any any any -> any any (msg:\"orphan\"; depth: 3; content:\"a\"; sid:13;)\n"
       "alert any any any -> any any (msg:\"bad sid\"; content:\"a\"; sid: 12x;)\n"
       "alert any any any -> any any (msg:\"unclosed hex\"; content:\"a|41\"; sid:15;)\n",
@@ -395,17 +409,19 @@ TEST(SaganParser, SkipReasonsNameFileAndLine) {
     if (d.reason.rfind("warning", 0) != 0) got.emplace_back(d.line, d.reason);
   }
   std::vector<std::pair<int, std::string>> want = {
-      {2, "sagan-dynamic-load"}, {3, "sagan-bluedot"},   {4, "sagan-geoip"},        {5, "sagan-lookup-list"},
-      {6, "sagan-lookup-list"},  {7, "sagan-unsupported-option"}, {8, "sagan-bad-option"}, {9, "sagan-no-sid"},
-      {11, "sagan-duplicate-sid"}, {12, "sagan-bad-option"}, {13, "sagan-bad-option"}, {14, "sagan-bad-option"},
-      {15, "sagan-bad-option"}, {16, "sagan-bad-option"}};
+      {2, "sagan-dynamic-load"}, {3, "sagan-bluedot"},     {4, "sagan-geoip"},
+      {5, "sagan-lookup-list"},  {6, "sagan-lookup-list"}, {7, "sagan-unsupported-option"},
+      {8, "sagan-bad-option"},   {9, "sagan-no-sid"},      {11, "sagan-duplicate-sid"},
+      {12, "sagan-bad-option"},  {13, "sagan-bad-option"}, {14, "sagan-bad-option"},
+      {15, "sagan-bad-option"},  {16, "sagan-bad-option"}};
   EXPECT_EQ(got, want);
   EXPECT_EQ(l.skipped, want.size());
   ASSERT_EQ(l.rules.size(), 1u);
   EXPECT_EQ(l.rules[0].title, "dup");
   EXPECT_EQ(l.rules[0].line, 10);
   // The diagnostic reads file:line: message [reason].
-  EXPECT_EQ(l.diagnostics[0].to_string().rfind("x/t.rules:2: dynamic_load", 0), 0u) << l.diagnostics[0].to_string();
+  EXPECT_EQ(l.diagnostics[0].to_string().rfind("x/t.rules:2: dynamic_load", 0), 0u)
+      << l.diagnostics[0].to_string();
 }
 
 TEST(SaganParser, UnknownOptionsAreIgnoredWithAWarning) {
@@ -417,8 +433,9 @@ TEST(SaganParser, UnknownOptionsAreIgnoredWithAWarning) {
 }
 
 TEST(SaganParser, ContinuationLinesAndCarriageReturns) {
-  RuleLoad l = load("\r\nalert any any any -> any any (msg:\"x\"; \\\r\n  content:\"a\"; \\\n sid:1;)\r\n"
-                    "alert any any any -> any any (msg:\"y\"; content:\"b\"; sid:2;)\n");
+  RuleLoad l = load(
+      "\r\nalert any any any -> any any (msg:\"x\"; \\\r\n  content:\"a\"; \\\n sid:1;)\r\n"
+      "alert any any any -> any any (msg:\"y\"; content:\"b\"; sid:2;)\n");
   ASSERT_EQ(l.rules.size(), 2u) << diagnostics_of(l);
   EXPECT_EQ(l.rules[0].line, 2);
   EXPECT_EQ(l.rules[1].line, 5);
@@ -445,15 +462,16 @@ TEST_F(SaganFiles, VariablesFromSaganYaml) {
   write("rules/classification.config",
         "# name,description,priority\nconfig classification: attempted-admin,Attempted Admin,1\n"
         "config classification: misc-activity,Misc activity, 3 \n");
-  write("rules/reference.config", "config reference: url,http://\nconfig reference: cve http://cve.example/\n");
-  write("sagan.yaml",
-        "%YAML 1.1\n---\nvars:\n  sagan-groups:\n    RULE_PATH: \"" + (dir_ / "rules").string() +
-            "\"\n    LOG_PATH: \"/var/log/sagan\"\t\n"
-            "  address-groups:\n    HOME_NET: \"192.168.0.0/16\"\n    EXTERNAL_NET: \"any\"\n"
-            "  port-groups:\n    SSH_PORT: 2222\n"
-            "  misc-groups:\n    USERS: \"bob,\\\n           frank\"\n"
-            "sagan-core:\n  core:\n    classification: \"$RULE_PATH/classification.config\"\n"
-            "    reference: \"$RULE_PATH/reference.config\"\n");
+  write("rules/reference.config",
+        "config reference: url,http://\nconfig reference: cve http://cve.example/\n");
+  write("sagan.yaml", "%YAML 1.1\n---\nvars:\n  sagan-groups:\n    RULE_PATH: \"" +
+                          (dir_ / "rules").string() +
+                          "\"\n    LOG_PATH: \"/var/log/sagan\"\t\n"
+                          "  address-groups:\n    HOME_NET: \"192.168.0.0/16\"\n    EXTERNAL_NET: \"any\"\n"
+                          "  port-groups:\n    SSH_PORT: 2222\n"
+                          "  misc-groups:\n    USERS: \"bob,\\\n           frank\"\n"
+                          "sagan-core:\n  core:\n    classification: \"$RULE_PATH/classification.config\"\n"
+                          "    reference: \"$RULE_PATH/reference.config\"\n");
   auto vars = load_sagan_variables((dir_ / "sagan.yaml").string());
   ASSERT_TRUE(vars.ok()) << vars.error().message();
   EXPECT_EQ(vars->values["HOME_NET"], "192.168.0.0/16");
@@ -463,9 +481,10 @@ TEST_F(SaganFiles, VariablesFromSaganYaml) {
   EXPECT_TRUE(vars->classifications_loaded);
   EXPECT_EQ(vars->classification_priority["misc-activity"], 3);
   EXPECT_EQ(vars->reference_prefix["cve"], "http://cve.example/");
-  Rule r = rule_of("meta_content:\"u %sagan%\", $USERS; classtype: attempted-admin; default_dst_port: $SSH_PORT; "
-                   "reference: cve,2020-1; sid:1;",
-                   *vars);
+  Rule r = rule_of(
+      "meta_content:\"u %sagan%\", $USERS; classtype: attempted-admin; default_dst_port: $SSH_PORT; "
+      "reference: cve,2020-1; sid:1;",
+      *vars);
   EXPECT_EQ(r.level, "high");
   EXPECT_EQ(stateful(r, "default_dst_port"), "2222");
   EXPECT_EQ(stateful(r, "destination"), "192.168.0.0/16");
@@ -488,7 +507,8 @@ TEST_F(SaganFiles, VariablesFromSaganYaml) {
 
 TEST_F(SaganFiles, PathLoadsRuleFilesAndTheClassificationBesideThem) {
   write("rules/classification.config", "config classification: attempted-admin,Attempted Admin,1\n");
-  write("rules/b.rules", std::string(kHeader) + "(msg:\"b\"; content:\"b\"; classtype: attempted-admin; sid:2;)\n");
+  write("rules/b.rules",
+        std::string(kHeader) + "(msg:\"b\"; content:\"b\"; classtype: attempted-admin; sid:2;)\n");
   write("rules/sub/a.rules", std::string(kHeader) + "(msg:\"a\"; content:\"a\"; sid:1;)\n" + kHeader +
                                  "(msg:\"dup\"; content:\"a\"; sid:2;)\n");
   write("rules/notes.txt", "not a rule file\n");

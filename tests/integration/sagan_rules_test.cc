@@ -2,11 +2,11 @@
 // matcher: socd must load every rule Sagan 1.2.0 loads from the same files except those whose options neither
 // can honour, and the rules must fire on real OpenSSH and Linux lines (../shared/corpus/loghub).
 //
-// Sagan 1.2.0 (Debian package sagan) loads 2,150 rules from the 181 files: 2,128 `alert` + 22 `drop`; it skips
-// 63 dynamic_load and 74 Bluedot rules and the one line whose action is misspelt ("lert"). Of those 2,150, socd
-// leaves out the 68 country_code rules (no GeoIP database: Sagan 1.2.0 lacks GeoIP2 as well, warns, and fires
-// them as if the option were absent) and the 44 blacklist / bro-intel rules (lists of processors that are off
-// in Sagan's configuration, where such rules never fire).
+// Sagan 1.2.0 (Debian package sagan) loads 2,150 rules from the 181 files: 2,128 `alert` + 22 `drop`; it
+// skips 63 dynamic_load and 74 Bluedot rules and the one line whose action is misspelt ("lert"). Of those
+// 2,150, socd leaves out the 68 country_code rules (no GeoIP database: Sagan 1.2.0 lacks GeoIP2 as well,
+// warns, and fires them as if the option were absent) and the 44 blacklist / bro-intel rules (lists of
+// processors that are off in Sagan's configuration, where such rules never fire).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -49,10 +49,14 @@ SaganSet load_debian_rules() {
 
 TEST(SaganDebianRules, LoadsWhatSagan120Loads) {
   if (!fs::exists(kRules)) GTEST_SKIP() << kRules << " is absent (apt-get install sagan-rules)";
-  if (!fs::exists(kYaml)) GTEST_SKIP() << kYaml << " is absent (apt-get install sagan): its variables are needed";
+  if (!fs::exists(kYaml))
+    GTEST_SKIP() << kYaml << " is absent (apt-get install sagan): its variables are needed";
   SaganSet s = load_debian_rules();
-  std::map<std::string, size_t> want = {{"sagan-dynamic-load", 63}, {"sagan-bluedot", 74}, {"sagan-geoip", 68},
-                                        {"sagan-lookup-list", 44}, {"sagan-bad-header", 1}};
+  std::map<std::string, size_t> want = {{"sagan-dynamic-load", 63},
+                                        {"sagan-bluedot", 74},
+                                        {"sagan-geoip", 68},
+                                        {"sagan-lookup-list", 44},
+                                        {"sagan-bad-header", 1}};
   EXPECT_EQ(s.skipped, want);
   EXPECT_EQ(s.load.skipped, 63u + 74 + 68 + 44 + 1);
   EXPECT_EQ(s.drops, 22u);
@@ -106,7 +110,8 @@ TEST(SaganDebianRules, FireOnRealOpenSshAndLinuxLines) {
   auto ssh = fire_counts(set, corpus / "OpenSSH_2k.log", lines);
   EXPECT_EQ(lines, 2000u);
   EXPECT_EQ(ssh, fire_counts(unfiltered, corpus / "OpenSSH_2k.log", lines));
-  for (const auto& [sid, n] : ssh) std::printf("OpenSSH_2k  %6zu  %s %s\n", n, sid.c_str(), titles[sid].c_str());
+  for (const auto& [sid, n] : ssh)
+    std::printf("OpenSSH_2k  %6zu  %s %s\n", n, sid.c_str(), titles[sid].c_str());
   // sshd's own messages: unknown users, failed passwords, reverse-mapping failures.
   EXPECT_GT(ssh["5000016"], 0u) << "authentication failure (a drop rule)";
   EXPECT_GT(ssh["5000018"], 0u) << "POSSIBLE BREAK-IN ATTEMPT";
@@ -115,7 +120,8 @@ TEST(SaganDebianRules, FireOnRealOpenSshAndLinuxLines) {
   auto linux = fire_counts(set, corpus / "Linux_2k.log", lines);
   EXPECT_EQ(lines, 2000u);
   EXPECT_EQ(linux, fire_counts(unfiltered, corpus / "Linux_2k.log", lines));
-  for (const auto& [sid, n] : linux) std::printf("Linux_2k    %6zu  %s %s\n", n, sid.c_str(), titles[sid].c_str());
+  for (const auto& [sid, n] : linux)
+    std::printf("Linux_2k    %6zu  %s %s\n", n, sid.c_str(), titles[sid].c_str());
   size_t linux_alerts = 0;
   for (const auto& [sid, n] : linux) linux_alerts += n;
   EXPECT_GT(linux_alerts, 0u);

@@ -2,7 +2,7 @@
 // configuration and the classification and reference files of a rule set.
 //
 // A Sagan rule is one line (a trailing '\' continues it on the next line):
-//   alert any $EXTERNAL_NET any -> $HOME_NET any (msg:"..."; content:"..."; program: sshd; sid:5000001; rev:1;)
+//   alert any $EXTERNAL_NET any -> $HOME_NET any (msg:"..."; content:"..."; program: sshd; sid:5000001;)
 // It becomes one Rule: id = sid, title = msg, level from the classtype's priority (or `priority:`), tags
 // "classtype.<name>", "sagan.drop" for `drop` rules and "cve.<id>" for CVE references, references as URLs,
 // an empty logsource (Sagan rules run on every syslog event: they are the mapping's unscoped rules), and one
@@ -12,9 +12,9 @@
 //   facility, severity Equals (Sagan's `facility` / `level`, case-sensitive as Sagan compares them)
 //   JSON keys          json_content / json_pcre / json_meta_content on the event field the key names
 // Options that need state or data from outside one event are parsed, validated and kept in
-// Rule::stateful_options as (keyword, value) with variables resolved: threshold, after, xbits, flexbits (+ their
-// _pause forms), alert_time, and the extraction metadata the stateful stage needs to track by source or
-// destination: parse_src_ip, parse_dst_ip, parse_port, parse_proto, parse_proto_program, parse_hash,
+// Rule::stateful_options as (keyword, value) with variables resolved: threshold, after, xbits, flexbits
+// (+ their _pause forms), alert_time, and the extraction metadata the stateful stage needs to track by source
+// or destination: parse_src_ip, parse_dst_ip, parse_port, parse_proto, parse_proto_program, parse_hash,
 // normalize, default_proto, default_src_port, default_dst_port, json_map, and the header's networks and
 // ports when they are not "any" ("source", "source_port", "destination", "destination_port"); the output
 // actions fwsam, email, external are kept there too.
@@ -26,8 +26,8 @@
 //                             either: it warns, loads the rule and fires it as if the option were absent)
 //   sagan-lookup-list         blacklist, bro-intel / zeek-intel: lists of the processors Sagan leaves off by
 //                             default (with them off, Sagan 1.2.0 loads such rules but they never fire)
-//   sagan-unsupported-option  an option socd cannot honour (append_program, json_*_base64 decoding, meta_distance,
-//                             meta_within, a `pass` action ...), the message says which
+//   sagan-unsupported-option  an option socd cannot honour (append_program, json_*_base64 decoding,
+//                             meta_distance, meta_within, a `pass` action ...), the message says which
 //   sagan-bad-header          not "action proto src sport -> dst dport (options)"
 //   sagan-bad-option          an option whose value is malformed (bad hex in content, a pcre without slashes,
 //                             a threshold without a count, a depth with no content before it ...)
@@ -35,19 +35,21 @@
 //   sagan-no-sid              no sid
 //   sagan-duplicate-sid       a sid already loaded (the first one wins)
 //   read-error                a file or directory that cannot be read
-// Warnings (the rule loads, read the way Sagan 1.2.0 reads it): warning-sagan-unknown-option (a keyword Sagan
-// does not know, e.g. a missing ':' or a Snort-only option: ignored), warning-sagan-option-value (a value with
-// text after a stray ':' that is ignored, a content that is not one quoted string, a program with blanks in it,
-// a nocase with no content before it, an ignored pcre flag), warning-sagan-variable (an undefined $VARIABLE
-// in the header, which then matches anything, or in an extraction option, which is left out),
+// Warnings (the rule loads, read the way Sagan 1.2.0 reads it): warning-sagan-unknown-option (a keyword
+// Sagan does not know, e.g. a missing ':' or a Snort-only option: ignored), warning-sagan-option-value (a
+// value with text after a stray ':' that is ignored, a content that is not one quoted string, a program with
+// blanks in it, a nocase with no content before it, an ignored pcre flag), warning-sagan-variable (an
+// undefined $VARIABLE in the header, which then matches anything, or in an extraction option, which is left
+// out),
 // warning-sagan-classtype (a classtype the classification file does not name, or no classification file),
 // warning-sagan-drop (a `drop` rule, loaded as an alert tagged sagan.drop: one per rule so they are counted).
 //
 // Positional content modifiers follow Snort (Sagan's documentation says they are identical): offset and depth
 // place a content from the start of the message, distance and within relative to the end of the previous
 // content's match; `nocase` and the positional modifiers apply to the last content before them, even when a
-// pcre stands in between. Sagan 1.2.0 itself departs from this: its depth window is one byte longer, and its
-// distance counts from the previous content's depth instead of its match (the shipped rules use neither).
+// pcre stands in between. Sagan 1.2.0 itself departs from this: its depth window is one byte longer, its
+// distance counts from the previous content's depth instead of its match, and a distance of 0 counts as none
+// (the shipped rules use none of these but "distance:0").
 #pragma once
 #include <map>
 #include <string>
@@ -69,8 +71,10 @@ struct SaganVariables {
   std::map<std::string, std::string> reference_prefix;
   bool classifications_loaded = false;  // false: the loader looks for classification.config beside the rules
 
-  // Sagan's defaults: HOME_NET and EXTERNAL_NET "any", the usual service ports (SSH_PORT 22, HTTP_PORT 80 ...),
-  // and the sagan.yaml aetas/misc groups' example values.
+  // Sagan's defaults: HOME_NET and EXTERNAL_NET "any", the usual service ports (SSH_PORT 22, HTTP_PORT 80
+  // ...), HOME_COUNTRY, SAGAN_HOURS / SAGAN_DAYS, and RFC1918 (the private IPv4 prefixes). Site lists such as
+  // CREDIT_CARD_PREFIXES or PSEXEC_MD5 have no default: rules that need them are skipped until a Sagan YAML
+  // defines them.
   static SaganVariables defaults();
 };
 
@@ -84,7 +88,8 @@ Status load_sagan_classifications(const std::string& path, SaganVariables& vars)
 Status load_sagan_references(const std::string& path, SaganVariables& vars);
 
 // Parses the Sagan rules in `text` (one rule file) and appends them to `out`; `file` names it in diagnostics.
-void load_sagan_text(const std::string& file, std::string_view text, const SaganVariables& vars, RuleLoad& out);
+void load_sagan_text(const std::string& file, std::string_view text, const SaganVariables& vars,
+                     RuleLoad& out);
 
 // Loads a *.rules file, or every *.rules file below a directory (sorted by path). When `vars` has no
 // classifications, classification.config and reference.config beside the rules (in the directory, or the
