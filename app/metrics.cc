@@ -96,17 +96,18 @@ std::vector<MetricFamily> PipelineCollector::Collect() const {
   out.push_back(std::move(stored));
   // The stateful stage (correlations, thresholds, deduplication): what it did with the alerts it saw.
   auto stage = family("socd_stateful_total",
-                      "Stateful stage: hits seen, alerts passed, suppressed (in a summary), consumed by a correlation, "
-                      "correlation alerts and summaries emitted, late hits, hits without a group-by field, groups "
-                      "evicted over the limit, groups restored or dropped from the saved state.",
+                      "Stateful stage: hits seen, alerts passed, suppressed (in a summary), consumed by "
+                      "a correlation, correlation alerts and summaries emitted, late hits, hits without "
+                      "a group-by field, groups evicted over the limit, groups restored or dropped from "
+                      "the saved state.",
                       MetricType::Counter);
   const StageCounters sc = pipeline_.stage_counters();
   for (const auto& [what, n] : std::initializer_list<std::pair<const char*, uint64_t>>{
-           {"hits", sc.hits}, {"passed", sc.passed}, {"suppressed", sc.suppressed}, {"consumed", sc.consumed},
-           {"correlation_alerts", sc.correlations}, {"summaries", sc.summaries}, {"late", sc.late},
-           {"late_unapplied", sc.late_unapplied}, {"missing_fields", sc.missing_fields}, {"evicted", sc.evicted},
-           {"entries_dropped", sc.entries_dropped}, {"restored_groups", sc.restored_groups},
-           {"restore_dropped", sc.restore_dropped}})
+           {"hits", sc.hits}, {"passed", sc.passed}, {"suppressed", sc.suppressed},
+           {"consumed", sc.consumed}, {"correlation_alerts", sc.correlations}, {"summaries", sc.summaries},
+           {"late", sc.late}, {"late_unapplied", sc.late_unapplied}, {"missing_fields", sc.missing_fields},
+           {"evicted", sc.evicted}, {"entries_dropped", sc.entries_dropped},
+           {"restored_groups", sc.restored_groups}, {"restore_dropped", sc.restore_dropped}})
     add(stage, static_cast<double>(n), {{"what", what}});
   out.push_back(std::move(stage));
   MetricFamily write = family("socd_store_write_seconds", "Time of each store write (one per group of batches).",

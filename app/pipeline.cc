@@ -73,7 +73,8 @@ void Pipeline::start() {
   threads_.emplace_back([this] { write(); });
 }
 
-void Pipeline::swap_rules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<const StatefulRules> stateful) {
+void Pipeline::swap_rules(std::shared_ptr<const RuleSet> rules,
+                          std::shared_ptr<const StatefulRules> stateful) {
   uint64_t g = generation_.fetch_add(1) + 1;
   auto r = std::make_shared<Rules>(std::move(rules), g, std::move(stateful));
   std::lock_guard lk(rules_mu_);
@@ -228,13 +229,14 @@ void Pipeline::write() {
     checkpoints.clear();
     state.clear();
     for (auto& j : ready) {
-      if (stage_ && j->rules->stateful)  // stateful stage: in push order, before the batch's alerts are stored
+      // The stateful stage, in push order, before the batch's alerts are stored.
+      if (stage_ && j->rules->stateful)
         stage_->apply(j->rules->stateful, j->alerts, j->hits, j->last_event_ms);
       for (auto& a : j->alerts) alerts.push_back(std::move(a));
       if (!j->batch->checkpoint_key.empty())
         checkpoints.emplace_back(j->batch->checkpoint_key, j->batch->checkpoint_value);
     }
-    if (stage_) stage_->prepare(checkpoints, state, false);  // checkpoints wait for the state that matches them
+    if (stage_) stage_->prepare(checkpoints, state, false);  // checkpoints wait for their state
     auto t0 = std::chrono::steady_clock::now();
     size_t stored = 0;
     Status st = store_.commit_with_state(alerts, checkpoints, state, &stored);

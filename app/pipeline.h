@@ -40,8 +40,8 @@ class StageWriter;
 
 class Pipeline : public BatchSink {
 public:
-  // With `stateful` (correlations and thresholds over `rules`), the writer runs the stateful stage on the batches
-  // in push order and saves its state with the checkpoints (stage_writer.h).
+  // With `stateful` (correlations and thresholds over `rules`), the writer runs the stateful stage on the
+  // batches in push order and saves its state with the checkpoints (stage_writer.h).
   Pipeline(AlertStore& store, std::shared_ptr<const RuleSet> rules, PipelineOptions options,
            std::shared_ptr<const StatefulRules> stateful = nullptr);
   ~Pipeline() override;
@@ -63,7 +63,8 @@ public:
 
   // Swaps in a new rule set: batches taken by a worker after the swap use it; none is lost or processed twice.
   // The stateful stage carries over the windows of the correlations and thresholds that did not change.
-  void swap_rules(std::shared_ptr<const RuleSet> rules, std::shared_ptr<const StatefulRules> stateful = nullptr);
+  void swap_rules(std::shared_ptr<const RuleSet> rules,
+                  std::shared_ptr<const StatefulRules> stateful = nullptr);
   std::shared_ptr<const RuleSet> rules() const;
   uint64_t rules_generation() const { return generation_.load(); }
 

@@ -79,8 +79,8 @@ static int rules_check(int argc, char** argv) {
   }
   const CompileStats& st = loaded.set->stats();
   std::printf("\nrules loaded: %zu, skipped: %zu\n", loaded.loaded, loaded.skipped);
-  std::printf("correlation rules in force: %zu; threshold and dedup entries in force: %zu\n", loaded.correlations,
-              loaded.stateful->policy_count());
+  std::printf("correlation rules in force: %zu; threshold and dedup entries in force: %zu\n",
+              loaded.correlations, loaded.stateful->policy_count());
   for (const auto& [reason, n] : skipped_by_reason) std::printf("  skipped  %-28s %zu\n", reason.c_str(), n);
   for (const auto& [reason, n] : warnings_by_reason) std::printf("  warning  %-28s %zu\n", reason.c_str(), n);
   std::printf("prefilter: %zu Hyperscan databases (one per field tested, one for keywords) holding %zu literals "

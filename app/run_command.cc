@@ -113,7 +113,8 @@ int run_main(int argc, char** argv) {
        "read the files and stdin to their end (no following), store everything, and exit")
       ("sync", po::bool_switch(&o.sync), "fsync every store write (survives power loss, not only a crash)")
       ("thresholds", po::value(&o.thresholds),
-       "thresholds, deduplication and settings of the stateful stage (config/thresholds.yml); reloaded on SIGHUP");
+       "thresholds, deduplication and settings of the stateful stage (config/thresholds.yml); reloaded "
+       "on SIGHUP");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -326,8 +327,8 @@ int run_main(int argc, char** argv) {
   log("stopped");
   if (set->stateful->active()) {
     StageCounters c = pipeline.stage_counters();
-    log("stateful: hits=%llu passed=%llu suppressed=%llu consumed=%llu correlation_alerts=%llu summaries=%llu "
-        "late=%llu late_unapplied=%llu missing_fields=%llu evicted=%llu restored_groups=%llu",
+    log("stateful: hits=%llu passed=%llu suppressed=%llu consumed=%llu correlation_alerts=%llu "
+        "summaries=%llu late=%llu late_unapplied=%llu missing_fields=%llu evicted=%llu restored_groups=%llu",
         static_cast<unsigned long long>(c.hits), static_cast<unsigned long long>(c.passed),
         static_cast<unsigned long long>(c.suppressed), static_cast<unsigned long long>(c.consumed),
         static_cast<unsigned long long>(c.correlations), static_cast<unsigned long long>(c.summaries),

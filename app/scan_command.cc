@@ -33,7 +33,8 @@ struct Malformed {
   std::string head;
 };
 
-// With a stateful stage, each alert of a batch is a span of `alerts`; the stage decides about those with a hit.
+// With a stateful stage, each alert of a batch is a span of `alerts`; the stage decides about those with a
+// hit.
 struct AlertSpan {
   size_t begin = 0, end = 0;
   int32_t hit = -1;  // index in Job::hits, -1: the stage has no say
@@ -117,7 +118,8 @@ struct Worker {
       }
       job.alert_count += matched.size();
     }
-    // The stage's clock moves with the events, also those no rule fired on: the batch's last event stands for it.
+    // The stage's clock moves with all events, not only those a rule fired on: the batch's last event stands
+    // for them.
     if (stateful && last_parsed) job.last_event_ms = stateful->event_time_ms(event);
   }
 };
@@ -173,7 +175,8 @@ private:
     for (const AlertSpan& span : job.spans) {
       generated_.clear();
       bool pass = true;
-      if (span.hit >= 0) pass = stage_->observe(job.hits[span.hit], generated_) == StatefulStage::Verdict::Pass;
+      if (span.hit >= 0)
+        pass = stage_->observe(job.hits[span.hit], generated_) == StatefulStage::Verdict::Pass;
       if (pass) {
         std::fwrite(job.alerts.data() + span.begin, 1, span.end - span.begin, stdout);
         ++t.alerts;
@@ -238,9 +241,10 @@ int scan_main(int argc, char** argv) {
       ("max-line-bytes", po::value(&max_line)->default_value(4 << 20),
        "longer lines are counted as malformed and skipped")
       ("thresholds", po::value(&thresholds),
-       "thresholds, deduplication and settings of the stateful stage (see config/thresholds.yml); Sigma correlation\n"
-       "rules among the rules need no option: their alerts, and the summaries of what thresholds suppressed, are\n"
-       "printed where the event that completes them is, and at the end of the input for windows still open");
+       "thresholds, deduplication and settings of the stateful stage (see config/thresholds.yml);\n"
+       "Sigma correlation rules among the rules need no option: their alerts, and the summaries of\n"
+       "what thresholds suppressed, are printed after the event that completes them, and at the end\n"
+       "of the input for windows still open");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -414,15 +418,17 @@ int scan_main(int argc, char** argv) {
   if (stage) {
     const StageCounters& c = stage->counters();
     std::fprintf(stderr,
-                 "stateful: correlations=%zu policies=%zu hits=%llu passed=%llu suppressed=%llu consumed=%llu "
-                 "correlation_alerts=%llu summaries=%llu late=%llu late_unapplied=%llu missing_fields=%llu "
-                 "evicted=%llu\n",
+                 "stateful: correlations=%zu policies=%zu hits=%llu passed=%llu suppressed=%llu "
+                 "consumed=%llu correlation_alerts=%llu summaries=%llu late=%llu late_unapplied=%llu "
+                 "missing_fields=%llu evicted=%llu\n",
                  loaded.stateful->correlation_count(), loaded.stateful->policy_count(),
                  static_cast<unsigned long long>(c.hits), static_cast<unsigned long long>(c.passed),
                  static_cast<unsigned long long>(c.suppressed), static_cast<unsigned long long>(c.consumed),
-                 static_cast<unsigned long long>(c.correlations), static_cast<unsigned long long>(c.summaries),
-                 static_cast<unsigned long long>(c.late), static_cast<unsigned long long>(c.late_unapplied),
-                 static_cast<unsigned long long>(c.missing_fields), static_cast<unsigned long long>(c.evicted));
+                 static_cast<unsigned long long>(c.correlations),
+                 static_cast<unsigned long long>(c.summaries), static_cast<unsigned long long>(c.late),
+                 static_cast<unsigned long long>(c.late_unapplied),
+                 static_cast<unsigned long long>(c.missing_fields),
+                 static_cast<unsigned long long>(c.evicted));
   }
   const auto& st = loaded.set->stats();
   std::fprintf(stderr,

@@ -35,7 +35,8 @@ StoredAlert to_stored(StageAlert&& a) {
 }  // namespace
 
 StageWriter::StageWriter(AlertStore& store, std::shared_ptr<const StatefulRules> rules)
-    : store_(store), stage_(std::make_unique<StatefulStage>(std::move(rules))),
+    : store_(store),
+      stage_(std::make_unique<StatefulStage>(std::move(rules))),
       saved_at_(std::chrono::steady_clock::now()) {}
 
 void StageWriter::restore() {

@@ -1,11 +1,12 @@
-// The stateful detection stage in the service's store writer (pipeline.cc): it runs on each batch's alerts in push
-// order, and keeps its saved state consistent with the source checkpoints.
+// The stateful detection stage in the service's store writer (pipeline.cc): it runs on each batch's alerts in
+// push order, and keeps its saved state consistent with the source checkpoints.
 //
-// The state is saved in the store's `state` family in the same atomic write as checkpoints. While the state has
-// changed since it was last saved, the checkpoints of the batches it has seen are held back (alerts are still stored
-// at once); at most every `checkpoint_interval` (and when the pipeline stops) the state is saved together with the
-// checkpoints held back. After a crash the sources resume where the saved state was taken, the events since are
-// read again, and the windows they fill are rebuilt; every alert id is stable, so nothing is stored twice.
+// The state is saved in the store's `state` family in the same atomic write as checkpoints. While the state
+// has changed since it was last saved, the checkpoints of the batches it has seen are held back (alerts are
+// still stored at once); at most every `checkpoint_interval` (and when the pipeline stops) the state is saved
+// together with the checkpoints held back. After a crash the sources resume where the saved state was taken,
+// the events since are read again, and the windows they fill are rebuilt; every alert id is stable, so
+// nothing is stored twice.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -38,8 +39,8 @@ public:
   // `rules` are the batch's own (a reload may switch them: the state of unchanged correlations carries over).
   void apply(const std::shared_ptr<const StatefulRules>& rules, std::vector<StoredAlert>& alerts,
              std::vector<AlertHit>& hits, int64_t last_event_ms);
-  // Before a write: takes the write's checkpoints and gives back those that may be written now, with the state
-  // entry to write beside them when one is due (`final`: the last write before stopping).
+  // Before a write: takes the write's checkpoints and gives back those that may be written now, with the
+  // state entry to write beside them when one is due (`final`: the last write before stopping).
   void prepare(std::vector<std::pair<std::string, std::string>>& checkpoints,
                std::vector<std::pair<std::string, std::string>>& state, bool final);
   // After that write succeeded.

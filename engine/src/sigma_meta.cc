@@ -1,5 +1,5 @@
-// Sigma correlation and filter documents to the rule model (Sigma correlation rules and filters specifications,
-// version 2), and the filters applied to the rules they name.
+// Sigma correlation and filter documents to the rule model (Sigma correlation rules and filters
+// specifications, version 2), and the filters applied to the rules they name.
 #include "sigma_meta.h"
 
 #include <algorithm>
@@ -93,46 +93,60 @@ public:
     const YAML::Node section = child(doc, "correlation");
     const int section_line = key_line(doc, "correlation", c.line);
     const std::string label = "correlation '" + (c.title.empty() ? c.id : c.title) + "'";
-    if (!section.IsMap()) return skip(section_line, "bad-correlation", label + ": 'correlation' must be a map");
+    if (!section.IsMap())
+      return skip(section_line, "bad-correlation", label + ": 'correlation' must be a map");
 
     const std::string type = text_of(child(section, "type"));
     const int type_line = key_line(section, "type", section_line);
-    if (type == "event_count") c.type = Correlation::Type::EventCount;
-    else if (type == "value_count") c.type = Correlation::Type::ValueCount;
-    else if (type == "temporal") c.type = Correlation::Type::Temporal;
-    else if (type == "temporal_ordered") c.type = Correlation::Type::TemporalOrdered;
+    if (type == "event_count")
+      c.type = Correlation::Type::EventCount;
+    else if (type == "value_count")
+      c.type = Correlation::Type::ValueCount;
+    else if (type == "temporal")
+      c.type = Correlation::Type::Temporal;
+    else if (type == "temporal_ordered")
+      c.type = Correlation::Type::TemporalOrdered;
     else if (type == "value_sum" || type == "value_avg" || type == "value_percentile")
       return skip(type_line, "correlation-unsupported",
-                  label + ": type '" + type + "' is not supported (use event_count, value_count, temporal or "
-                  "temporal_ordered)");
+                  label + ": type '" + type +
+                      "' is not supported (use event_count, value_count, temporal or "
+                      "temporal_ordered)");
     else if (type.empty())
-      return skip(section_line, "bad-correlation", label + ": 'type' is missing (event_count, value_count, "
-                  "temporal or temporal_ordered)");
+      return skip(section_line, "bad-correlation",
+                  label +
+                      ": 'type' is missing (event_count, value_count, "
+                      "temporal or temporal_ordered)");
     else
-      return skip(type_line, "bad-correlation", label + ": unknown type '" + type +
-                  "' (use event_count, value_count, temporal or temporal_ordered)");
+      return skip(type_line, "bad-correlation",
+                  label + ": unknown type '" + type +
+                      "' (use event_count, value_count, temporal or temporal_ordered)");
 
     std::string what;
     const YAML::Node rules = child(section, "rules");
     if (!rules.IsDefined() || rules.IsNull())
-      return skip(section_line, "bad-correlation", label + ": 'rules' is missing; list the ids or names of the "
-                  "rules it correlates");
+      return skip(section_line, "bad-correlation",
+                  label +
+                      ": 'rules' is missing; list the ids or names of the "
+                      "rules it correlates");
     if (!names_of(rules, c.rules, what))
       return skip(key_line(section, "rules", section_line), "bad-correlation", label + ": 'rules' " + what);
 
     if (const YAML::Node group = child(section, "group-by"); group.IsDefined() && !group.IsNull()) {
       if (!names_of(group, c.group_by, what))
-        return skip(key_line(section, "group-by", section_line), "bad-correlation", label + ": 'group-by' " + what);
+        return skip(key_line(section, "group-by", section_line), "bad-correlation",
+                    label + ": 'group-by' " + what);
     }
 
     const YAML::Node timespan = child(section, "timespan");
     const int timespan_line = key_line(section, "timespan", section_line);
     c.timespan = text_of(timespan);
     if (c.timespan.empty())
-      return skip(timespan_line, "bad-correlation", label + ": 'timespan' is missing; give e.g. 'timespan: 5m'");
+      return skip(timespan_line, "bad-correlation",
+                  label + ": 'timespan' is missing; give e.g. 'timespan: 5m'");
     if (!parse_timespan(c.timespan, c.timespan_ms) || c.timespan_ms <= 0)
-      return skip(timespan_line, "bad-correlation", label + ": timespan '" + c.timespan +
-                  "' is not a number followed by s, m, h or d (e.g. 90m)");
+      return skip(
+          timespan_line, "bad-correlation",
+          label + ": timespan '" + c.timespan + "' is not a number followed by s, m, h or d (e.g. 90m)");
 
     if (!read_condition(section, section_line, label, c)) return;
     if (!read_aliases(section, section_line, label, c)) return;
@@ -155,19 +169,21 @@ private:
   bool read_condition(const YAML::Node& section, int section_line, const std::string& label, Correlation& c) {
     const YAML::Node cond = child(section, "condition");
     const int line = key_line(section, "condition", section_line);
-    const bool temporal = c.type == Correlation::Type::Temporal || c.type == Correlation::Type::TemporalOrdered;
+    const bool temporal =
+        c.type == Correlation::Type::Temporal || c.type == Correlation::Type::TemporalOrdered;
     if (!cond.IsDefined() || cond.IsNull()) {
       if (temporal) return true;  // every rule must be seen
       skip(line, "bad-correlation", label + ": 'condition' is missing; give e.g. 'condition: {gte: 10}'");
       return false;
     }
     if (!cond.IsMap()) {
-      skip(line, "bad-correlation", label + ": 'condition' must be a map such as {gte: 10} or {gt: 100, lte: 200}");
+      skip(line, "bad-correlation",
+           label + ": 'condition' must be a map such as {gte: 10} or {gt: 100, lte: 200}");
       return false;
     }
     static const std::map<std::string, CountBound::Op> ops = {
-        {"gt", CountBound::Op::Gt}, {"gte", CountBound::Op::Gte}, {"lt", CountBound::Op::Lt},
-        {"lte", CountBound::Op::Lte}, {"eq", CountBound::Op::Eq}, {"neq", CountBound::Op::Neq}};
+        {"gt", CountBound::Op::Gt},   {"gte", CountBound::Op::Gte}, {"lt", CountBound::Op::Lt},
+        {"lte", CountBound::Op::Lte}, {"eq", CountBound::Op::Eq},   {"neq", CountBound::Op::Neq}};
     for (const auto& kv : cond) {
       const std::string key = text_of(kv.first);
       if (key == "field") {
@@ -181,7 +197,8 @@ private:
       auto op = ops.find(key);
       if (op == ops.end()) {
         skip(line_of(kv.first), "bad-correlation",
-             label + ": unknown condition '" + key + "' (use gt, gte, lt, lte, eq, neq, and field for value_count)");
+             label + ": unknown condition '" + key +
+                 "' (use gt, gte, lt, lte, eq, neq, and field for value_count)");
         return false;
       }
       CountBound b;
@@ -198,27 +215,33 @@ private:
       return false;
     }
     if (c.type == Correlation::Type::ValueCount && c.value_fields.empty()) {
-      skip(line, "bad-correlation", label + ": a value_count condition needs 'field' (the field whose distinct "
-           "values are counted)");
+      skip(line, "bad-correlation",
+           label +
+               ": a value_count condition needs 'field' (the field whose distinct "
+               "values are counted)");
       return false;
     }
     if (c.type != Correlation::Type::ValueCount && !c.value_fields.empty()) {
-      skip(line, "bad-correlation", label + ": 'field' in the condition is only for value_count correlations");
+      skip(line, "bad-correlation",
+           label + ": 'field' in the condition is only for value_count correlations");
       return false;
     }
     if (c.type == Correlation::Type::TemporalOrdered)
       for (const auto& b : c.condition)
         if (is_upper_bound(b.op)) {
-          skip(line, "bad-correlation", label + ": a temporal_ordered condition can only ask for at least "
-               "(gt, gte) so many rules in order");
+          skip(line, "bad-correlation",
+               label +
+                   ": a temporal_ordered condition can only ask for at least "
+                   "(gt, gte) so many rules in order");
           return false;
         }
     if (temporal)
       for (const auto& b : c.condition)
-        if (b.value > c.rules.size() && (b.op == CountBound::Op::Gte || b.op == CountBound::Op::Gt ||
-                                         b.op == CountBound::Op::Eq)) {
-          skip(line, "bad-correlation", label + ": the condition asks for more distinct rules than 'rules' lists (" +
-               std::to_string(c.rules.size()) + ")");
+        if (b.value > c.rules.size() &&
+            (b.op == CountBound::Op::Gte || b.op == CountBound::Op::Gt || b.op == CountBound::Op::Eq)) {
+          skip(line, "bad-correlation",
+               label + ": the condition asks for more distinct rules than 'rules' lists (" +
+                   std::to_string(c.rules.size()) + ")");
           return false;
         }
     return true;
@@ -243,8 +266,10 @@ private:
       for (const auto& rf : kv.second) {
         const std::string rule = text_of(rf.first), field = text_of(rf.second);
         if (rule.empty() || field.empty()) {
-          skip(line_of(rf.first), "bad-correlation", label + ": alias '" + alias + "' has an entry that is not "
-               "'rule name: field'");
+          skip(line_of(rf.first), "bad-correlation",
+               label + ": alias '" + alias +
+                   "' has an entry that is not "
+                   "'rule name: field'");
           return false;
         }
         fields[rule] = field;
@@ -270,9 +295,9 @@ void offset_selections(Condition& c, int offset) {
 }
 
 bool same_text(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(),
+                    [](unsigned char x, unsigned char y) { return std::tolower(x) == std::tolower(y); });
 }
 
 bool logsource_fits(const LogSource& filter, const LogSource& rule) {
@@ -287,11 +312,20 @@ bool parse_timespan(std::string_view text, int64_t& ms) {
   if (text.size() < 2) return false;
   int64_t unit = 0;
   switch (text.back()) {
-    case 's': unit = 1000; break;
-    case 'm': unit = 60 * 1000; break;
-    case 'h': unit = 3600 * 1000; break;
-    case 'd': unit = 86400 * 1000; break;
-    default: return false;
+    case 's':
+      unit = 1000;
+      break;
+    case 'm':
+      unit = 60 * 1000;
+      break;
+    case 'h':
+      unit = 3600 * 1000;
+      break;
+    case 'd':
+      unit = 86400 * 1000;
+      break;
+    default:
+      return false;
   }
   int64_t n = 0;
   for (char ch : text.substr(0, text.size() - 1)) {
@@ -321,7 +355,8 @@ void load_filter(const YAML::Node& doc, const std::string& file, const FieldMapp
   const YAML::Node section = child(doc, "filter");
   const int section_line = key_line(doc, "filter", f.line);
   if (!section.IsMap())
-    return skip(section_line, "bad-filter", label + ": 'filter' must be a map of rules, selections and a condition");
+    return skip(section_line, "bad-filter",
+                label + ": 'filter' must be a map of rules, selections and a condition");
   if (const YAML::Node ls = child(doc, "logsource"); ls.IsDefined() && ls.IsMap()) {
     f.logsource.product = text_of(child(ls, "product"));
     f.logsource.category = text_of(child(ls, "category"));
@@ -350,16 +385,21 @@ void load_filter(const YAML::Node& doc, const std::string& file, const FieldMapp
     Selection sel;
     Problem problem;
     int line = line_of(kv.first);
-    if (!build_selection(kv.second, key, mapping, sel, problem, line)) return skip(line, problem.reason, problem.message);
+    if (!build_selection(kv.second, key, mapping, sel, problem, line))
+      return skip(line, problem.reason, problem.message);
     names.push_back(key);
     f.selections.push_back(std::move(sel));
   }
   if (f.rules.empty())
-    return skip(section_line, "bad-filter", label + ": 'rules' is missing; list the ids or names of the rules to "
-                "filter");
+    return skip(section_line, "bad-filter",
+                label +
+                    ": 'rules' is missing; list the ids or names of the rules to "
+                    "filter");
   if (!condition.IsDefined() || !condition.IsScalar())
-    return skip(condition_line, "bad-filter", label + ": 'condition' is missing or not a text; give e.g. "
-                "'condition: not selection'");
+    return skip(condition_line, "bad-filter",
+                label +
+                    ": 'condition' is missing or not a text; give e.g. "
+                    "'condition: not selection'");
   std::string error;
   if (!parse_condition(condition.Scalar(), names, f.condition, error))
     return skip(condition_line, "bad-condition", label + ": " + error);
@@ -375,14 +415,16 @@ void apply_filters(RuleLoad& load) {
   std::multimap<std::string, size_t> by_ref;  // rule id and rule name -> index
   for (size_t i = 0; i < load.rules.size(); ++i) {
     if (!load.rules[i].id.empty()) by_ref.emplace(load.rules[i].id, i);
-    if (!load.rules[i].name.empty() && load.rules[i].name != load.rules[i].id) by_ref.emplace(load.rules[i].name, i);
+    if (!load.rules[i].name.empty() && load.rules[i].name != load.rules[i].id)
+      by_ref.emplace(load.rules[i].name, i);
   }
   for (const RuleFilter& f : load.filters) {
     const std::string label = "filter '" + (f.title.empty() ? f.id : f.title) + "'";
     if (!f.negated)
-      load.diagnostics.push_back({f.file, f.line, "warning-filter-keeps",
-                                  label + ": its condition has no 'not', so the rules it names fire only on the "
-                                  "events it selects; write 'not <selection>' to exclude known-good events"});
+      load.diagnostics.push_back(
+          {f.file, f.line, "warning-filter-keeps",
+           label + ": its condition has no 'not', so the rules it names fire only on the "
+                   "events it selects; write 'not <selection>' to exclude known-good events"});
     for (const std::string& ref : f.rules) {
       auto [from, to] = by_ref.equal_range(ref);
       if (from == to) {
@@ -391,8 +433,9 @@ void apply_filters(RuleLoad& load) {
         load.diagnostics.push_back(
             {f.file, f.line, "warning-filter-unknown-rule",
              label + " names '" + ref + "', " +
-                 (correlation ? "a correlation rule: filter the rules it correlates instead"
-                              : "which is no loaded rule (check the id or name; a skipped rule is listed above)")});
+                 (correlation
+                      ? "a correlation rule: filter the rules it correlates instead"
+                      : "which is no loaded rule (check the id or name; a skipped rule is listed above)")});
         continue;
       }
       std::set<size_t> done;
@@ -400,11 +443,11 @@ void apply_filters(RuleLoad& load) {
         if (!done.insert(it->second).second) continue;
         Rule& rule = load.rules[it->second];
         if (!sigma::logsource_fits(f.logsource, rule.logsource)) {
-          load.diagnostics.push_back(
-              {f.file, f.line, "warning-filter-logsource",
-               label + " is for log source product=" + f.logsource.product + " category=" + f.logsource.category +
-                   " service=" + f.logsource.service + ", rule '" + ref + "' (" + rule.file + ":" +
-                   std::to_string(rule.line) + ") is not: not applied to it"});
+          load.diagnostics.push_back({f.file, f.line, "warning-filter-logsource",
+                                      label + " is for log source product=" + f.logsource.product +
+                                          " category=" + f.logsource.category + " service=" +
+                                          f.logsource.service + ", rule '" + ref + "' (" + rule.file + ":" +
+                                          std::to_string(rule.line) + ") is not: not applied to it"});
           continue;
         }
         const int offset = static_cast<int>(rule.selections.size());

@@ -14,8 +14,8 @@ namespace socd::sigma {
 // (bad-correlation, correlation-unsupported).
 void load_correlation(const YAML::Node& doc, const std::string& file, RuleLoad& out);
 
-// Reads a document with a `filter` section into out.filters, or skips it with one diagnostic (bad-filter, or the
-// reason of a selection or condition that cannot be built).
+// Reads a document with a `filter` section into out.filters, or skips it with one diagnostic (bad-filter, or
+// the reason of a selection or condition that cannot be built).
 void load_filter(const YAML::Node& doc, const std::string& file, const FieldMapping& mapping, RuleLoad& out);
 
 // Parses a Sigma timespan ("30s", "5m", "1h", "7d") into milliseconds; false when it is not one.

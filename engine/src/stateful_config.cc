@@ -53,16 +53,20 @@ Status read_settings(const std::string& file, const YAML::Node& node, StageSetti
     int64_t ms = 0;
     if (key == "tolerance" || key == "checkpoint_interval") {
       if (!kv.second.IsScalar() || !sigma::parse_timespan(kv.second.Scalar(), ms))
-        return error_at(file, line, "'" + key + "' must be a duration: a number followed by s, m, h or d (e.g. 1m)");
+        return error_at(file, line,
+                        "'" + key + "' must be a duration: a number followed by s, m, h or d (e.g. 1m)");
       (key == "tolerance" ? s.tolerance_ms : s.checkpoint_interval_ms) = ms;
     } else if (key == "max_keys" || key == "max_alert_ids" || key == "max_entries_per_key") {
       if (!whole_number(kv.second, n) || (n == 0 && key != "max_alert_ids"))
-        return error_at(file, line, "'" + key + "' must be a whole number" +
-                                        (key == "max_alert_ids" ? std::string() : std::string(" of 1 or more")));
+        return error_at(file, line,
+                        "'" + key + "' must be a whole number" +
+                            (key == "max_alert_ids" ? std::string() : std::string(" of 1 or more")));
       (key == "max_keys" ? s.max_keys : key == "max_alert_ids" ? s.max_alert_ids : s.max_entries_per_key) = n;
     } else {
-      return error_at(file, line, "unknown setting '" + key + "' (tolerance, max_keys, max_alert_ids, "
-                                  "max_entries_per_key, checkpoint_interval)");
+      return error_at(file, line,
+                      "unknown setting '" + key +
+                          "' (tolerance, max_keys, max_alert_ids, "
+                          "max_entries_per_key, checkpoint_interval)");
     }
   }
   return Status();
@@ -72,10 +76,12 @@ Status read_policies(const std::string& file, const YAML::Node& node, Suppressio
                      std::vector<SuppressionPolicy>& out) {
   const char* section = kind == SuppressionPolicy::Kind::Threshold ? "thresholds" : "dedup";
   if (!node.IsSequence())
-    return error_at(file, line_of(node), std::string("'") + section + "' must be a list of entries (- rules: ...)");
+    return error_at(file, line_of(node),
+                    std::string("'") + section + "' must be a list of entries (- rules: ...)");
   for (const auto& entry : node) {
     const int line = line_of(entry);
-    if (!entry.IsMap()) return error_at(file, line, std::string("each entry of '") + section + "' must be a map");
+    if (!entry.IsMap())
+      return error_at(file, line, std::string("each entry of '") + section + "' must be a map");
     SuppressionPolicy p;
     p.kind = kind;
     p.file = file;
@@ -88,14 +94,17 @@ Status read_policies(const std::string& file, const YAML::Node& node, Suppressio
         if (!names(kv.second, p.rules))
           return error_at(file, key_line, "'rules' must be a rule id or name, '*', or a list of them");
       } else if (key == "by") {
-        if (!names(kv.second, p.by)) return error_at(file, key_line, "'by' must be a field name or a list of them");
+        if (!names(kv.second, p.by))
+          return error_at(file, key_line, "'by' must be a field name or a list of them");
       } else if (key == "window") {
         p.window = kv.second.IsScalar() ? kv.second.Scalar() : std::string();
         if (!sigma::parse_timespan(p.window, p.window_ms) || p.window_ms <= 0)
-          return error_at(file, key_line, "'window' must be a duration above zero: a number followed by s, m, h or d");
+          return error_at(file, key_line,
+                          "'window' must be a duration above zero: a number followed by s, m, h or d");
       } else if (key == "limit" && kind == SuppressionPolicy::Kind::Threshold) {
         if (!whole_number(kv.second, p.limit) || p.limit == 0)
-          return error_at(file, key_line, "'limit' must be a whole number of 1 or more (alerts passed per window)");
+          return error_at(file, key_line,
+                          "'limit' must be a whole number of 1 or more (alerts passed per window)");
         has_limit = true;
       } else {
         return error_at(file, key_line,
@@ -123,17 +132,22 @@ Expected<StageConfig> parse_stage_config(const std::string& file, std::string_vi
   }
   StageConfig config;
   if (!root.IsDefined() || root.IsNull()) return config;
-  if (!root.IsMap()) return error_at(file, line_of(root), "expected a map with settings, thresholds and dedup");
+  if (!root.IsMap())
+    return error_at(file, line_of(root), "expected a map with settings, thresholds and dedup");
   try {
     for (const auto& kv : root) {
       const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
       Status st;
-      if (key == "settings") st = read_settings(file, kv.second, config.settings);
+      if (key == "settings")
+        st = read_settings(file, kv.second, config.settings);
       else if (key == "thresholds")
         st = read_policies(file, kv.second, SuppressionPolicy::Kind::Threshold, config.policies);
-      else if (key == "dedup") st = read_policies(file, kv.second, SuppressionPolicy::Kind::Dedup, config.policies);
-      else if (kv.second.IsNull()) continue;
-      else st = error_at(file, line_of(kv.first), "unknown section '" + key + "' (settings, thresholds, dedup)");
+      else if (key == "dedup")
+        st = read_policies(file, kv.second, SuppressionPolicy::Kind::Dedup, config.policies);
+      else if (kv.second.IsNull())
+        continue;
+      else
+        st = error_at(file, line_of(kv.first), "unknown section '" + key + "' (settings, thresholds, dedup)");
       if (!st.ok()) return st;
     }
   } catch (const YAML::Exception& e) {
@@ -178,8 +192,10 @@ void note_state_fields(std::vector<Rule>& rules, const std::vector<Correlation>&
         if (alias != c.aliases.end()) {
           auto by_name = alias->second.find(rule.name);
           auto by_id = alias->second.find(rule.id);
-          if (!rule.name.empty() && by_name != alias->second.end()) field = by_name->second;
-          else if (!rule.id.empty() && by_id != alias->second.end()) field = by_id->second;
+          if (!rule.name.empty() && by_name != alias->second.end())
+            field = by_name->second;
+          else if (!rule.id.empty() && by_id != alias->second.end())
+            field = by_id->second;
         }
         add(field);
       }

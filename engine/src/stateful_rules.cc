@@ -1,4 +1,5 @@
-// StatefulRules: correlations and policies resolved against a compiled RuleSet, and the worker-side extraction.
+// StatefulRules: correlations and policies resolved against a compiled RuleSet, and the worker-side
+// extraction.
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -41,7 +42,8 @@ std::string fingerprint(const Correlation& c) {
   f += '\x1f';
   for (const auto& g : c.group_by) f += g + '\x1e';
   f += '\x1f';
-  for (const auto& b : c.condition) f += std::to_string(static_cast<int>(b.op)) + ':' + std::to_string(b.value) + ',';
+  for (const auto& b : c.condition)
+    f += std::to_string(static_cast<int>(b.op)) + ':' + std::to_string(b.value) + ',';
   f += '\x1f';
   for (const auto& v : c.value_fields) f += v + '\x1e';
   f += '\x1f';
@@ -142,7 +144,8 @@ std::shared_ptr<const StatefulRules> StatefulRules::build(std::shared_ptr<const 
   auto drop = [&](size_t i, const std::string& reason, const std::string& why) {
     if (!live[i]) return;
     live[i] = 0;
-    diags.push_back({correlations[i].file, correlations[i].line, reason, describe(correlations[i]) + " " + why});
+    diags.push_back(
+        {correlations[i].file, correlations[i].line, reason, describe(correlations[i]) + " " + why});
   };
   for (size_t i = 0; i < correlations.size(); ++i) {
     const Correlation& c = correlations[i];
@@ -162,8 +165,9 @@ std::shared_ptr<const StatefulRules> StatefulRules::build(std::shared_ptr<const 
       }
       if (ref.rules.empty() && ref.correlation < 0) {
         drop(i, "unknown-rule-reference",
-             "refers to '" + name + "', which is no loaded rule or correlation (check the id or name; a rule "
-             "skipped above cannot be correlated); the correlation is not loaded");
+             "refers to '" + name +
+                 "', which is no loaded rule or correlation (check the id or name; a rule "
+                 "skipped above cannot be correlated); the correlation is not loaded");
         break;
       }
       refs[i].push_back(std::move(ref));
@@ -171,7 +175,7 @@ std::shared_ptr<const StatefulRules> StatefulRules::build(std::shared_ptr<const 
   }
   // Cycles, and correlations over correlations that were left out.
   {
-    std::vector<int> mark(correlations.size(), 0);  // 0 new, 1 on the path, 2 done
+    std::vector<int> mark(correlations.size(), 0);               // 0 new, 1 on the path, 2 done
     std::function<bool(size_t)> visit = [&](size_t i) -> bool {  // false: i is part of a cycle
       if (mark[i] == 2) return true;
       if (mark[i] == 1) return false;
@@ -180,7 +184,8 @@ std::shared_ptr<const StatefulRules> StatefulRules::build(std::shared_ptr<const 
       for (const Ref& r : refs[i])
         if (r.correlation >= 0 && !visit(static_cast<size_t>(r.correlation))) ok = false;
       mark[i] = 2;
-      if (!ok) drop(i, "bad-correlation", "is part of a cycle of correlations referring to each other; not loaded");
+      if (!ok)
+        drop(i, "bad-correlation", "is part of a cycle of correlations referring to each other; not loaded");
       return ok;
     };
     for (size_t i = 0; i < correlations.size(); ++i)
@@ -199,8 +204,8 @@ std::shared_ptr<const StatefulRules> StatefulRules::build(std::shared_ptr<const 
       }
     }
   }
-  // A correlation over a correlation reads the inner one's group-by values: its own group-by (and value field)
-  // must be among them.
+  // A correlation over a correlation reads the inner one's group-by values: its own group-by (and value
+  // field) must be among them.
   for (size_t i = 0; i < correlations.size(); ++i) {
     if (!live[i]) continue;
     const Correlation& c = correlations[i];
@@ -213,8 +218,9 @@ std::shared_ptr<const StatefulRules> StatefulRules::build(std::shared_ptr<const 
       for (const auto& w : wanted)
         if (std::find(inner.group_by.begin(), inner.group_by.end(), w) == inner.group_by.end()) {
           drop(i, "bad-correlation",
-               "reads '" + w + "' from the alerts of " + describe(inner) + ", which groups only by its group-by "
-               "fields; group both by the same fields (or alias them); not loaded");
+               "reads '" + w + "' from the alerts of " + describe(inner) +
+                   ", which groups only by its group-by "
+                   "fields; group both by the same fields (or alias them); not loaded");
           break;
         }
     }
@@ -281,7 +287,8 @@ std::shared_ptr<const StatefulRules> StatefulRules::build(std::shared_ptr<const 
     cc.rule_id = impl.node_rule_id[node_of[i]];
     cc.node = node_of[i];
     cc.fingerprint = fingerprint(c);
-    const bool temporal = c.type == Correlation::Type::Temporal || c.type == Correlation::Type::TemporalOrdered;
+    const bool temporal =
+        c.type == Correlation::Type::Temporal || c.type == Correlation::Type::TemporalOrdered;
     cc.sliding = std::all_of(c.condition.begin(), c.condition.end(), [](const CountBound& b) {
       return b.op == CountBound::Op::Gt || b.op == CountBound::Op::Gte;
     });
@@ -292,18 +299,22 @@ std::shared_ptr<const StatefulRules> StatefulRules::build(std::shared_ptr<const 
     const uint32_t index = static_cast<uint32_t>(impl.correlations.size());
     for (size_t k = 0; k < refs[i].size(); ++k) {
       std::vector<uint32_t> step;
-      if (refs[i][k].correlation >= 0) step.push_back(node_of[refs[i][k].correlation]);
-      else step = refs[i][k].rules;
+      if (refs[i][k].correlation >= 0)
+        step.push_back(node_of[refs[i][k].correlation]);
+      else
+        step = refs[i][k].rules;
       for (uint32_t n : step) {
         referenced[n] = 1;
         if (c.generate) generated[n] = 1;
         auto& ins = impl.inputs[n];
-        auto in = std::find_if(ins.begin(), ins.end(), [&](const CorrelationInput& x) { return x.correlation == index; });
+        auto in = std::find_if(ins.begin(), ins.end(),
+                               [&](const CorrelationInput& x) { return x.correlation == index; });
         if (in == ins.end()) {
           CorrelationInput input;
           input.correlation = index;
           for (const auto& g : c.group_by)
-            input.key_slots.push_back(slot_of(impl.node_fields[n], field_for(c, g, node_id[n], node_name[n])));
+            input.key_slots.push_back(
+                slot_of(impl.node_fields[n], field_for(c, g, node_id[n], node_name[n])));
           for (const auto& v : c.value_fields) input.value_slots.push_back(slot_of(impl.node_fields[n], v));
           ins.push_back(std::move(input));
           in = ins.end() - 1;
@@ -342,8 +353,9 @@ std::shared_ptr<const StatefulRules> StatefulRules::build(std::shared_ptr<const 
       used = true;
     }
     if (!used) {
-      diags.push_back({p.file, p.line, "warning-policy-unknown-rule",
-                       "the entry names no loaded rule or correlation (check the ids or names); it has no effect"});
+      diags.push_back(
+          {p.file, p.line, "warning-policy-unknown-rule",
+           "the entry names no loaded rule or correlation (check the ids or names); it has no effect"});
       continue;
     }
     impl.policies.push_back({p, fingerprint(p)});
@@ -373,8 +385,10 @@ void StatefulRules::extract(uint32_t rule, const Event& ev, int64_t arrival_ms, 
   hit.values.resize(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     uint32_t link = ids[i] == PathIndex::npos ? Event::end : ev.first(ids[i]);
-    if (link == Event::end) hit.values[i].reset();
-    else hit.values[i] = std::string(ev.value(ev.link_value(link)));
+    if (link == Event::end)
+      hit.values[i].reset();
+    else
+      hit.values[i] = std::string(ev.value(ev.link_value(link)));
   }
   hit.event_digest = 0;
   if (impl_->rule_digest[rule]) {

@@ -1,5 +1,5 @@
-// StatefulStage: correlation windows, thresholds and deduplication over the hits of the ordered stage, and the
-// snapshot of their state. The semantics are described in socd/stateful.h.
+// StatefulStage: correlation windows, thresholds and deduplication over the hits of the ordered stage, and
+// the snapshot of their state. The semantics are described in socd/stateful.h.
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -39,8 +39,8 @@ std::string format_time(int64_t ms) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
   return buf;
 }
 
@@ -142,13 +142,13 @@ struct RefItem {
 
 struct Group {
   std::string key;
-  std::deque<Entry> entries;  // by (time, seq)
-  int64_t start = 0, end = 0; // a window deciding at its end
-  uint64_t count = 0;         // such a window: hits counted
-  uint64_t steps_seen = 0;    // such a window, temporal: rules seen
+  std::deque<Entry> entries;   // by (time, seq)
+  int64_t start = 0, end = 0;  // a window deciding at its end
+  uint64_t count = 0;          // such a window: hits counted
+  uint64_t steps_seen = 0;     // such a window, temporal: rules seen
   int64_t first = kNoTime, last = kNoTime;
-  std::deque<RefItem> refs;   // latest contributing alerts
-  std::string source, host;   // of the latest hit
+  std::deque<RefItem> refs;  // latest contributing alerts
+  std::string source, host;  // of the latest hit
   uint64_t line = 0;
   int64_t expiry = 0;
   uint64_t token = 0;
@@ -206,10 +206,14 @@ struct Input {
 
 const char* type_name(Correlation::Type t) {
   switch (t) {
-    case Correlation::Type::EventCount: return "event_count";
-    case Correlation::Type::ValueCount: return "value_count";
-    case Correlation::Type::Temporal: return "temporal";
-    case Correlation::Type::TemporalOrdered: return "temporal_ordered";
+    case Correlation::Type::EventCount:
+      return "event_count";
+    case Correlation::Type::ValueCount:
+      return "value_count";
+    case Correlation::Type::Temporal:
+      return "temporal";
+    case Correlation::Type::TemporalOrdered:
+      return "temporal_ordered";
   }
   return "";
 }
@@ -225,7 +229,8 @@ struct StatefulStage::State {
   std::vector<Runtime<Group>> corr;
   std::vector<Runtime<PolicyGroup>> pol;
   int64_t watermark = kNoTime;
-  bool event_clock = false;  // the watermark follows event times (once one was seen, arrival times do not move it)
+  bool event_clock =
+      false;  // the watermark follows event times (once one was seen, arrival times do not move it)
   uint64_t seq = 0;
   uint64_t version = 0;
   StageCounters counters;
@@ -243,8 +248,8 @@ struct StatefulStage::State {
       std::string key;
       bool missing = false;
       for (int slot : ci.key_slots) {
-        const std::optional<std::string>* v = slot >= 0 && static_cast<size_t>(slot) < in.values->size()
-                                                  ? &(*in.values)[slot] : nullptr;
+        const std::optional<std::string>* v =
+            slot >= 0 && static_cast<size_t>(slot) < in.values->size() ? &(*in.values)[slot] : nullptr;
         if (!v || !v->has_value()) {
           missing = true;
           break;
@@ -253,21 +258,25 @@ struct StatefulStage::State {
       }
       std::string value;
       for (int slot : ci.value_slots) {
-        const std::optional<std::string>* v = slot >= 0 && static_cast<size_t>(slot) < in.values->size()
-                                                  ? &(*in.values)[slot] : nullptr;
+        const std::optional<std::string>* v =
+            slot >= 0 && static_cast<size_t>(slot) < in.values->size() ? &(*in.values)[slot] : nullptr;
         if (!v || !v->has_value()) {
           missing = true;
           break;
         }
-        if (ci.value_slots.size() == 1) value = **v;
-        else append_key_part(value, **v);
+        if (ci.value_slots.size() == 1)
+          value = **v;
+        else
+          append_key_part(value, **v);
       }
       if (missing) {
         ++counters.missing_fields;
         continue;
       }
-      if (c.sliding) slide(ci, c, key, std::move(value), in, late, out);
-      else window(ci, c, key, std::move(value), in, late, out);
+      if (c.sliding)
+        slide(ci, c, key, std::move(value), in, late, out);
+      else
+        window(ci, c, key, std::move(value), in, late, out);
     }
   }
 
@@ -315,8 +324,8 @@ struct StatefulStage::State {
   }
 
   // A correlation with lower bounds only: counts within `timespan` of the group's latest hit, fires at once.
-  void slide(const CorrelationInput& ci, const CompiledCorrelation& c, const std::string& key, std::string value,
-             const Input& in, bool late, std::vector<StageAlert>& out) {
+  void slide(const CorrelationInput& ci, const CompiledCorrelation& c, const std::string& key,
+             std::string value, const Input& in, bool late, std::vector<StageAlert>& out) {
     Runtime<Group>& rt = corr[ci.correlation];
     const int64_t span = c.def.timespan_ms;
     auto found = rt.groups.find(key);
@@ -328,7 +337,9 @@ struct StatefulStage::State {
     }
     Entry e{in.time, ++seq, ci.steps, std::move(value)};
     switch (c.def.type) {
-      case Correlation::Type::EventCount: insert_sorted(g->entries, std::move(e)); break;
+      case Correlation::Type::EventCount:
+        insert_sorted(g->entries, std::move(e));
+        break;
       case Correlation::Type::ValueCount:
       case Correlation::Type::Temporal: {  // one entry per value (rule): its latest hit
         bool by_value = c.def.type == Correlation::Type::ValueCount;
@@ -362,7 +373,9 @@ struct StatefulStage::State {
     uint64_t seen = 0;
     switch (c.def.type) {
       case Correlation::Type::EventCount:
-      case Correlation::Type::ValueCount: n = g->entries.size(); break;
+      case Correlation::Type::ValueCount:
+        n = g->entries.size();
+        break;
       case Correlation::Type::Temporal:
         for (const Entry& x : g->entries) seen |= x.steps;
         n = static_cast<uint64_t>(std::popcount(seen));
@@ -384,10 +397,10 @@ struct StatefulStage::State {
     fire(c, done, n, seen, newest - span, out);
   }
 
-  // A correlation with an upper bound: a window opens with a group's first hit, lasts `timespan`, and decides when
-  // it closes.
-  void window(const CorrelationInput& ci, const CompiledCorrelation& c, const std::string& key, std::string value,
-              const Input& in, bool late, std::vector<StageAlert>& out) {
+  // A correlation with an upper bound: a window opens with a group's first hit, lasts `timespan`, and decides
+  // when it closes.
+  void window(const CorrelationInput& ci, const CompiledCorrelation& c, const std::string& key,
+              std::string value, const Input& in, bool late, std::vector<StageAlert>& out) {
     Runtime<Group>& rt = corr[ci.correlation];
     const int64_t span = c.def.timespan_ms;
     auto found = rt.groups.find(key);
@@ -418,14 +431,17 @@ struct StatefulStage::State {
     }
     ++g->count;
     switch (c.def.type) {
-      case Correlation::Type::EventCount: break;
+      case Correlation::Type::EventCount:
+        break;
       case Correlation::Type::ValueCount:
-        if (g->entries.size() < c.cap &&
-            std::none_of(g->entries.begin(), g->entries.end(), [&](const Entry& x) { return x.value == value; }))
+        if (g->entries.size() < c.cap && std::none_of(g->entries.begin(), g->entries.end(),
+                                                      [&](const Entry& x) { return x.value == value; }))
           g->entries.push_back({in.time, ++seq, 0, std::move(value)});
         break;
       case Correlation::Type::Temporal:
-      case Correlation::Type::TemporalOrdered: g->steps_seen |= ci.steps; break;
+      case Correlation::Type::TemporalOrdered:
+        g->steps_seen |= ci.steps;
+        break;
     }
     g->first = g->first == kNoTime ? in.time : std::min(g->first, in.time);
     g->last = g->last == kNoTime ? in.time : std::max(g->last, in.time);
@@ -435,17 +451,24 @@ struct StatefulStage::State {
 
   static bool condition_holds(const CompiledCorrelation& c, uint64_t n) {
     if (c.def.condition.empty()) return n >= c.required;
-    return std::all_of(c.def.condition.begin(), c.def.condition.end(), [&](const CountBound& b) { return b.holds(n); });
+    return std::all_of(c.def.condition.begin(), c.def.condition.end(),
+                       [&](const CountBound& b) { return b.holds(n); });
   }
 
   void close_window(const CompiledCorrelation& c, Group& g, std::vector<StageAlert>& out) {
     ++version;
     uint64_t n = 0;
     switch (c.def.type) {
-      case Correlation::Type::EventCount: n = g.count; break;
-      case Correlation::Type::ValueCount: n = g.entries.size(); break;
+      case Correlation::Type::EventCount:
+        n = g.count;
+        break;
+      case Correlation::Type::ValueCount:
+        n = g.entries.size();
+        break;
       case Correlation::Type::Temporal:
-      case Correlation::Type::TemporalOrdered: n = static_cast<uint64_t>(std::popcount(g.steps_seen)); break;
+      case Correlation::Type::TemporalOrdered:
+        n = static_cast<uint64_t>(std::popcount(g.steps_seen));
+        break;
     }
     if (condition_holds(c, n)) fire(c, g, n, g.steps_seen, g.start, out);
   }
@@ -583,7 +606,8 @@ struct StatefulStage::State {
     } else {
       static const std::optional<std::string> absent;
       for (int slot : use.key_slots)
-        append_key_part(key, slot >= 0 && static_cast<size_t>(slot) < in.values->size() ? (*in.values)[slot] : absent);
+        append_key_part(
+            key, slot >= 0 && static_cast<size_t>(slot) < in.values->size() ? (*in.values)[slot] : absent);
     }
     auto found = rt.groups.find(key);
     PolicyGroup* g = found != rt.groups.end() ? &found->second : nullptr;
@@ -647,8 +671,8 @@ struct StatefulStage::State {
     a.time_ms = g.last;
     a.line = g.line;
     const bool dedup = p.def.kind == SuppressionPolicy::Kind::Dedup;
-    a.id = stable_id(std::string(dedup ? "dedup" : "threshold") + '\x1f' + a.rule_id + '\x1f' + g.key + '\x1f' +
-                     g.first_ref + '\x1f' + std::to_string(g.start));
+    a.id = stable_id(std::string(dedup ? "dedup" : "threshold") + '\x1f' + a.rule_id + '\x1f' + g.key +
+                     '\x1f' + g.first_ref + '\x1f' + std::to_string(g.start));
     std::string& j = a.json;
     j = "{\"id\":";
     append_json_string(j, a.id);
@@ -702,7 +726,8 @@ struct StatefulStage::State {
       int which = -1;
       bool is_policy = false;
       for (size_t i = 0; i < corr.size(); ++i)
-        if (!corr[i].queue.empty() && corr[i].queue.top().time < best) best = corr[i].queue.top().time, which = int(i);
+        if (!corr[i].queue.empty() && corr[i].queue.top().time < best)
+          best = corr[i].queue.top().time, which = int(i);
       for (size_t i = 0; i < pol.size(); ++i)
         if (!pol[i].queue.empty() && pol[i].queue.top().time < best)
           best = pol[i].queue.top().time, which = int(i), is_policy = true;
@@ -725,8 +750,10 @@ struct StatefulStage::State {
         Group done = std::move(*g);
         rt.groups.erase(item.key);
         const CompiledCorrelation& c = impl.correlations[which];
-        if (c.sliding) ++version;  // forgotten: nothing can join it any more
-        else close_window(c, done, out);
+        if (c.sliding)
+          ++version;  // forgotten: nothing can join it any more
+        else
+          close_window(c, done, out);
       }
     }
   }
@@ -751,8 +778,8 @@ StatefulStage::~StatefulStage() = default;
 StatefulStage::Verdict StatefulStage::observe(const StageHit& hit, std::vector<StageAlert>& out) {
   State& s = *state_;
   ++s.counters.hits;
-  // An event without a time of its own takes its arrival time, which says nothing about the event clock: it neither
-  // counts as late nor moves the watermark, unless no event has had a time yet.
+  // An event without a time of its own takes its arrival time, which says nothing about the event clock: it
+  // neither counts as late nor moves the watermark, unless no event has had a time yet.
   if (hit.event_time && !s.event_clock) {
     s.event_clock = true;
     s.watermark = kNoTime;
@@ -786,7 +813,8 @@ void StatefulStage::advance(int64_t event_time_ms, std::vector<StageAlert>& out)
 }
 
 void StatefulStage::flush(std::vector<StageAlert>& out) {
-  // Closing a window may feed a chained correlation, which then holds a new group: repeat until all are closed.
+  // Closing a window may feed a chained correlation, which then holds a new group: repeat until all are
+  // closed.
   State& s = *state_;
   for (int round = 0; round < 64; ++round) {
     s.close_due(0, true, out);
@@ -879,16 +907,19 @@ Status StatefulStage::restore(std::string_view bytes) {
   fresh->counters = state_->counters;
   State& s = *fresh;
   if (bytes.substr(0, kSnapshotMagic.size()) != kSnapshotMagic)
-    return Status::error("the stateful stage's saved state is not in a format this version reads; it starts empty");
+    return Status::error(
+        "the stateful stage's saved state is not in a format this version reads; it starts empty");
   Reader r{bytes.substr(kSnapshotMagic.size())};
   s.watermark = r.i64();
   s.event_clock = r.varint() != 0;
   s.seq = r.varint();
   std::unordered_map<std::string, size_t> corr_of, pol_of;
-  for (size_t i = 0; i < s.impl.correlations.size(); ++i) corr_of.emplace(s.impl.correlations[i].fingerprint, i);
+  for (size_t i = 0; i < s.impl.correlations.size(); ++i)
+    corr_of.emplace(s.impl.correlations[i].fingerprint, i);
   for (size_t i = 0; i < s.impl.policies.size(); ++i) pol_of.emplace(s.impl.policies[i].fingerprint, i);
   std::unordered_map<std::string, uint32_t> node_by_rule_id;
-  for (uint32_t n = static_cast<uint32_t>(s.impl.node_count()); n-- > 0;) node_by_rule_id[s.impl.node_rule_id[n]] = n;
+  for (uint32_t n = static_cast<uint32_t>(s.impl.node_count()); n-- > 0;)
+    node_by_rule_id[s.impl.node_rule_id[n]] = n;
   uint64_t restored = 0, dropped = 0;
   size_t correlations = r.count();
   for (size_t i = 0; r.ok && i < correlations; ++i) {
@@ -973,8 +1004,9 @@ Status StatefulStage::restore(std::string_view bytes) {
     }
   }
   if (!r.ok || !r.in.empty())
-    return Status::error("the stateful stage's saved state is damaged (it ends early or has bytes left over); "
-                         "it starts empty");
+    return Status::error(
+        "the stateful stage's saved state is damaged (it ends early or has bytes left over); "
+        "it starts empty");
   s.counters.restored_groups += restored;
   s.counters.restore_dropped += dropped;
   s.version = state_->version + 1;

@@ -96,7 +96,8 @@ public:
   Expected<std::optional<std::string>> checkpoint(std::string_view key) override;
   Status commit_with_state(const std::vector<StoredAlert>& alerts,
                            const std::vector<std::pair<std::string, std::string>>& checkpoints,
-                           const std::vector<std::pair<std::string, std::string>>& state, size_t* stored) override;
+                           const std::vector<std::pair<std::string, std::string>>& state,
+                           size_t* stored) override;
   Expected<std::optional<std::string>> state(std::string_view key) override;
   Status list(const AlertQuery& query, const std::function<bool(const StoredAlert&)>& visit) override;
   Expected<std::optional<StoredAlert>> get(std::string_view id) override;

@@ -1,6 +1,6 @@
 // The stateful stage in the service's pipeline: correlation alerts stored beside the others, the same results
-// with one worker or several, and a brute-force window half filled before a restart completed after it (the state
-// saved in the store with the checkpoints, restored at start).
+// with one worker or several, and a brute-force window half filled before a restart completed after it (the
+// state saved in the store with the checkpoints, restored at start).
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -39,8 +39,9 @@ level: high
 std::string failed_logon(int minute, const std::string& user) {
   char t[8];
   std::snprintf(t, sizeof t, "%02d", minute);
-  return std::string(R"({"Channel":"Security","EventID":4625,"Hostname":"dc01","TimeCreated":"2026-03-11T10:)") + t +
-         R"(:00Z","TargetUserName":")" + user + "\"}";
+  return std::string(
+             R"({"Channel":"Security","EventID":4625,"Hostname":"dc01","TimeCreated":"2026-03-11T10:)") +
+         t + R"(:00Z","TargetUserName":")" + user + "\"}";
 }
 
 class PipelineStateful : public ::testing::Test {
@@ -57,9 +58,10 @@ protected:
     stateful_ = loaded.stateful;
   }
 
-  // Runs a pipeline over `lines` (one batch per `per_batch` lines, checkpoint "file:auth" = the last line number)
-  // on the store under the test directory, then stops it.
-  void run(const std::vector<std::string>& lines, uint64_t first_line, unsigned workers = 1, size_t per_batch = 1) {
+  // Runs a pipeline over `lines` (one batch per `per_batch` lines, checkpoint "file:auth" = the last line
+  // number) on the store under the test directory, then stops it.
+  void run(const std::vector<std::string>& lines, uint64_t first_line, unsigned workers = 1,
+           size_t per_batch = 1) {
     auto store = AlertStore::open(dir_.file("store"));
     ASSERT_TRUE(store.ok()) << store.error().message();
     PipelineOptions options;
@@ -92,7 +94,8 @@ protected:
     if (!store.ok()) return by_rule;
     Status st = (*store)->list({}, [&](const StoredAlert& a) {
       ++by_rule[a.rule_id];
-      if (correlations && a.json.find("\"correlation\"") != std::string::npos) correlations->push_back(a.json);
+      if (correlations && a.json.find("\"correlation\"") != std::string::npos)
+        correlations->push_back(a.json);
       return true;
     });
     EXPECT_TRUE(st.ok()) << st.message();
@@ -120,7 +123,7 @@ TEST_F(PipelineStateful, AWindowHalfFilledBeforeARestartCompletesAfterIt) {
   run({failed_logon(0, "root"), failed_logon(1, "root"), failed_logon(1, "guest")}, 1);
   EXPECT_EQ(stored(), (std::map<std::string, int>{}));  // the failed logons only feed the correlation
   EXPECT_EQ(counters_.consumed, 3u);
-  ASSERT_TRUE(saved("state").has_value());             // saved at the stop, with the checkpoint
+  ASSERT_TRUE(saved("state").has_value());  // saved at the stop, with the checkpoint
   EXPECT_EQ(saved("checkpoint"), "3");
 
   run({failed_logon(2, "root"), failed_logon(3, "guest"), failed_logon(4, "root")}, 4);  // a new process
@@ -134,7 +137,8 @@ TEST_F(PipelineStateful, AWindowHalfFilledBeforeARestartCompletesAfterIt) {
   EXPECT_EQ(int64_t(alert["correlation"]["count"]), 4);
   EXPECT_EQ(std::string_view(alert["correlation"]["first"]), "2026-03-11T10:00:00.000Z");
   EXPECT_EQ(int64_t(alert["source"]["line"]), 6);
-  EXPECT_EQ(alert["correlation"]["alerts"].get_array().value().size(), 4u);  // two of them from before the restart
+  EXPECT_EQ(alert["correlation"]["alerts"].get_array().value().size(),
+            4u);  // two of them from before the restart
   EXPECT_EQ(saved("checkpoint"), "6");
 }
 

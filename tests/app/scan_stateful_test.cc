@@ -1,5 +1,6 @@
-// socd scan with correlations and thresholds: the stateful stage runs in the ordered output, so the alerts are the
-// same, in the same order, whatever the number of threads; a bad thresholds file stops the start with its line.
+// socd scan with correlations and thresholds: the stateful stage runs in the ordered output, so the alerts
+// are the same, in the same order, whatever the number of threads; a bad thresholds file stops the start with
+// its line.
 #include <gtest/gtest.h>
 
 #include "support/socd_process.h"
@@ -42,23 +43,26 @@ TEST(ScanStateful, TheSameAlertsInTheSameOrderWithOneThreadOrMany) {
   TempDir dir;
   ASSERT_TRUE(dir.ok());
   ASSERT_TRUE(write_file(dir.file("rules.yml"), kRules));
-  ASSERT_TRUE(write_file(dir.file("thresholds.yml"),
-                         "thresholds:\n  - rules: [7d1c0000-0000-4000-8000-0000000000d1]\n    by: [IpAddress]\n"
-                         "    limit: 2\n    window: 10m\n"));
+  ASSERT_TRUE(
+      write_file(dir.file("thresholds.yml"),
+                 "thresholds:\n  - rules: [7d1c0000-0000-4000-8000-0000000000d1]\n    by: [IpAddress]\n"
+                 "    limit: 2\n    window: 10m\n"));
   // 12,000 events over three batches of the reader (4,096 lines each), their times a little out of order.
   std::string input;
   for (int i = 0; i < 12000; ++i) {
     int second = 60 + i / 3 + (i % 5 == 0 ? -20 : 0);
     char t[32];
-    std::snprintf(t, sizeof t, "2026-03-11T%02d:%02d:%02dZ", 8 + second / 3600, second / 60 % 60, second % 60);
+    std::snprintf(t, sizeof t, "2026-03-11T%02d:%02d:%02dZ", 8 + second / 3600, second / 60 % 60,
+                  second % 60);
     input += std::string(R"({"Channel":"Security","EventID":)") + (i % 4 ? "4625" : "4624") +
              R"(,"TimeCreated":")" + t + R"(","IpAddress":"10.0.0.)" + std::to_string(i % 7) +
              R"(","TargetUserName":"u)" + std::to_string(i % 7 ? i % 3 : 0) + "\"}\n";
   }
   ASSERT_TRUE(write_file(dir.file("input.jsonl"), input));
   auto scan = [&](const std::string& threads) {
-    return run_socd({"scan", "--rules", dir.file("rules.yml"), "--input", dir.file("input.jsonl"), "--thresholds",
-                     dir.file("thresholds.yml"), "--threads", threads, "--cache-dir", "none"});
+    return run_socd({"scan", "--rules", dir.file("rules.yml"), "--input", dir.file("input.jsonl"),
+                     "--thresholds", dir.file("thresholds.yml"), "--threads", threads, "--cache-dir",
+                     "none"});
   };
   ProcessResult one = scan("1");
   ASSERT_TRUE(one.exited_with(0)) << one.describe() << last_lines(one.err, 10);
@@ -79,9 +83,10 @@ TEST(ScanStateful, ABadThresholdsFileIsAUsageErrorNamingTheLine) {
   TempDir dir;
   ASSERT_TRUE(dir.ok());
   ASSERT_TRUE(write_file(dir.file("rules.yml"), kRules));
-  ASSERT_TRUE(write_file(dir.file("thresholds.yml"), "thresholds:\n  - rules: [x]\n    limit: many\n    window: 1m\n"));
-  ProcessResult r = run_socd({"scan", "--rules", dir.file("rules.yml"), "--input", "/dev/null", "--thresholds",
-                              dir.file("thresholds.yml"), "--cache-dir", "none"});
+  ASSERT_TRUE(write_file(dir.file("thresholds.yml"),
+                         "thresholds:\n  - rules: [x]\n    limit: many\n    window: 1m\n"));
+  ProcessResult r = run_socd({"scan", "--rules", dir.file("rules.yml"), "--input", "/dev/null",
+                              "--thresholds", dir.file("thresholds.yml"), "--cache-dir", "none"});
   EXPECT_TRUE(r.exited_with(2)) << r.describe();
   EXPECT_NE(r.err.find("thresholds.yml:3: 'limit'"), std::string::npos) << r.err;
 }

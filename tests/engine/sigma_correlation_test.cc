@@ -1,5 +1,5 @@
-// Sigma correlation and filter documents: what the front end reads from them, the diagnostics for shapes it cannot
-// use, how filters change the rules they name, and how StatefulRules resolves correlation references.
+// Sigma correlation and filter documents: what the front end reads from them, the diagnostics for shapes it
+// cannot use, how filters change the rules they name, and how StatefulRules resolves correlation references.
 #include <gtest/gtest.h>
 
 #include "sigma_test_support.h"
@@ -53,7 +53,8 @@ correlation:
             other_rule: SourceIp
     generate: true
 )");
-  ASSERT_EQ(load.correlations.size(), 1u) << (load.diagnostics.empty() ? "" : load.diagnostics[0].to_string());
+  ASSERT_EQ(load.correlations.size(), 1u)
+      << (load.diagnostics.empty() ? "" : load.diagnostics[0].to_string());
   const Correlation& c = load.correlations[0];
   EXPECT_EQ(c.id, "0e95725d-7320-415d-80f7-004da920fc12");
   EXPECT_EQ(c.name, "spraying");
@@ -78,7 +79,8 @@ correlation:
 TEST(SigmaCorrelationLoad, TimespansInEveryUnit) {
   for (auto [text, ms] : std::vector<std::pair<std::string, int64_t>>{
            {"30s", 30000}, {"5m", 300000}, {"2h", 7200000}, {"7d", 604800000}}) {
-    RuleLoad load = load_rules_text(correlation("    type: temporal\n    rules: [a, b]\n    timespan: " + text + "\n"));
+    RuleLoad load =
+        load_rules_text(correlation("    type: temporal\n    rules: [a, b]\n    timespan: " + text + "\n"));
     ASSERT_EQ(load.correlations.size(), 1u) << text;
     EXPECT_EQ(load.correlations[0].timespan_ms, ms) << text;
     EXPECT_TRUE(load.correlations[0].condition.empty());  // temporal: every rule must be seen
@@ -92,20 +94,27 @@ TEST(SigmaCorrelationLoad, ShapesItCannotUseAreSkippedWithTheLine) {
     int line;
   };
   const std::vector<Case> cases = {
-      {"    type: event_cnt\n    rules: [a]\n    timespan: 5m\n    condition: {gte: 1}\n", "bad-correlation", 4},
+      {"    type: event_cnt\n    rules: [a]\n    timespan: 5m\n    condition: {gte: 1}\n", "bad-correlation",
+       4},
       {"    type: value_sum\n    rules: [a]\n    timespan: 5m\n    condition: {field: x, gt: 1}\n",
        "correlation-unsupported", 4},
       {"    type: event_count\n    timespan: 5m\n    condition: {gte: 1}\n", "bad-correlation", 3},
       {"    type: event_count\n    rules: [a]\n    condition: {gte: 1}\n", "bad-correlation", 3},
-      {"    type: event_count\n    rules: [a]\n    timespan: 5x\n    condition: {gte: 1}\n", "bad-correlation", 6},
+      {"    type: event_count\n    rules: [a]\n    timespan: 5x\n    condition: {gte: 1}\n",
+       "bad-correlation", 6},
       {"    type: event_count\n    rules: [a]\n    timespan: 5m\n", "bad-correlation", 3},
-      {"    type: event_count\n    rules: [a]\n    timespan: 5m\n    condition: {gte: many}\n", "bad-correlation", 7},
-      {"    type: event_count\n    rules: [a]\n    timespan: 5m\n    condition: {above: 3}\n", "bad-correlation", 7},
-      {"    type: value_count\n    rules: [a]\n    timespan: 5m\n    condition: {gte: 3}\n", "bad-correlation", 7},
+      {"    type: event_count\n    rules: [a]\n    timespan: 5m\n    condition: {gte: many}\n",
+       "bad-correlation", 7},
+      {"    type: event_count\n    rules: [a]\n    timespan: 5m\n    condition: {above: 3}\n",
+       "bad-correlation", 7},
+      {"    type: value_count\n    rules: [a]\n    timespan: 5m\n    condition: {gte: 3}\n",
+       "bad-correlation", 7},
       {"    type: temporal_ordered\n    rules: [a, b]\n    timespan: 5m\n    condition: {lt: 2}\n",
        "bad-correlation", 7},
-      {"    type: temporal\n    rules: [a, b]\n    timespan: 5m\n    condition: {gte: 3}\n", "bad-correlation", 7},
-      {"    type: temporal\n    rules: [a, b]\n    timespan: 5m\n    generate: maybe\n", "bad-correlation", 7},
+      {"    type: temporal\n    rules: [a, b]\n    timespan: 5m\n    condition: {gte: 3}\n",
+       "bad-correlation", 7},
+      {"    type: temporal\n    rules: [a, b]\n    timespan: 5m\n    generate: maybe\n", "bad-correlation",
+       7},
   };
   for (const Case& c : cases) {
     RuleLoad load = load_rules_text(correlation(c.body), {}, "mr.yml");
@@ -232,12 +241,14 @@ filter:
 }
 
 TEST(SigmaFilterLoad, BadFiltersAreSkipped) {
-  RuleLoad load = load_rules_text("title: F\nlogsource: {product: windows}\nfilter:\n    sel: {User: a}\n"
-                                  "    condition: not sel\n");
+  RuleLoad load = load_rules_text(
+      "title: F\nlogsource: {product: windows}\nfilter:\n    sel: {User: a}\n"
+      "    condition: not sel\n");
   EXPECT_EQ(load.skipped, 1u);
   EXPECT_EQ(only_diagnostic(load).reason, "bad-filter");
-  load = load_rules_text("title: F\nlogsource: {product: windows}\nfilter:\n    rules: [x]\n    sel: {User: a}\n"
-                         "    condition: not nothere\n");
+  load = load_rules_text(
+      "title: F\nlogsource: {product: windows}\nfilter:\n    rules: [x]\n    sel: {User: a}\n"
+      "    condition: not nothere\n");
   EXPECT_EQ(only_diagnostic(load).reason, "bad-condition");
   EXPECT_EQ(only_diagnostic(load).line, 6);
 }
@@ -331,7 +342,8 @@ correlation: {type: event_count, rules: [base-1], group-by: [User], timespan: 5m
 }
 
 TEST(StatefulRulesBuild, PoliciesNamingNoRuleAreWarnings) {
-  auto config = parse_stage_config("t.yml", "thresholds:\n  - rules: [nosuch]\n    limit: 1\n    window: 1m\n");
+  auto config =
+      parse_stage_config("t.yml", "thresholds:\n  - rules: [nosuch]\n    limit: 1\n    window: 1m\n");
   ASSERT_TRUE(config.ok()) << config.error().message();
   Built b = build(kBase, *config);
   EXPECT_EQ(b.reasons(), std::vector<std::string>{"warning-policy-unknown-rule"});

@@ -1,5 +1,5 @@
-// The `state` family of the alert store: the stateful stage's saved state, written in the same atomic write as the
-// alerts and checkpoints it goes with, read back after a reopen.
+// The `state` family of the alert store: the stateful stage's saved state, written in the same atomic write
+// as the alerts and checkpoints it goes with, read back after a reopen.
 #include <gtest/gtest.h>
 
 #include "storage/store_test_support.h"
@@ -31,11 +31,13 @@ TEST(AlertStoreState, StateGoesWithAlertsAndCheckpointsAndSurvivesAReopen) {
     ASSERT_TRUE(store);
     EXPECT_EQ(state_of(*store, "stateful"), std::nullopt);
     size_t stored = 0;
-    ASSERT_TRUE(store->commit_with_state({make_alert(1, kBaseTimeMs)}, {{"file:a", "offset=10"}},
-                                         {{"stateful", bytes}}, &stored).ok());
+    ASSERT_TRUE(store
+                    ->commit_with_state({make_alert(1, kBaseTimeMs)}, {{"file:a", "offset=10"}},
+                                        {{"stateful", bytes}}, &stored)
+                    .ok());
     EXPECT_EQ(stored, 1u);
     EXPECT_EQ(state_of(*store, "stateful"), bytes);
-    ASSERT_TRUE(store->put_state("other", "x").ok());  // a state entry on its own
+    ASSERT_TRUE(store->put_state("other", "x").ok());                            // a state entry on its own
     ASSERT_TRUE(store->commit({make_alert(2, kBaseTimeMs)}, {}, &stored).ok());  // commit leaves state alone
     EXPECT_EQ(state_of(*store, "stateful"), bytes);
   }

@@ -108,13 +108,15 @@ struct Rule {
   // Options that need state across events (Sagan threshold, after, xbits, flexbits ...; Sigma correlation), kept
   // as written for the stateful stage: (keyword, value).
   std::vector<std::pair<std::string, std::string>> stateful_options;
-  // Field names (as in the rule's language) whose values the stateful stage reads from the events this rule fires
-  // on: group-by and value_count fields of the correlations over the rule, key fields of its thresholds. Set when
-  // the rule set is linked (load_rules); RuleSet::compile makes them readable like the fields the rule tests.
+  // Field names (as in the rule's language) whose values the stateful stage reads from the events this rule
+  // fires on: group-by and value_count fields of the correlations over the rule, key fields of its
+  // thresholds. Set when the rule set is linked (load_rules); RuleSet::compile makes them readable like the
+  // fields the rule tests.
   std::vector<std::string> state_fields;
 };
 
-// A bound on a correlation's count: `count <op> value`; a condition is an AND of bounds ("gt: 100, lte: 200").
+// A bound on a correlation's count: `count <op> value`; a condition is an AND of bounds
+// ("gt: 100, lte: 200").
 struct CountBound {
   enum class Op : uint8_t { Gt, Gte, Lt, Lte, Eq, Neq };
   Op op = Op::Gte;

@@ -1,5 +1,5 @@
-// Loading a rule set from paths: every rule file under them parsed, Sigma filters applied, then compiled into one
-// RuleSet, with the correlations and thresholds of the stateful stage resolved against it.
+// Loading a rule set from paths: every rule file under them parsed, Sigma filters applied, then compiled into
+// one RuleSet, with the correlations and thresholds of the stateful stage resolved against it.
 #pragma once
 #include <memory>
 #include <string>
@@ -29,7 +29,8 @@ struct RuleLanguageOptions {
 
 // Each path is a rule file or a directory: *.rules files load as Sagan rules, every other file (and *.yml /
 // *.yaml below a directory) as Sigma.
-// `stage` holds the thresholds and settings of the stateful stage (load_stage_config); none: defaults, no policy.
+// `stage` holds the thresholds and settings of the stateful stage (load_stage_config); none: defaults, no
+// policy.
 LoadedRules load_rules(const std::vector<std::string>& paths, const FieldMapping& mapping,
                        const CompileOptions& options, const StageConfig& stage = {},
                        const RuleLanguageOptions& languages = {});

@@ -16,8 +16,8 @@ namespace socd {
 //     unknown-modifier, bad-modifier (a modifier that does not fit the value or the chain), bad-value (a
 //     value a modifier cannot take: a bad network, a non-number for lt/gt ...), unknown-placeholder,
 //     bad-correlation (the shape of a correlation document: type, rules, timespan, condition ...),
-//     correlation-unsupported (the metric types value_sum, value_avg, value_percentile), bad-filter (the shape
-//     of a filter document), bad-rule (any other shape yaml-cpp refuses to convert)
+//     correlation-unsupported (the metric types value_sum, value_avg, value_percentile), bad-filter (the
+//     shape of a filter document), bad-rule (any other shape yaml-cpp refuses to convert)
 //   warnings, the rule still loads: warning-no-id, warning-no-logsource, warning-timeframe
 //   apply_filters: warning-filter-unknown-rule (a filter names no loaded rule), warning-filter-logsource (the
 //     named rule's log source is not the filter's: not applied), warning-filter-keeps (a filter condition
@@ -35,10 +35,10 @@ struct RuleLoad {
 };
 
 // Applies the Sigma filters of `load` to its rules: for each rule a filter names (by id or name) whose log
-// source fits the filter's (every key the filter sets is equal, without regard to case), the filter's selections
-// join the rule's and its condition is AND-ed to the rule's, the way the reference implementation does it:
-// filters exclude events by saying "not ..." in their condition. Call once, after every path is loaded (a filter
-// may name rules of other files). Problems are warnings in load.diagnostics.
+// source fits the filter's (every key the filter sets is equal, without regard to case), the filter's
+// selections join the rule's and its condition is AND-ed to the rule's, the way the reference implementation
+// does it: filters exclude events by saying "not ..." in their condition. Call once, after every path is
+// loaded (a filter may name rules of other files). Problems are warnings in load.diagnostics.
 void apply_filters(RuleLoad& load);
 
 // Parses the Sigma rules in `text` (one file, possibly several YAML documents) and appends them to `out`.

@@ -51,8 +51,8 @@ public:
   virtual Status commit(const std::vector<StoredAlert>& alerts,
                         const std::vector<std::pair<std::string, std::string>>& checkpoints, size_t* stored) = 0;
   virtual Expected<std::optional<std::string>> checkpoint(std::string_view key) = 0;
-  // commit(), and in the same atomic write the `state` entries (key -> bytes): the stateful detection stage's saved
-  // state goes with the source checkpoints it matches, so a restart resumes both from the same point.
+  // commit(), and in the same atomic write the `state` entries (key -> bytes): the stateful detection stage's
+  // saved state goes with the source checkpoints it matches, so a restart resumes both from the same point.
   virtual Status commit_with_state(const std::vector<StoredAlert>& alerts,
                                    const std::vector<std::pair<std::string, std::string>>& checkpoints,
                                    const std::vector<std::pair<std::string, std::string>>& state,
