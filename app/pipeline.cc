@@ -176,7 +176,8 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
       StoredAlert a;
       a.id = alert_id(rule.id, sb.origin, ws.position);
       ws.json.clear();
-      rules.writer.append(ws.json, r, ev, sb.origin, a.id, &a.time_ms);
+      if (rules.stateful && rules.stateful->consumed(r)) a.time_ms = -1;  // only feeds a correlation: not rendered
+      else rules.writer.append(ws.json, r, ev, sb.origin, a.id, &a.time_ms);
       if (!ws.json.empty() && ws.json.back() == '\n') ws.json.pop_back();
       if (a.time_ms < 0)
         a.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -113,7 +113,7 @@ struct Worker {
       matcher.match(event, matched);
       for (uint32_t r : matched) {
         size_t begin = job.alerts.size();
-        writer.append(job.alerts, r, event, *job.source);
+        if (!stateful || !stateful->consumed(r)) writer.append(job.alerts, r, event, *job.source);
         if (stateful) note_hit(job, r, begin, arrival_ms);
       }
       job.alert_count += matched.size();

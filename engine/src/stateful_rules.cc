@@ -105,6 +105,7 @@ StatefulRules::~StatefulRules() = default;
 
 bool StatefulRules::active() const { return !impl_->correlations.empty() || !impl_->policies.empty(); }
 bool StatefulRules::needs(uint32_t rule) const { return rule < impl_->needs.size() && impl_->needs[rule]; }
+bool StatefulRules::consumed(uint32_t rule) const { return rule < impl_->rule_count && !impl_->emits[rule]; }
 size_t StatefulRules::correlation_count() const { return impl_->correlations.size(); }
 size_t StatefulRules::policy_count() const { return impl_->policies.size(); }
 const StageSettings& StatefulRules::settings() const { return impl_->settings; }

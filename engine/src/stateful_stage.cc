@@ -6,7 +6,6 @@
 #include <bit>
 #include <climits>
 #include <ctime>
-#include <deque>
 #include <queue>
 #include <unordered_map>
 
@@ -142,12 +141,12 @@ struct RefItem {
 
 struct Group {
   std::string key;
-  std::deque<Entry> entries;   // by (time, seq)
+  std::vector<Entry> entries;   // by (time, seq)
   int64_t start = 0, end = 0;  // a window deciding at its end
   uint64_t count = 0;          // such a window: hits counted
   uint64_t steps_seen = 0;     // such a window, temporal: rules seen
   int64_t first = kNoTime, last = kNoTime;
-  std::deque<RefItem> refs;  // latest contributing alerts
+  std::vector<RefItem> refs;  // latest contributing alerts
   std::string source, host;  // of the latest hit
   uint64_t line = 0;
   int64_t expiry = 0;
@@ -310,13 +309,14 @@ struct StatefulStage::State {
 
   void add_ref(Group& g, const Input& in) {
     g.refs.push_back({in.time, *in.ref});
-    while (g.refs.size() > impl.settings.max_alert_ids) g.refs.pop_front();
+    if (g.refs.size() > impl.settings.max_alert_ids)
+      g.refs.erase(g.refs.begin(), g.refs.end() - static_cast<ptrdiff_t>(impl.settings.max_alert_ids));
     g.source = *in.source;
     g.host = *in.host;
     g.line = in.line;
   }
 
-  static void insert_sorted(std::deque<Entry>& entries, Entry e) {
+  static void insert_sorted(std::vector<Entry>& entries, Entry e) {
     auto at = std::upper_bound(entries.begin(), entries.end(), e, [](const Entry& a, const Entry& b) {
       return a.time != b.time ? a.time < b.time : a.seq < b.seq;
     });
@@ -355,14 +355,17 @@ struct StatefulStage::State {
       }
       case Correlation::Type::TemporalOrdered:
         insert_sorted(g->entries, std::move(e));
-        while (g->entries.size() > impl.settings.max_entries_per_key) {
-          g->entries.pop_front();
-          ++counters.entries_dropped;
+        if (g->entries.size() > impl.settings.max_entries_per_key) {
+          const size_t over = g->entries.size() - impl.settings.max_entries_per_key;
+          g->entries.erase(g->entries.begin(), g->entries.begin() + static_cast<ptrdiff_t>(over));
+          counters.entries_dropped += over;
         }
         break;
     }
     g->last = newest;
-    while (!g->entries.empty() && g->entries.front().time < newest - span) g->entries.pop_front();
+    auto in_window = std::find_if(g->entries.begin(), g->entries.end(),
+                                  [&](const Entry& x) { return x.time >= newest - span; });
+    g->entries.erase(g->entries.begin(), in_window);
     g->first = g->entries.empty() ? in.time : g->entries.front().time;
     g->expiry = newest + span;
     add_ref(*g, in);

@@ -142,6 +142,8 @@ public:
 
   bool active() const;              // some correlation or policy is in force
   bool needs(uint32_t rule) const;  // alerts of `rule` must go through the stage
+  // Alerts of `rule` are never emitted (only correlations over it generate): workers need not render them.
+  bool consumed(uint32_t rule) const;
   size_t correlation_count() const;
   size_t policy_count() const;
   const StageSettings& settings() const;
