@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "pipeline.h"
 #include "socd/json_parser.h"
@@ -145,6 +147,36 @@ TEST_F(PipelineStateful, AWindowHalfFilledBeforeARestartCompletesAfterIt) {
 TEST_F(PipelineStateful, WithoutTheSavedStateTheSecondHalfAloneDoesNotFire) {
   run({failed_logon(2, "root"), failed_logon(3, "guest"), failed_logon(4, "root")}, 4);
   EXPECT_EQ(stored(), (std::map<std::string, int>{}));
+}
+
+TEST_F(PipelineStateful, AReloadKeepsTheWindowsOfUnchangedCorrelations) {
+  auto store = AlertStore::open(dir_.file("store"));
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  Pipeline pipeline(**store, rules_, PipelineOptions{}, stateful_);
+  pipeline.start();
+  auto push = [&](uint64_t line, const std::string& text) {
+    auto batch = std::make_unique<SourceBatch>();
+    batch->origin = "auth.jsonl";
+    batch->stream = "stream-1";
+    batch->lines.add(text, line, line * 100);
+    batch->lines.finish(JsonEventParser::padding());
+    ASSERT_TRUE(pipeline.push(std::move(batch), true));
+  };
+  push(1, failed_logon(0, "root"));
+  push(2, failed_logon(1, "root"));
+  push(3, failed_logon(2, "root"));
+  for (int i = 0; i < 500 && pipeline.batches_stored() < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(pipeline.batches_stored(), 3u);
+  SetUp();  // the same rules loaded again, as SIGHUP does
+  pipeline.swap_rules(rules_, stateful_);
+  push(4, failed_logon(3, "root"));
+  pipeline.drain();
+  counters_ = pipeline.stage_counters();
+  store->reset();
+  EXPECT_EQ(stored(), (std::map<std::string, int>{{kCorrelation, 1}}));
+  EXPECT_EQ(counters_.restored_groups, 1u);  // root's window, taken over by the new rule set's stage
+  EXPECT_EQ(counters_.restore_dropped, 0u);
 }
 
 TEST_F(PipelineStateful, SeveralWorkersGiveTheSameAlerts) {

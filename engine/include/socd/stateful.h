@@ -131,7 +131,8 @@ public:
   // Resolves the correlations' references (rule and correlation ids or names; chains; no cycles) and the
   // policies' rule names against `set`. A correlation that cannot work (an unknown or skipped rule, a cycle,
   // a chained group-by the inner correlation does not have) is left out with a diagnostic; so is a policy
-  // naming no rule.
+  // naming no rule. Reasons: unknown-rule-reference, bad-correlation (cycles, chained group-by, more than 64
+  // rules); warnings: warning-policy-unknown-rule, warning-policy-field (a key field a correlation lacks).
   static std::shared_ptr<const StatefulRules> build(std::shared_ptr<const RuleSet> set,
                                                     std::vector<Correlation> correlations,
                                                     const StageConfig& config,
