@@ -69,13 +69,17 @@ loads=("$(load)")
 run_socd warm-cache scan --threads 1 --rules "$windows_rules" --input "$work/empty.jsonl" \
   --cache-dir "$cache" >&2
 
-scan_eps=() run1_eps=() run2_eps=() run1_rss=() run2_rss=()
+scan_eps=() scan2_eps=() run1_eps=() run2_eps=() run1_rss=() run2_rss=()
 for run in $(seq "$repeat"); do
   summary=$(run_socd "scan$run" scan --threads 1 --rules "$windows_rules" --input "$input" \
             --cache-dir "$cache")
   echo "$summary" >&2
   scan_eps+=("$(field events_per_s "$summary")")
   scan_summary=$summary
+  summary=$(run_socd "scan2-$run" scan --threads 2 --rules "$windows_rules" --input "$input" \
+            --cache-dir "$cache")
+  echo "threads=2 $summary" >&2
+  scan2_eps+=("$(field events_per_s "$summary")")
   for workers in 1 2; do
     summary=$(run_socd "run$workers-$run" run --file "$input" --exit-when-done --workers "$workers" \
               --data-dir "$work/data-$workers-$run" --rules "$windows_rules" --cache-dir "$cache")
@@ -95,6 +99,7 @@ for run in $(seq "$repeat"); do
   loads+=("$(load)")
 done
 scan_median=$(printf '%s\n' "${scan_eps[@]}" | median)
+scan2_median=$(printf '%s\n' "${scan2_eps[@]}" | median)
 run1_median=$(printf '%s\n' "${run1_eps[@]}" | median)
 run2_median=$(printf '%s\n' "${run2_eps[@]}" | median)
 
@@ -135,6 +140,7 @@ fed_median=$(printf '%s\n' "${fed[@]}" | median)
 p50=$(printf '%s\n' "${p50s[@]}" | median)
 p99=$(printf '%s\n' "${p99s[@]}" | median)
 rss1=$(printf '%s\n' "${run1_rss[@]}" | sort -g | tail -n 1)
+scan2_ratio=$(ratio "$scan2_median" "$scan_median")
 rss2=$(printf '%s\n' "${run2_rss[@]}" | sort -g | tail -n 1)
 
 cat <<TABLE
@@ -151,6 +157,7 @@ SigmaHQ windows rules, warm rule cache, a fresh data directory per run
 | socd run --file, 2 workers: events/s | $run2_median |
 | 2 workers / 1 worker | $(ratio "$run2_median" "$run1_median") |
 | socd run 1 worker / socd scan 1 thread | $(ratio "$run1_median" "$scan_median") |
+| socd scan, 2 threads: events/s (its ratio to 1 thread) | $scan2_median ($scan2_ratio) |
 | alerts stored per run | $(field alerts "$scan_summary") |
 | socd run --stdin, 2 workers, fed at $rate lines/s (achieved $fed_median): batch latency p50 | $p50 ms |
 | same: batch latency p99 | $p99 ms |
