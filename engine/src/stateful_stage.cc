@@ -228,8 +228,8 @@ struct StatefulStage::State {
   std::vector<Runtime<Group>> corr;
   std::vector<Runtime<PolicyGroup>> pol;
   int64_t watermark = kNoTime;
-  bool event_clock =
-      false;  // the watermark follows event times (once one was seen, arrival times do not move it)
+  // The watermark follows event times: once one was seen, arrival times do not move it.
+  bool event_clock = false;
   uint64_t seq = 0;
   uint64_t version = 0;
   StageCounters counters;

@@ -181,7 +181,8 @@ TEST_F(PipelineStateful, AReloadKeepsTheWindowsOfUnchangedCorrelations) {
 
 TEST_F(PipelineStateful, SeveralWorkersGiveTheSameAlerts) {
   std::vector<std::string> lines;
-  for (int i = 0; i < 400; ++i) lines.push_back(failed_logon(i % 60, "u" + std::to_string(i % 7)));
+  const std::vector<std::string> users = {"u0", "u1", "u2", "u3", "u4", "u5", "u6"};
+  for (int i = 0; i < 400; ++i) lines.push_back(failed_logon(i % 60, users[i % 7]));
   run(lines, 1, 1, 7);
   std::vector<std::string> one;
   auto by_rule_one = stored(&one);
