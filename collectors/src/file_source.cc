@@ -226,8 +226,8 @@ struct Tracked {
   Mode mode = Mode::kReading;
   uint64_t link_to = 0;
   bool matched = true;
-  // Found by the scan in start() without a checkpoint that fits: the first round looks whether it is a copy of
-  // a file whose checkpoint no longer fits (copytruncate while socd was down) before reading it.
+  // Found by the scan in start() without a checkpoint that fits: the first round looks whether it is a copy
+  // of a file whose checkpoint no longer fits (copytruncate while socd was down) before reading it.
   bool first_scan = false, seen_before = false;
   uint64_t size_at_open = 0;
   // Reading: bytes [framed, read_pos) are in `pending` (or skipped, when `skipping` an oversized line).
@@ -243,8 +243,8 @@ struct Tracked {
   std::unique_ptr<SourceBatch> batch;
 };
 
-// The end of an incarnation (truncated, or closed), kept to recognise a copy of it made before its end.
-// After a restart, the checkpoint of a file that was truncated (or replaced) while socd was down stands for its
+// The end of an incarnation (truncated, or closed), kept to recognise a copy of it made before its end. After
+// a restart, the checkpoint of a file that was truncated (or replaced) while socd was down stands for its
 // last incarnation: no head bytes then, only the fingerprint (its length and hash).
 struct Retired {
   uint64_t id = 0;
@@ -440,6 +440,13 @@ struct FileSource::State {
         // Truncated (and written again) since the last check: the bytes just read may be the new content's.
         restart_truncated(t);
         return true;
+      }
+      // The head follows what was read (it is what a truncation, or a copy, is recognised by).
+      if (t.head.size() < kFingerprintBytes && t.read_pos <= t.head.size() &&
+          t.head.size() < t.read_pos + static_cast<uint64_t>(n)) {
+        size_t from = t.head.size() - t.read_pos;
+        size_t upto = std::min<size_t>(static_cast<size_t>(n), kFingerprintBytes - t.read_pos);
+        t.head.append(buf.data() + from, upto - from);
       }
       t.read_pos += static_cast<uint64_t>(n);
       got_total += static_cast<uint64_t>(n);
@@ -666,8 +673,9 @@ struct FileSource::State {
     auto compare_retired = [&](const Retired& r) {
       if (r.dev == t.dev && r.ino == t.ino) return kNo;
       if (!r.head.empty()) return compare(r.head);
+      std::string_view start = std::string_view(t.head).substr(0, r.fingerprint_length);
       bool copy = r.fingerprint_length >= kCopyMinBytes && t.head.size() >= r.fingerprint_length &&
-                  fingerprint_bytes(std::string_view(t.head).substr(0, r.fingerprint_length)) == r.fingerprint;
+                  fingerprint_bytes(start) == r.fingerprint;
       return copy ? kCopy : kNo;
     };
     bool ambiguous = false;

@@ -193,7 +193,7 @@ TEST_P(Rotation, ByRenameWhileWritingLosesAndDoublesNothing) {
   ASSERT_TRUE(writer.wrote(100));
   writer.finish();
   int written = writer.written();
-  ASSERT_TRUE(wait_for([&] { return sink.line_count() >= static_cast<size_t>(written); }));
+  EXPECT_TRUE(wait_for([&] { return sink.line_count() >= static_cast<size_t>(written); }));
   std::this_thread::sleep_for(50ms);
   expect_each_line_once(sink, written);
   // The renamed files are not followed twice: under the wide pattern they stay followed under their new
@@ -204,7 +204,12 @@ TEST_P(Rotation, ByRenameWhileWritingLosesAndDoublesNothing) {
   // Wide pattern: auth.log, .1 and .2 (the first file was deleted when .1 was renamed over .2). Live path
   // only: the renamed files are closed once quiet.
   size_t expected_files = GetParam() ? 3 : 1;
-  ASSERT_TRUE(wait_for([&] { return source->files().size() == expected_files; }));
+  EXPECT_TRUE(wait_for([&] { return source->files().size() == expected_files; })) << [&] {
+    std::string out = "followed:";
+    for (const auto& f : source->files())
+      out += " " + f.path + (f.matched ? "" : " (unmatched)") + (f.copy_pending ? " (undecided)" : "");
+    return out;
+  }();
 }
 
 INSTANTIATE_TEST_SUITE_P(FileSource, Rotation, ::testing::Bool(),
@@ -236,7 +241,7 @@ TEST(FileSource, CopyTruncateWhileWritingLosesAndDoublesNothingWhenTheWriterPaus
   ASSERT_TRUE(writer.wrote(100));
   writer.finish();
   int written = writer.written();
-  ASSERT_TRUE(wait_for([&] { return sink.line_count() >= static_cast<size_t>(written); }));
+  EXPECT_TRUE(wait_for([&] { return sink.line_count() >= static_cast<size_t>(written); }));
   std::this_thread::sleep_for(50ms);
   expect_each_line_once(sink, written);
   std::set<std::string> streams;
@@ -274,7 +279,7 @@ TEST(FileSource, CopyTruncateWithTheCopyMatchedReadsTheLinesWeHadNotReadFromTheC
   ASSERT_TRUE(writer.wrote(100));
   writer.finish();
   int written = writer.written();
-  ASSERT_TRUE(wait_for([&] { return sink.line_count() >= static_cast<size_t>(written); }));
+  EXPECT_TRUE(wait_for([&] { return sink.line_count() >= static_cast<size_t>(written); }));
   std::this_thread::sleep_for(100ms);
   expect_each_line_once(sink, written);
   size_t from_copies = 0;

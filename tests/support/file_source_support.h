@@ -235,6 +235,17 @@ inline void expect_each_line_once(const CollectingSink& sink, int written) {
                       << l.position;
     }
   EXPECT_EQ(missing, 0);
+  if (missing) {  // say which
+    std::string ranges;
+    for (int i = 0; i < written; ++i) {
+      if (count[static_cast<size_t>(i)] != 0) continue;
+      int j = i;
+      while (j + 1 < written && count[static_cast<size_t>(j + 1)] == 0) ++j;
+      ranges += " " + std::to_string(i) + (j > i ? "-" + std::to_string(j) : "");
+      i = j;
+    }
+    ADD_FAILURE() << "missing lines:" << ranges;
+  }
   EXPECT_EQ(doubled, 0);
 }
 
