@@ -174,7 +174,10 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
       const Rule& rule = rules.set->rule(r);
       ws.position = stream + ":" + std::to_string(l.position);
       StoredAlert a;
-      a.id = alert_id(rule.id, sb.origin, ws.position);
+      // A file's stream names its content whatever path it has now (a rotated file is renamed), so the id
+      // must not depend on the path: re-reading after a restart then yields the same ids. Network messages
+      // have no stream; their origin (the listener) and the run nonce keep them apart.
+      a.id = alert_id(rule.id, sb.stream.empty() ? std::string_view(sb.origin) : std::string_view(), ws.position);
       ws.json.clear();
       if (rules.stateful && rules.stateful->consumed(r)) a.time_ms = -1;  // only feeds a correlation: not rendered
       else rules.writer.append(ws.json, r, ev, sb.origin, a.id, &a.time_ms);
