@@ -4,7 +4,7 @@
 # pipeline to its alerts stored while the input arrives at half the maximum rate. See bench/README.md for what
 # each figure means.
 #
-# usage: bench/run.sh [BUILD_DIR] [REPEAT] [COPIES]     (defaults: build, 3, 20; run from anywhere)
+# usage: bench/run.sh [BUILD_DIR] [REPEAT] [COPIES]     (defaults: build, 3, 40; run from anywhere)
 # COPIES: the input is the Mordor file repeated this many times, so that a run lasts seconds, not a fraction
 # of one. Needs ../shared/corpus beside the repository, a built socd and bench/feed, unzip and /usr/bin/time.
 set -euo pipefail
@@ -12,7 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "$root" && realpath -m "${1:-build}")
 repeat=${2:-3}
-copies=${3:-20}
+copies=${3:-40}
 corpus="$root/../shared/corpus"
 socd="$build/socd"
 feed="$build/bench/feed"
@@ -35,7 +35,8 @@ original=$(find "$work" -maxdepth 1 -name '*.json' | head -n 1)
 [ -n "$original" ] || fail "$mordor_zip holds no .json file"
 input="$work/input.jsonl"
 for _ in $(seq "$copies"); do cat "$original"; done > "$input"
-rm "$original"
+sync "$input"  # its write-back is over before anything is timed
+latency_copies=$(( copies < 10 ? copies : 10 ))  # the latency step feeds this many copies
 : > "$work/empty.jsonl"
 cat "$input" > /dev/null  # every run reads the file from the page cache
 cache="$work/cache-windows"
@@ -69,7 +70,7 @@ loads=("$(load)")
 run_socd warm-cache scan --threads 1 --rules "$windows_rules" --input "$work/empty.jsonl" \
   --cache-dir "$cache" >&2
 
-scan_eps=() scan2_eps=() run1_eps=() run2_eps=() run1_rss=() run2_rss=()
+scan_eps=() scan2_eps=() run1_eps=() run2_eps=() stdin_eps=() run1_rss=() run2_rss=()
 for run in $(seq "$repeat"); do
   summary=$(run_socd "scan$run" scan --threads 1 --rules "$windows_rules" --input "$input" \
             --cache-dir "$cache")
@@ -96,18 +97,33 @@ for run in $(seq "$repeat"); do
     fi
     rm -rf "$work/data-$workers-$run"
   done
+  # The same input through a pipe into --stdin as fast as it goes: the maximum rate of the latency step.
+  if ! cat "$input" | "$socd" run --stdin --exit-when-done --workers 2 --data-dir "$work/data-pipe-$run" \
+         --rules "$windows_rules" --cache-dir "$cache" > /dev/null 2> "$work/pipe$run.err"; then
+    tail -n 20 "$work/pipe$run.err" >&2
+    fail "cat FILE | socd run --stdin failed"
+  fi
+  summary=$(grep '^summary: ' "$work/pipe$run.err" | tail -n 1)
+  echo "stdin, full speed: $summary" >&2
+  [ "$(field events "$summary")" = "$(field events "$scan_summary")" ] ||
+    fail "socd run --stdin counted $(field events "$summary") events," \
+         "socd scan $(field events "$scan_summary")"
+  stdin_eps+=("$(field events_per_s "$summary")")
+  rm -rf "$work/data-pipe-$run"
   loads+=("$(load)")
 done
 scan_median=$(printf '%s\n' "${scan_eps[@]}" | median)
 scan2_median=$(printf '%s\n' "${scan2_eps[@]}" | median)
 run1_median=$(printf '%s\n' "${run1_eps[@]}" | median)
 run2_median=$(printf '%s\n' "${run2_eps[@]}" | median)
+stdin_median=$(printf '%s\n' "${stdin_eps[@]}" | median)
 
-# Latency at half the maximum rate: the input fed through stdin at half the 2-worker rate.
-rate=$(awk -v r="$run2_median" 'BEGIN {printf "%.0f", r / 2}')
+# Latency at half the maximum rate: the input fed through stdin at half the rate --stdin reached at full
+# speed.
+rate=$(awk -v r="$stdin_median" 'BEGIN {printf "%.0f", r / 2}')
 p50s=() p99s=() fed=()
 for run in $(seq "$repeat"); do
-  if ! "$feed" "$input" "$rate" 2> "$work/feed$run.err" |
+  if ! "$feed" "$original" "$rate" "$latency_copies" 2> "$work/feed$run.err" |
        /usr/bin/time -v -o "$work/stdin$run.time" "$socd" run --stdin --exit-when-done --workers 2 \
          --data-dir "$work/data-stdin-$run" --rules "$windows_rules" --cache-dir "$cache" \
          > /dev/null 2> "$work/stdin$run.err"; then
@@ -120,9 +136,9 @@ for run in $(seq "$repeat"); do
   feed_line=$(tail -n 1 "$work/feed$run.err")
   echo "stdin at $rate lines/s: $summary" >&2
   echo "$feed_line" >&2
-  [ "$(field events "$summary")" = "$(field events "$scan_summary")" ] ||
-    fail "socd run --stdin counted $(field events "$summary") events," \
-         "socd scan $(field events "$scan_summary")"
+  fed_events=$(( $(field events "$scan_summary") / copies * latency_copies ))
+  [ "$(field events "$summary")" = "$fed_events" ] ||
+    fail "socd run --stdin counted $(field events "$summary") events of the $fed_events fed"
   p50s+=("$(field batch_latency_p50_ms "$summary")")
   p99s+=("$(field batch_latency_p99_ms "$summary")")
   fed+=("$(field lines_per_s "$feed_line")")
@@ -157,6 +173,7 @@ SigmaHQ windows rules, warm rule cache, a fresh data directory per run
 | socd run --file, 2 workers: events/s | $run2_median |
 | 2 workers / 1 worker | $(ratio "$run2_median" "$run1_median") |
 | socd run 1 worker / socd scan 1 thread | $(ratio "$run1_median" "$scan_median") |
+| socd run --stdin through a pipe, 2 workers, full speed: events/s | $stdin_median |
 | socd scan, 2 threads: events/s (its ratio to 1 thread) | $scan2_median ($scan2_ratio) |
 | alerts stored per run | $(field alerts "$scan_summary") |
 | socd run --stdin, 2 workers, fed at $rate lines/s (achieved $fed_median): batch latency p50 | $p50 ms |
