@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -48,7 +49,7 @@ constexpr uint64_t kInitialEvents = 1'000'000;
 constexpr uint64_t kAppendedEvents = 200'000;  // per top-up, when the file ran out before the kills did
 constexpr uint64_t kMarkEvery = 10;
 constexpr int kKills = 12;
-constexpr int kMaxDelayMs = 400;  // a kill comes 0..kMaxDelayMs after the run's first stored alert
+constexpr int kMaxDelayMs = 400;  // a kill comes at most this long after the run's first stored alert
 constexpr const char* kRuleId = "0c7a5e3e-1b7e-4f0a-9a3c-2d9f6c1e8b40";
 
 constexpr const char* kRule = R"(title: Crash test marker
@@ -365,9 +366,18 @@ TEST(RunCrash, KilledAtRandomMomentsStoresEveryAlertExactlyOnce) {
     return a;
   };
 
-  std::uniform_int_distribution<int> delay_ms(0, kMaxDelayMs);
   int kills = 0, runs = 0, port_retries = 0;
   uint64_t line = 0;  // the checkpoint's line after the last kill
+  // Each delay is drawn uniformly from 0 to twice the time the lines still unread, shared among the kills
+  // still to come, take at the rate seen so far (up to kMaxDelayMs; kMaxDelayMs until a rate is seen): the
+  // kills spread over the whole file, on a slow machine as on a fast one.
+  std::uniform_real_distribution<double> fraction(0.0, 1.0);
+  double lines_per_ms = 0;
+  auto max_delay = [&] {
+    if (lines_per_ms <= 0) return kMaxDelayMs;
+    double share = static_cast<double>(file.lines() - line) / (kKills - kills);
+    return std::clamp(static_cast<int>(2 * share / lines_per_ms), 5, kMaxDelayMs);
+  };
   while (kills < kKills) {
     ASSERT_LT(runs, 4 * kKills) << "too many runs without reaching " << kKills << " kills";
     ++runs;
@@ -397,27 +407,32 @@ TEST(RunCrash, KilledAtRandomMomentsStoresEveryAlertExactlyOnce) {
       continue;
     }
     ASSERT_TRUE(storing) << "run " << runs << " stored no alert within 60 s\n" << socd.err_tail();
-    int delay = delay_ms(random);
+    int delay = static_cast<int>(fraction(random) * max_delay());
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    const uint64_t before = line;
     if (!socd.kill9()) {
+      // It was faster than thought: the rate seen is at least what it read in that time.
+      lines_per_ms = std::max(2 * lines_per_ms, static_cast<double>(file.lines() - before) / (delay + 1));
       ASSERT_TRUE(socd.exited_ok()) << "run " << runs << ": " << socd.describe() << "\n" << socd.err_tail();
       ASSERT_TRUE(file.append(kAppendedEvents));
       std::printf("run_crash_test: run %d ended before its kill (%d ms); %llu events appended\n", runs, delay,
                   static_cast<unsigned long long>(kAppendedEvents));
       continue;
     }
-    uint64_t before = line;
     line = check_store_after_kill(data, file, checkpoint_key, kills + 1);
     EXPECT_GT(line, before) << "a run that stored alerts left the checkpoint where it was";
     if (HasFailure()) return;
+    double seen = static_cast<double>(line - before) / (delay + 1);
     // Everything was stored already: the kill hit the shutdown, not the ingestion.
     if (line == file.lines()) {
+      lines_per_ms = std::max(2 * lines_per_ms, seen);
       ASSERT_TRUE(file.append(kAppendedEvents));
       std::printf("run_crash_test: run %d was killed %d ms after its first stored alert, after it had stored "
                   "the whole file (not counted); %llu events appended\n",
                   runs, delay, static_cast<unsigned long long>(kAppendedEvents));
       continue;
     }
+    if (delay >= 20 || lines_per_ms <= 0) lines_per_ms = seen;  // a short delay says little about the rate
     ++kills;
     std::printf("run_crash_test: kill %d, %d ms after the first stored alert of run %d: checkpoint at line "
                 "%llu of %llu\n",
