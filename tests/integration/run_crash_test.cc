@@ -10,11 +10,12 @@
 // checked: the marked lines with an alert are exactly those up to the checkpoint's line, and the checkpoint's
 // offset is the start of the next line. At the end `socd alerts list --json` must list each marked line once.
 //
-// The kill moments are random: SOCD_CRASH_SEED=N repeats a run (the seed is printed). Each kill comes a
-// random delay after the run stored its first alert (seen on its metrics endpoint), so it lands while lines
-// are read, matched and stored; a kill that comes after the run stored the whole file is not counted. Should
-// the file be read to its end before the planned kills are done (a fast machine), more events are appended to
-// it and the runs go on: a file that grew between two runs is resumed like any other.
+// The kill moments are random: SOCD_CRASH_SEED=N repeats a run's draws (the seed is printed; the delays also
+// follow the rate the machine shows). Each kill comes a random delay after the run stored its first alert
+// (seen on its metrics endpoint), so it lands while lines are read, matched and stored; a kill that comes
+// after the run stored the whole file is not counted. Should the file be read to its end before the planned
+// kills are done (a fast machine), more events are appended to it and the runs go on: a file that grew
+// between two runs is resumed like any other.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
