@@ -23,7 +23,14 @@ struct StoredAlert {
   std::string level;
   std::string host;
   std::string json;      // the alert object as `socd scan` prints it, with "id" added; no trailing newline
+  // From the asset inventory and the layer routing (empty / 0 when neither is configured):
+  std::string system;    // the information system the event came from ("" for an unknown asset)
+  int system_level = 0;  // its security level, 1..5 (0: unknown)
+  uint8_t layers = 0;    // bit n-1 set: layer n (1..4) receives the alert (see kLayer*)
 };
+
+// The layers of the four-layer protection model, as bits of StoredAlert::layers.
+inline constexpr uint8_t kLayer1 = 1, kLayer2 = 2, kLayer3 = 4, kLayer4 = 8;
 
 struct AlertQuery {
   std::optional<int64_t> since_ms, until_ms;  // time range [since, until)
