@@ -548,6 +548,7 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
                          " rules match any event); add an entry to the mappings file to scope them"});
   for (const auto& name : mapping.time_fields) impl.time_fields.push_back(b.field(name));
   for (const auto& name : mapping.host_fields) impl.host_fields.push_back(b.field(name));
+  for (const auto& name : options.extra_fields) b.field(name);
 
   // Prefilter databases, from the cache when the same patterns were compiled before.
   auto t0 = std::chrono::steady_clock::now();

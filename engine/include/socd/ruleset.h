@@ -18,6 +18,10 @@ namespace socd {
 struct CompileOptions {
   std::string cache_dir;  // where compiled Hyperscan databases are cached; empty: no cache
   bool prefilter = true;  // false: evaluate every rule on every event (for checking the prefilter, and debugging)
+  // Field names (resolved through the mapping like a rule's) that events must carry although no rule tests them:
+  // the threat-intelligence fields (socd/intel.h). Registered after every other field, so the ids of the rules'
+  // fields, and the cached databases, do not depend on them.
+  std::vector<std::string> extra_fields;
 };
 
 struct CompileStats {
