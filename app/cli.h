@@ -23,5 +23,8 @@ int scan_main(int argc, char** argv);
 int rules_main(int argc, char** argv);
 int alerts_main(int argc, char** argv);
 int run_main(int argc, char** argv);
+int incidents_main(int argc, char** argv);
+int audit_main(int argc, char** argv);
+int report_main(int argc, char** argv);
 
 }  // namespace socd::cli

@@ -17,6 +17,9 @@ const char* kUsage =
     "  scan          match rules against log files or stdin, print alerts as JSON lines\n"
     "  rules check   compile rule files and report every rule that cannot be used, and why\n"
     "  alerts        list and show stored alerts (alerts list, alerts show), also while socd run writes them\n"
+    "  incidents     the incident workflow: list, show, ack, assign, note, resolve, close ... and deadlines\n"
+    "  audit         verify the tamper-evident audit chain of the store (audit verify, audit log)\n"
+    "  report        the periodic assessment report for a period (json, md, html)\n"
     "  version       print the version\n"
     "\n"
     "Run 'socd <command> --help' for the options of a command.\n";
@@ -41,6 +44,9 @@ int main(int argc, char** argv) {
   if (cmd == "run") return socd::cli::run_main(argc - 1, argv + 1);
   if (cmd == "rules") return socd::cli::rules_main(argc - 1, argv + 1);
   if (cmd == "alerts") return socd::cli::alerts_main(argc - 1, argv + 1);
+  if (cmd == "incidents") return socd::cli::incidents_main(argc - 1, argv + 1);
+  if (cmd == "audit") return socd::cli::audit_main(argc - 1, argv + 1);
+  if (cmd == "report") return socd::cli::report_main(argc - 1, argv + 1);
   std::fprintf(stderr, "socd: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return socd::cli::kUsageError;
 }

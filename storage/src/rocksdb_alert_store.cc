@@ -11,12 +11,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <unordered_set>
 
+#include "rocks_ledger.h"
 #include "rocksdb_options.h"
 #include "socd/alert_store.h"
 #include "store_layout.h"
@@ -27,7 +29,10 @@ namespace {
 namespace fs = std::filesystem;
 using namespace socd::store;
 
-enum Family : size_t { kDefault = 0, kAlerts, kAlertIds, kCheckpoints, kState, kKnownFamilies };
+enum Family : size_t {
+  kDefault = 0, kAlerts, kAlertIds, kCheckpoints, kState, kIncidents, kIncidentAlerts, kChain, kActivity,
+  kKnownFamilies
+};
 
 std::string in_quotes(const std::string& dir) { return "'" + dir + "'"; }
 
@@ -72,6 +77,11 @@ class RocksAlertStore final : public AlertStore {
 public:
   ~RocksAlertStore() override {
     if (db_) {
+      if (ledger_ && !options_.read_only) {
+        Status sealed = ledger_->seal();  // the head as the writer leaves it
+        if (!sealed.ok()) std::fprintf(stderr, "socd: %s\n", sealed.message().c_str());
+      }
+      ledger_.reset();
       if (!options_.read_only) {
         // Memtables to table files, so the next open (and every reader's) has no log to replay. Best effort:
         // whatever is not flushed is in the log, and is replayed instead.
@@ -103,6 +113,7 @@ public:
   Expected<std::optional<StoredAlert>> get(std::string_view id) override;
   Expected<uint64_t> count() override;
   Status refresh() override;
+  Ledger* ledger() override { return ledger_.get(); }
 
 private:
   RocksAlertStore(std::string dir, const StoreOptions& options) : dir_(std::move(dir)), options_(options) {}
@@ -120,6 +131,7 @@ private:
   std::mutex commit_mutex_;
   std::atomic<uint64_t> count_{0};  // writer: alerts stored (the alert_count key, as of the last commit)
   std::string encoded_;             // writer: scratch for one encoded alert
+  std::unique_ptr<RocksLedger> ledger_;  // incidents and the audit chain, written with the alerts
 };
 
 Expected<std::unique_ptr<AlertStore>> RocksAlertStore::open(const std::string& dir, const StoreOptions& options) {
@@ -132,6 +144,18 @@ Expected<std::unique_ptr<AlertStore>> RocksAlertStore::open(const std::string& d
     if (!count) return count.error();
     store->count_ = *count;
   }
+  LedgerFamilies families;
+  families.defaults = store->handles_[kDefault];
+  families.alerts = store->handles_[kAlerts];
+  families.alert_ids = store->handles_[kAlertIds];
+  families.state = store->handles_[kState];
+  families.incidents = store->handles_[kIncidents];
+  families.incident_alerts = store->handles_[kIncidentAlerts];
+  families.chain = store->handles_[kChain];
+  families.activity = store->handles_[kActivity];
+  store->ledger_ = std::make_unique<RocksLedger>(dir, store->db_.get(), families, store->commit_mutex_,
+                                                 options.read_only);
+  if (Status s = store->ledger_->open(); !s.ok()) return s;
   return std::unique_ptr<AlertStore>(std::move(store));
 }
 
@@ -256,6 +280,16 @@ Status RocksAlertStore::commit_with_state(const std::vector<StoredAlert>& alerts
     if (alert.id.empty())
       return Status::error("alert store: an alert of rule '" + alert.rule_id + "' has no id (set it with alert_id())");
   std::lock_guard lock(commit_mutex_);
+  // The ledger adds the chain records and incident changes of the new alerts to the same write; it keeps them
+  // only once the write succeeded.
+  ledger_->begin();
+  struct LedgerGuard {
+    RocksLedger* ledger;
+    bool written = false;
+    ~LedgerGuard() {
+      if (!written) ledger->failed();
+    }
+  } ledger_guard{ledger_.get()};
 
   // Which ids are stored already: one batched lookup (bloom filters answer most of them).
   std::vector<rocksdb::Slice> ids;
@@ -287,7 +321,9 @@ Status RocksAlertStore::commit_with_state(const std::vector<StoredAlert>& alerts
     encode_alert(*alert, encoded_);
     s = batch.Put(handles_[kAlerts], key, encoded_);
     if (!s.ok()) return rocks_error(dir_, "cannot add an alert to the write batch", s);
+    if (Status st = ledger_->add_alert(*alert, key, encoded_, batch); !st.ok()) return st;
   }
+  if (Status st = ledger_->finish(batch); !st.ok()) return st;
   std::sort(fresh.begin(), fresh.end(), [](const auto& a, const auto& b) { return a.second->id < b.second->id; });
   for (const auto& [key, alert] : fresh) {
     s = batch.Put(handles_[kAlertIds], alert->id, key);
@@ -314,6 +350,8 @@ Status RocksAlertStore::commit_with_state(const std::vector<StoredAlert>& alerts
   s = db_->Write(wo, &batch);
   if (!s.ok())
     return rocks_error(dir_, "cannot write a batch of alerts and checkpoints (nothing of it was stored)", s);
+  ledger_->written();
+  ledger_guard.written = true;
   count_ = new_count;
   if (stored) *stored = added;
   return Status();

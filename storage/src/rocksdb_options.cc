@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "rocks_ledger.h"
 #include "store_layout.h"
 
 namespace socd::store {
@@ -83,6 +84,10 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const StoreTuning& 
                         base_family(cache, tuning.index_write_buffer, tuning.id_bloom_bits_per_key));
   families.emplace_back(kCheckpointsFamily, base_family(cache, tuning.small_write_buffer, 0));
   families.emplace_back(kStateFamily, base_family(cache, tuning.small_write_buffer, 0));
+  families.emplace_back(kIncidentsFamily, base_family(cache, tuning.small_write_buffer, 0));
+  families.emplace_back(kIncidentAlertsFamily, base_family(cache, tuning.small_write_buffer, 0));
+  families.emplace_back(kChainFamily, base_family(cache, tuning.index_write_buffer, 0));
+  families.emplace_back(kActivityFamily, base_family(cache, tuning.small_write_buffer, 0));
   return families;
 }
 

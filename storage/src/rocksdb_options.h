@@ -25,7 +25,7 @@ struct StoreTuning {
 // Options of the database itself (not of a column family). `writable`: the writer; otherwise a secondary reader.
 rocksdb::DBOptions db_options(const StoreTuning& tuning, bool writable);
 // The column families of the store with their options, in the order the store keeps its handles: default, alerts,
-// alert_ids, checkpoints, state.
+// alert_ids, checkpoints, state, incidents, incident_alerts, chain, activity (rocks_ledger.h).
 std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const StoreTuning& tuning);
 // Options for a column family this version does not know (one a later version added): opened, never written.
 rocksdb::ColumnFamilyOptions unknown_family_options(const StoreTuning& tuning);

@@ -6,6 +6,7 @@
 //   alert_ids      alert id                               the alerts key of that alert
 //   checkpoints    checkpoint key (a source's name)       its checkpoint, as the writer gave it
 //   state          a stage's name ("stateful")            its snapshot (StatefulStage::snapshot, socd/stateful.h)
+//   incidents, incident_alerts, chain, activity: the ledger (incidents and audit chain), see rocks_ledger.h
 //   default        "format"                               kFormat: marks the directory as an alert store
 //                  "alert_count"                          8 bytes little-endian: alerts stored, kept exact by commit()
 //
@@ -31,7 +32,7 @@ inline constexpr std::string_view kFormat = "socd-alert-store 1";
 inline constexpr std::string_view kAlertCountKey = "alert_count";
 
 inline constexpr size_t kTimeKeySize = 8;
-inline constexpr uint8_t kValueVersion = 1;
+inline constexpr uint8_t kValueVersion = 2;  // 1: without system, system_level, layers (still read)
 
 inline std::string time_key(int64_t time_ms) {
   uint64_t t = static_cast<uint64_t>(time_ms) ^ (uint64_t{1} << 63);
@@ -95,27 +96,46 @@ inline bool get_field(std::string_view& in, std::string_view& field) {
   return true;
 }
 
-// Value of an alert: version byte, then rule_id, level, host and json, each a varint length and its bytes.
+// Value of an alert: version byte, then rule_id, level, host and json, each a varint length and its bytes; then
+// (version 2) system as a varint length and its bytes, system_level as a varint, layers as one byte.
 inline void encode_alert(const StoredAlert& alert, std::string& out) {
   out.clear();
-  out.reserve(1 + 4 * 2 + alert.rule_id.size() + alert.level.size() + alert.host.size() + alert.json.size());
+  out.reserve(1 + 5 * 2 + 2 + alert.rule_id.size() + alert.level.size() + alert.host.size() + alert.json.size() +
+              alert.system.size());
   out.push_back(static_cast<char>(kValueVersion));
   put_field(out, alert.rule_id);
   put_field(out, alert.level);
   put_field(out, alert.host);
   put_field(out, alert.json);
+  put_field(out, alert.system);
+  put_varint(out, static_cast<uint64_t>(alert.system_level < 0 ? 0 : alert.system_level));
+  out.push_back(static_cast<char>(alert.layers));
 }
 
 // The fields of an encoded alert as views into the value, so filters can look at them before anything is copied.
 struct AlertView {
-  std::string_view rule_id, level, host, json;
+  std::string_view rule_id, level, host, json, system;
+  int system_level = 0;
+  uint8_t layers = 0;
 };
 
 inline bool decode_alert(std::string_view value, AlertView& view) {
-  if (value.empty() || static_cast<uint8_t>(value.front()) != kValueVersion) return false;
+  if (value.empty()) return false;
+  const auto version = static_cast<uint8_t>(value.front());
+  if (version != 1 && version != kValueVersion) return false;
   value.remove_prefix(1);
-  return get_field(value, view.rule_id) && get_field(value, view.level) && get_field(value, view.host) &&
-         get_field(value, view.json) && value.empty();
+  if (!(get_field(value, view.rule_id) && get_field(value, view.level) && get_field(value, view.host) &&
+        get_field(value, view.json)))
+    return false;
+  view.system = {};
+  view.system_level = 0;
+  view.layers = 0;
+  if (version == 1) return value.empty();
+  uint64_t level = 0;
+  if (!get_field(value, view.system) || !get_varint(value, level) || level > 5 || value.size() != 1) return false;
+  view.system_level = static_cast<int>(level);
+  view.layers = static_cast<uint8_t>(value.front());
+  return true;
 }
 
 inline void fill_alert(std::string_view key, const AlertView& view, StoredAlert& alert) {
@@ -125,6 +145,9 @@ inline void fill_alert(std::string_view key, const AlertView& view, StoredAlert&
   alert.level.assign(view.level);
   alert.host.assign(view.host);
   alert.json.assign(view.json);
+  alert.system.assign(view.system);
+  alert.system_level = view.system_level;
+  alert.layers = view.layers;
 }
 
 }  // namespace socd::store

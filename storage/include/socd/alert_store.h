@@ -16,6 +16,8 @@
 
 namespace socd {
 
+class Ledger;  // socd/ledger.h
+
 struct StoredAlert {
   std::string id;        // stable: derived from rule id + source + position (see alert_id)
   int64_t time_ms = 0;   // event time (or arrival time), milliseconds since the epoch, UTC
@@ -76,6 +78,8 @@ public:
   // A read-only store sees what the writer had committed when it was opened; refresh() catches up with the
   // writer's later commits. Nothing to do for the writer itself.
   virtual Status refresh() { return Status(); }
+  // The incidents and the audit chain kept with the alerts (socd/ledger.h); null for a store without them.
+  virtual Ledger* ledger() { return nullptr; }
 };
 
 // The rank of an alert level: informational 0, low 1, medium 2, high 3, critical 4; -1 for any other text.
