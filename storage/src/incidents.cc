@@ -238,6 +238,10 @@ Expected<IncidentSettings> load_incident_settings(const std::string& path) {
   return parse_incident_settings(path, text);
 }
 
+std::string format_period(const IncidentSettings::Period& x) {
+  return x.days || x.ms % 3'600'000 != 0 ? format_duration_ms(x.ms) : std::to_string(x.ms / 3'600'000) + "h";
+}
+
 std::string IncidentSettings::to_text() const {
   auto d = [](int64_t ms) { return ms == 0 ? std::string("forever") : format_duration_ms(ms); };
   std::string out;
@@ -248,9 +252,7 @@ std::string IncidentSettings::to_text() const {
   out += "serious:\n  min_system_level: " + std::to_string(serious_min_system_level) + "\n";
   out += "  min_rule_level: " + (serious_min_rule_level.empty() ? std::string("none") : serious_min_rule_level) + "\n";
   out += "deadlines:\n  days: " + std::string(calendar_days ? "calendar" : "elapsed") + "\n";
-  auto p = [](const Period& x) {
-    return x.days || x.ms % 3'600'000 != 0 ? format_duration_ms(x.ms) : std::to_string(x.ms / 3'600'000) + "h";
-  };
+  auto p = format_period;
   out += "  notify: " + p(notify) + "\n  serious_notify: " + p(serious_notify) + "\n";
   out += "  serious_report: " + p(serious_report) + "\n  final_report: " + p(final_report) + "\n";
   out += "audit:\n  seal_every_records: " + std::to_string(seal_every_records) + "\n";

@@ -470,10 +470,10 @@ std::vector<Block> blocks(const AssessmentReport& r) {
   h(2, "Reporting deadlines");
   p("Met: " + num(r.deadlines_met) + "; missed: " + num(r.deadlines_missed) + "; overdue: " +
     num(r.deadlines_overdue) + "; pending: " + num(r.deadlines_pending) + ". Notify within " +
-    format_duration_ms(r.settings.notify.ms) + " of discovery (serious: " +
-    format_duration_ms(r.settings.serious_notify.ms) + "), report of a serious incident within " +
-    format_duration_ms(r.settings.serious_report.ms) + ", final report within " +
-    format_duration_ms(r.settings.final_report.ms) + " of the response's end; days " +
+    format_period(r.settings.notify) + " of discovery (serious: " +
+    format_period(r.settings.serious_notify) + "), report of a serious incident within " +
+    format_period(r.settings.serious_report) + ", final report within " +
+    format_period(r.settings.final_report) + " of the response's end; days " +
     (r.settings.calendar_days ? "counted as calendar days in " + r.zone_name : std::string("as 24 h")) + ".");
 
   h(2, "Rules");

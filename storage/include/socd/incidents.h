@@ -106,6 +106,9 @@ struct IncidentSettings {
   std::string to_text() const;
 };
 
+// A period as written in the settings: "5d" in days, "24h" in hours.
+std::string format_period(const IncidentSettings::Period& period);
+
 // Reads the settings (format: config/incidents.yml). Errors name the file, the line and what to write.
 Expected<IncidentSettings> load_incident_settings(const std::string& path);
 Expected<IncidentSettings> parse_incident_settings(const std::string& file, std::string_view text);
