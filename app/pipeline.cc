@@ -14,8 +14,9 @@ struct Pipeline::Rules {
   AlertWriter writer;
   uint64_t generation;
   std::shared_ptr<const StatefulRules> stateful;  // null, or correlations and thresholds over `set`
-  Rules(std::shared_ptr<const RuleSet> s, uint64_t g, std::shared_ptr<const StatefulRules> st)
-      : set(s), writer(s), generation(g), stateful(std::move(st)) {}
+  Enrichment enrichment;                          // inventory, intelligence lists, routing (each optional)
+  Rules(std::shared_ptr<const RuleSet> s, uint64_t g, std::shared_ptr<const StatefulRules> st, Enrichment e)
+      : set(s), writer(s), generation(g), stateful(std::move(st)), enrichment(std::move(e)) {}
 };
 
 struct Pipeline::Job {
@@ -37,16 +38,19 @@ struct WorkerState {
   EventParser parser;
   std::vector<uint32_t> matched;
   std::string json, position, peer_ip;
+  std::unique_ptr<AlertAnnotator> annotator;  // asset, routing and intelligence, for the current rules
+  std::vector<IntelHit> intel_hits;
+  std::string extra;
   explicit WorkerState(InputFormat f) : parser(f) {}
 };
 
 Pipeline::Pipeline(AlertStore& store, std::shared_ptr<const RuleSet> rules, PipelineOptions options,
-                   std::shared_ptr<const StatefulRules> stateful)
+                   std::shared_ptr<const StatefulRules> stateful, Enrichment enrichment)
     : store_(store), options_(options) {
   if (options_.workers < 1) options_.workers = 1;
   capacity_ = options_.capacity ? options_.capacity : 4 * options_.workers;
   if (stateful) stage_ = std::make_unique<StageWriter>(store_, stateful);
-  rules_ = std::make_shared<Rules>(std::move(rules), 1, std::move(stateful));
+  rules_ = std::make_shared<Rules>(std::move(rules), 1, std::move(stateful), std::move(enrichment));
   // Positions of network messages restart with the process: this nonce keeps their alert ids apart.
   run_nonce_ = std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "." +
                std::to_string(::getpid());
@@ -74,9 +78,9 @@ void Pipeline::start() {
 }
 
 void Pipeline::swap_rules(std::shared_ptr<const RuleSet> rules,
-                          std::shared_ptr<const StatefulRules> stateful) {
+                          std::shared_ptr<const StatefulRules> stateful, Enrichment enrichment) {
   uint64_t g = generation_.fetch_add(1) + 1;
-  auto r = std::make_shared<Rules>(std::move(rules), g, std::move(stateful));
+  auto r = std::make_shared<Rules>(std::move(rules), g, std::move(stateful), std::move(enrichment));
   std::lock_guard lk(rules_mu_);
   rules_ = std::move(r);
 }
@@ -130,6 +134,7 @@ void Pipeline::work() {
       ws.rules = rules;
       ws.matcher = std::make_unique<Matcher>(rules->set);
       ws.event = std::make_unique<Event>(&rules->set->paths());
+      ws.annotator = std::make_unique<AlertAnnotator>(rules->enrichment, rules->set);
     }
     job->rules = rules;
     process(*job, *rules, ws);
@@ -159,17 +164,32 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
       continue;
     }
     ev.line = l.number;
+    std::string_view sender;
     if (l.peer) {  // the sender of a network message, as rsyslog names it
       std::string_view peer = lb.peer(l);
       size_t colon = peer.rfind(':');
       std::string_view ip = peer.substr(0, colon);
       if (ip.size() > 2 && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
       ev.add("fromhost-ip", ip, ValueType::String);
+      sender = ip;
     }
     ++job.events;
     last_parsed = &l;
     ws.matched.clear();
     ws.matcher->match(ev, ws.matched);
+    AlertAnnotator& annotator = *ws.annotator;
+    if (annotator.active()) annotator.start(ev, sb.origin, sender);
+    AlertPlacement placement;
+    // Asset and routing of one alert, into ws.extra and the stored alert's fields.
+    auto place = [&](StoredAlert& a, const std::vector<std::string>& tags, const IntelHit* hit) {
+      if (!annotator.active()) return;
+      annotator.annotate(ws.extra, a.rule_id, a.level, tags, hit, &placement);
+      if (placement.system) {
+        a.system = placement.system->name;
+        a.system_level = placement.system->level;
+      }
+      a.layers = placement.layers;
+    };
     for (uint32_t r : ws.matched) {
       const Rule& rule = rules.set->rule(r);
       ws.position = stream + ":" + std::to_string(l.position);
@@ -179,14 +199,18 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
       // have no stream; their origin (the listener) and the run nonce keep them apart.
       a.id = alert_id(rule.id, sb.stream.empty() ? std::string_view(sb.origin) : std::string_view(), ws.position);
       ws.json.clear();
-      if (rules.stateful && rules.stateful->consumed(r)) a.time_ms = -1;  // only feeds a correlation: not rendered
-      else rules.writer.append(ws.json, r, ev, sb.origin, a.id, &a.time_ms);
+      a.rule_id = rule.id;
+      a.level = rule.level;
+      if (rules.stateful && rules.stateful->consumed(r)) {
+        a.time_ms = -1;  // only feeds a correlation: not rendered
+      } else {
+        place(a, rule.tags, nullptr);
+        rules.writer.append(ws.json, r, ev, sb.origin, a.id, &a.time_ms, ws.extra);
+      }
       if (!ws.json.empty() && ws.json.back() == '\n') ws.json.pop_back();
       if (a.time_ms < 0)
         a.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::system_clock::now().time_since_epoch()).count();
-      a.rule_id = rule.id;
-      a.level = rule.level;
       for (uint32_t f : rules.set->host_fields()) {
         uint32_t link = ev.first(f);
         if (link != Event::end) {
@@ -206,6 +230,37 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
       }
       job.alerts.push_back(std::move(a));
       ++counts[r];
+    }
+    if (annotator.has_intel()) {  // the alerts of the intelligence lists (no stateful stage for them)
+      ws.intel_hits.clear();
+      annotator.intel_hits(ev, ws.intel_hits);
+      for (const IntelHit& hit : ws.intel_hits) {
+        const IntelList& list = annotator.intel()->intel().lists()[hit.list];
+        StoredAlert a;
+        ws.position = stream + ":" + std::to_string(l.position) + "#" +
+                      std::string(annotator.intel()->intel().indicator(hit.indicator));
+        a.id = alert_id(list.rule_id, sb.stream.empty() ? std::string_view(sb.origin) : std::string_view(),
+                        ws.position);
+        a.rule_id = list.rule_id;
+        a.level = list.level;
+        place(a, list.tags, &hit);
+        ws.json.clear();
+        rules.writer.append_as(ws.json, list.rule_json, ev, sb.origin, a.id, &a.time_ms, ws.extra);
+        if (!ws.json.empty() && ws.json.back() == '\n') ws.json.pop_back();
+        if (a.time_ms < 0)
+          a.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+        for (uint32_t f : rules.set->host_fields()) {
+          uint32_t link = ev.first(f);
+          if (link != Event::end) {
+            a.host = std::string(ev.value(ev.link_value(link)));
+            break;
+          }
+        }
+        a.json = ws.json;
+        job.alerts.push_back(std::move(a));
+        job.matches.emplace_back(list.rule_id, 1);
+      }
     }
   }
   if (rules.stateful && last_parsed && last_parsed == &lb.lines.back())  // the stage's clock: the batch's end

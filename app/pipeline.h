@@ -16,6 +16,7 @@
 
 #include "socd/alert.h"
 #include "socd/alert_store.h"
+#include "socd/enrichment.h"
 #include "socd/event_parser.h"
 #include "socd/ruleset.h"
 #include "socd/source.h"
@@ -41,9 +42,11 @@ class StageWriter;
 class Pipeline : public BatchSink {
 public:
   // With `stateful` (correlations and thresholds over `rules`), the writer runs the stateful stage on the
-  // batches in push order and saves its state with the checkpoints (stage_writer.h).
+  // batches in push order and saves its state with the checkpoints (stage_writer.h). With `enrichment`,
+  // alerts carry their asset and routing, and the intelligence lists raise alerts of their own
+  // (socd/enrichment.h; the rule set must have been compiled with its extra_fields()).
   Pipeline(AlertStore& store, std::shared_ptr<const RuleSet> rules, PipelineOptions options,
-           std::shared_ptr<const StatefulRules> stateful = nullptr);
+           std::shared_ptr<const StatefulRules> stateful = nullptr, Enrichment enrichment = {});
   ~Pipeline() override;
 
   // Registers a source (before it starts) for its counters; returns its index. Start the source with
@@ -62,9 +65,10 @@ public:
   std::optional<std::string> checkpoint(const std::string& key) override;
 
   // Swaps in a new rule set: batches taken by a worker after the swap use it; none is lost or processed twice.
-  // The stateful stage carries over the windows of the correlations and thresholds that did not change.
+  // The stateful stage carries over the windows of the correlations and thresholds that did not change. The
+  // enrichment (inventory, lists, routing) is swapped with it.
   void swap_rules(std::shared_ptr<const RuleSet> rules,
-                  std::shared_ptr<const StatefulRules> stateful = nullptr);
+                  std::shared_ptr<const StatefulRules> stateful = nullptr, Enrichment enrichment = {});
   std::shared_ptr<const RuleSet> rules() const;
   uint64_t rules_generation() const { return generation_.load(); }
 

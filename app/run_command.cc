@@ -30,6 +30,7 @@ struct RunOptions {
   std::string config, data_dir, mappings, cache_dir, format_name, metrics, thresholds;
   std::vector<std::string> rules, files, udp, tcp, tls;
   std::string tls_cert, tls_key, tls_ca;
+  EnrichmentPaths enrichment;  // --assets, --intel, --routing
   unsigned workers = 0;
   bool read_stdin = false, exit_when_done = false, from_end = false, sync = false;
   size_t max_line = 4 << 20;
@@ -51,6 +52,7 @@ struct LoadedSet {
   size_t loaded = 0, skipped = 0;
   double seconds = 0;
   std::shared_ptr<const StatefulRules> stateful;  // correlations and thresholds
+  Enrichment enrichment;                          // asset inventory, intelligence lists, routing
 };
 
 // Loads mappings and rules; `strict` refuses a set with any rule that could not be compiled (reloads).
@@ -63,14 +65,19 @@ Expected<LoadedSet> load_set(const RunOptions& o, bool strict) {
     if (!c) return c.error();
     stage = std::move(*c);
   }
+  std::vector<Diagnostic> enrichment_diagnostics;
+  auto enrichment = load_enrichment(o.enrichment, enrichment_diagnostics);
+  print_diagnostics(enrichment_diagnostics, false);
+  if (!enrichment) return enrichment.error();
   CompileOptions copts;
   if (o.cache_dir != "none") copts.cache_dir = o.cache_dir;
+  copts.extra_fields = enrichment->extra_fields();
   LoadedRules r = load_rules(o.rules, *mapping, copts, stage);
   print_diagnostics(r.diagnostics, false);
   if (strict && r.skipped > 0)
     return Status::error(std::to_string(r.skipped) + " rule(s) could not be compiled (see above)");
   if (r.loaded == 0 && r.skipped > 0) return Status::error("no rule could be compiled");
-  return LoadedSet{r.set, r.loaded, r.skipped, r.load_seconds, r.stateful};
+  return LoadedSet{r.set, r.loaded, r.skipped, r.load_seconds, r.stateful, std::move(*enrichment)};
 }
 
 }  // namespace
@@ -114,7 +121,14 @@ int run_main(int argc, char** argv) {
       ("sync", po::bool_switch(&o.sync), "fsync every store write (survives power loss, not only a crash)")
       ("thresholds", po::value(&o.thresholds),
        "thresholds, deduplication and settings of the stateful stage (config/thresholds.yml); reloaded "
-       "on SIGHUP");
+       "on SIGHUP")
+      ("assets", po::value(&o.enrichment.assets),
+       "asset inventory (config/assets.yml): alerts name their system, owner and level; reloaded on SIGHUP")
+      ("intel", po::value(&o.enrichment.intel)->composing(),
+       "threat-intelligence list (plain, .csv) or list configuration (.yml, config/intel/lists.yml); "
+       "repeatable; reloaded on SIGHUP")
+      ("routing", po::value(&o.enrichment.routing),
+       "four-layer routing (config/routing.yml): the layers each alert goes to; reloaded on SIGHUP");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -180,7 +194,7 @@ int run_main(int argc, char** argv) {
   PipelineOptions popts;
   popts.workers = o.workers;
   popts.format = format;
-  Pipeline pipeline(**store, set->set, popts, set->stateful);
+  Pipeline pipeline(**store, set->set, popts, set->stateful, set->enrichment);
 
   // Sources.
   std::vector<std::unique_ptr<Source>> sources;
@@ -263,6 +277,7 @@ int run_main(int argc, char** argv) {
   log("running: %zu rules (%zu skipped), %u workers, store %s, sources: %s%s%s", set->loaded, set->skipped,
       o.workers, o.data_dir.c_str(), names.c_str(), o.metrics.empty() ? "" : ", metrics on ",
       o.metrics.c_str());
+  if (set->enrichment.any()) log("enrichment: %s", describe_enrichment(set->enrichment).c_str());
 
   auto started_at = std::chrono::steady_clock::now();
   std::vector<double> latencies;  // push -> stored, per batch
@@ -286,13 +301,14 @@ int run_main(int argc, char** argv) {
         ++info.reload_failures;
         log("reload refused, the running rule set stays: %s", next.error().message().c_str());
       } else {
-        pipeline.swap_rules(next->set, next->stateful);
+        pipeline.swap_rules(next->set, next->stateful, next->enrichment);
         ++info.reloads;
         info.compile_seconds = next->seconds;
         info.rules_loaded = next->loaded;
         info.rules_skipped = next->skipped;
         log("reloaded: %zu rules, generation %llu", next->loaded,
             static_cast<unsigned long long>(pipeline.rules_generation()));
+        if (next->enrichment.any()) log("enrichment: %s", describe_enrichment(next->enrichment).c_str());
       }
     }
     if (pipeline.failed()) {

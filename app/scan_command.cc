@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "socd/alert.h"
+#include "socd/enrichment.h"
 #include "socd/event_parser.h"
 #include "socd/line_reader.h"
 #include "socd/ruleset.h"
@@ -48,14 +49,16 @@ struct Job {
   uint64_t events = 0, alert_count = 0;
   std::vector<AlertSpan> spans;   // stateful stage only
   std::vector<StageHit> hits;
+  uint64_t intel_alerts = 0, unknown_asset_alerts = 0;
   int64_t last_event_ms = -1;     // the time of the batch's last event, when it has one
   bool done = false;
 };
 
 struct Worker {
   Worker(std::shared_ptr<const RuleSet> rules, const AlertWriter& w, InputFormat format, size_t max_depth,
-         const StatefulRules* stateful)
-      : event(&rules->paths()), parser(format), matcher(rules), writer(w), stateful(stateful), rules(rules) {}
+         const StatefulRules* stateful, const Enrichment& enrichment)
+      : event(&rules->paths()), parser(format), matcher(rules), writer(w), stateful(stateful), rules(rules),
+        annotator(enrichment, rules), has_assets(enrichment.assets != nullptr) {}
   Event event;
   EventParser parser;
   Matcher matcher;
@@ -63,6 +66,33 @@ struct Worker {
   const StatefulRules* stateful;  // null: no stateful stage
   std::shared_ptr<const RuleSet> rules;
   std::vector<uint32_t> matched;
+  AlertAnnotator annotator;  // asset, routing and intelligence members (inactive without them)
+  bool has_assets;
+  std::vector<IntelHit> intel_hits;
+  std::string extra;
+  AlertPlacement placement;
+
+  // One alert's members (into `extra`), counting an unknown asset.
+  void annotate(Job& job, std::string_view rule_id, std::string_view level,
+                const std::vector<std::string>& tags, const IntelHit* hit) {
+    annotator.annotate(extra, rule_id, level, tags, hit, &placement);
+    if (has_assets && !placement.system) ++job.unknown_asset_alerts;
+  }
+
+  // The alerts of the intelligence lists on the current event.
+  void add_intel_alerts(Job& job) {
+    intel_hits.clear();
+    annotator.intel_hits(event, intel_hits);
+    for (const IntelHit& hit : intel_hits) {
+      const IntelList& list = annotator.intel()->intel().lists()[hit.list];
+      size_t begin = job.alerts.size();
+      annotate(job, list.rule_id, list.level, list.tags, &hit);
+      writer.append_as(job.alerts, list.rule_json, event, *job.source, {}, nullptr, extra);
+      if (stateful) job.spans.push_back({begin, job.alerts.size(), -1});
+      ++job.alert_count;
+      ++job.intel_alerts;
+    }
+  }
 
   void note_hit(Job& job, uint32_t rule, size_t begin, int64_t arrival_ms) {
     AlertSpan span{begin, job.alerts.size(), -1};
@@ -85,7 +115,7 @@ struct Worker {
   void process(Job& job) {
     job.alerts.clear();
     job.malformed.clear();
-    job.events = job.alert_count = 0;
+    job.events = job.alert_count = job.intel_alerts = job.unknown_asset_alerts = 0;
     job.spans.clear();
     job.hits.clear();
     job.last_event_ms = -1;
@@ -111,12 +141,20 @@ struct Worker {
       ++job.events;
       matched.clear();
       matcher.match(event, matched);
+      if (annotator.active()) annotator.start(event, *job.source, {});
       for (uint32_t r : matched) {
         size_t begin = job.alerts.size();
-        if (!stateful || !stateful->consumed(r)) writer.append(job.alerts, r, event, *job.source);
+        if (!stateful || !stateful->consumed(r)) {
+          if (annotator.active()) {
+            const Rule& rule = rules->rule(r);
+            annotate(job, rule.id, rule.level, rule.tags, nullptr);
+          }
+          writer.append(job.alerts, r, event, *job.source, {}, nullptr, extra);
+        }
         if (stateful) note_hit(job, r, begin, arrival_ms);
       }
       job.alert_count += matched.size();
+      if (annotator.has_intel()) add_intel_alerts(job);
     }
     // The stage's clock moves with all events, not only those a rule fired on: the batch's last event stands
     // for them.
@@ -138,7 +176,7 @@ std::string printable(std::string_view s) {
 }
 
 struct Totals {
-  uint64_t events = 0, bytes = 0, malformed = 0, alerts = 0;
+  uint64_t events = 0, bytes = 0, malformed = 0, alerts = 0, intel_alerts = 0, unknown_asset_alerts = 0;
 };
 
 class Output {
@@ -157,6 +195,8 @@ public:
       ++t.malformed;
     }
     t.events += job.events;
+    t.intel_alerts += job.intel_alerts;
+    t.unknown_asset_alerts += job.unknown_asset_alerts;
     if (!stage_) t.alerts += job.alert_count;
     t.bytes += job.batch.bytes;
   }
@@ -213,6 +253,7 @@ double peak_rss_mb() {
 int scan_main(int argc, char** argv) {
   std::vector<std::string> rule_paths, inputs;
   std::string format_name, mappings, cache_dir, thresholds;
+  EnrichmentPaths enrichment_paths;
   unsigned threads = 1;
   size_t max_line = 4 << 20;
   bool strict = false, no_prefilter = false;
@@ -244,7 +285,15 @@ int scan_main(int argc, char** argv) {
        "thresholds, deduplication and settings of the stateful stage (see config/thresholds.yml);\n"
        "Sigma correlation rules among the rules need no option: their alerts, and the summaries of\n"
        "what thresholds suppressed, are printed after the event that completes them, and at the end\n"
-       "of the input for windows still open");
+       "of the input for windows still open")
+      ("assets", po::value(&enrichment_paths.assets),
+       "asset inventory (see config/assets.yml): every alert names its system, owner and security level, or\n"
+       "flags an unknown asset")
+      ("intel", po::value(&enrichment_paths.intel)->composing(),
+       "threat-intelligence list (plain or .csv, one list) or list configuration (.yml, see\n"
+       "config/intel/lists.yml); repeatable. A hit is an alert of rule intel:<list>")
+      ("routing", po::value(&enrichment_paths.routing),
+       "four-layer routing (see config/routing.yml): each alert carries the layers that receive it");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -294,9 +343,17 @@ int scan_main(int argc, char** argv) {
     }
     stage_config = std::move(*c);
   }
+  std::vector<Diagnostic> enrichment_diagnostics;
+  auto enrichment = load_enrichment(enrichment_paths, enrichment_diagnostics);
+  print_diagnostics(enrichment_diagnostics, false);
+  if (!enrichment) {
+    std::fprintf(stderr, "socd scan: %s\n", enrichment.error().message().c_str());
+    return kUsageError;
+  }
   CompileOptions copts;
   if (cache_dir != "none") copts.cache_dir = cache_dir;
   copts.prefilter = !no_prefilter;
+  copts.extra_fields = enrichment->extra_fields();
   LoadedRules loaded = load_rules(rule_paths, *mapping, copts, stage_config);
   print_diagnostics(loaded.diagnostics, false);
   if (strict && loaded.skipped > 0) {
@@ -317,7 +374,7 @@ int scan_main(int argc, char** argv) {
   int rc = kOk;
 
   if (threads == 1) {
-    Worker worker(loaded.set, writer, format, 64, stateful);
+    Worker worker(loaded.set, writer, format, 64, stateful, *enrichment);
     Job job;
     for (size_t i = 0; i < fds.size(); ++i) {
       LineReader reader(fds[i], 1 << 20, 4096, max_line, JsonEventParser::padding());
@@ -343,7 +400,7 @@ int scan_main(int argc, char** argv) {
     std::vector<std::thread> pool;
     for (unsigned t = 0; t < threads; ++t)
       pool.emplace_back([&] {
-        Worker worker(loaded.set, writer, format, 64, stateful);
+        Worker worker(loaded.set, writer, format, 64, stateful, *enrichment);
         for (;;) {
           Job* job;
           {
@@ -430,6 +487,11 @@ int scan_main(int argc, char** argv) {
                  static_cast<unsigned long long>(c.missing_fields),
                  static_cast<unsigned long long>(c.evicted));
   }
+  if (enrichment->any())
+    std::fprintf(stderr, "enrichment: %s; intel_alerts=%llu unknown_asset_alerts=%llu\n",
+                 describe_enrichment(*enrichment).c_str(),
+                 static_cast<unsigned long long>(totals.intel_alerts),
+                 static_cast<unsigned long long>(totals.unknown_asset_alerts));
   const auto& st = loaded.set->stats();
   std::fprintf(stderr,
                "resources: peak_rss_mb=%.1f threads=%u prefilter_literals=%zu prefilter_regexes=%zu "

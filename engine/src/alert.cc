@@ -118,14 +118,20 @@ int64_t rfc3339_to_ms(std::string_view v) {
 }
 
 void AlertWriter::append(std::string& out, uint32_t rule, const Event& ev, std::string_view source,
-                         std::string_view id, int64_t* time_ms) const {
+                         std::string_view id, int64_t* time_ms, std::string_view extra) const {
+  append_as(out, rule_json_[rule], ev, source, id, time_ms, extra);
+}
+
+void AlertWriter::append_as(std::string& out, std::string_view rule_json, const Event& ev,
+                            std::string_view source, std::string_view id, int64_t* time_ms,
+                            std::string_view extra) const {
   if (!id.empty()) {
     out += "{\"id\":";
     append_json_string(out, id);
     out += ',';
-    out.append(rule_json_[rule], 1);  // without its opening brace
+    out.append(rule_json.substr(1));  // without its opening brace
   } else {
-    out += rule_json_[rule];
+    out += rule_json;
   }
   std::string scratch;
   static thread_local std::string now;
@@ -149,7 +155,9 @@ void AlertWriter::append(std::string& out, uint32_t rule, const Event& ev, std::
   append_json_string(out, source);
   out += ",\"line\":";
   out += std::to_string(ev.line);
-  out += "},\"event\":";
+  out += '}';
+  out += extra;
+  out += ",\"event\":";
   if (!ev.keeps_paths()) {
     out.append(ev.raw());
   } else {

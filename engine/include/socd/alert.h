@@ -1,6 +1,10 @@
 // Alerts as JSON lines: the shape `socd scan` prints and the store keeps.
 //   {"rule":{"id","title","level","tags"},"time":RFC 3339,"host":..,"source":{"file","line"},"event":{..}}
 // A JSON event is written verbatim; an event parsed from text (syslog) as an object of its fields.
+// With an asset inventory, intelligence lists or routing (socd/enrichment.h), members go before "event":
+//   "intel":{"list","type","indicator","field","value"}   (the alerts of a list: rule id intel:<list>)
+//   "asset":{"system","owner","level","known":true} or "asset":{"known":false}
+//   "routing":{"layers":["L1","L2","L3","L4"],"reason":..}
 #pragma once
 #include <memory>
 #include <string>
@@ -17,8 +21,13 @@ public:
   explicit AlertWriter(std::shared_ptr<const RuleSet> rules);
   // Appends one alert line (with '\n') for rule `rule` firing on `event`, read from `source`. With an `id`, the
   // object starts with it ({"id":..,"rule":..}); `time_ms`, when given, receives the alert's time.
+  // `extra` (members, each starting with ',') goes before "event".
   void append(std::string& out, uint32_t rule, const Event& event, std::string_view source,
-              std::string_view id = {}, int64_t* time_ms = nullptr) const;
+              std::string_view id = {}, int64_t* time_ms = nullptr, std::string_view extra = {}) const;
+  // The same for a rule outside the set (an intelligence list): `rule_json` is its {"rule":{...} prefix
+  // (IntelList::rule_json).
+  void append_as(std::string& out, std::string_view rule_json, const Event& event, std::string_view source,
+                 std::string_view id = {}, int64_t* time_ms = nullptr, std::string_view extra = {}) const;
   // The event's time as RFC 3339 (from the mapping's time fields), or `fallback` when it has none.
   std::string_view event_time(const Event& event, std::string& scratch, std::string_view fallback) const;
 

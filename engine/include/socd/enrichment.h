@@ -1,0 +1,86 @@
+// What alerts are enriched with before they are written: the asset inventory (socd/assets.h), the
+// threat-intelligence lists (socd/intel.h) and the four-layer routing (socd/routing.h). Each is optional;
+// with none configured alerts are written as before. `socd scan` and `socd run` load them with the rules (and
+// reload them with the rules on SIGHUP): the intelligence fields must be compiled into the rule set
+// (CompileOptions::extra_fields = intel->field_names()).
+#pragma once
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "socd/assets.h"
+#include "socd/intel.h"
+#include "socd/routing.h"
+#include "socd/ruleset.h"
+
+namespace socd {
+
+struct EnrichmentPaths {
+  std::string assets;              // --assets FILE
+  std::vector<std::string> intel;  // --intel FILE ...
+  std::string routing;             // --routing FILE
+};
+
+struct Enrichment {
+  std::shared_ptr<const AssetInventory> assets;
+  std::shared_ptr<const IntelSet> intel;  // null when no list is configured
+  std::shared_ptr<const Routing> routing;
+  bool any() const { return assets || intel || routing; }
+  // The fields the rule set must make readable for the intelligence lists.
+  std::vector<std::string> extra_fields() const {
+    return intel ? intel->field_names() : std::vector<std::string>{};
+  }
+};
+
+// Loads what `paths` names. Stopping errors (unreadable or invalid files) are returned; malformed
+// intelligence entries go to `diagnostics` and are counted in the IntelSet.
+Expected<Enrichment> load_enrichment(const EnrichmentPaths& paths, std::vector<Diagnostic>& diagnostics);
+
+// A one-line account of what was loaded ("assets: systems=N ...; intel: lists=N indicators=N malformed=N ...;
+// routing: FILE"), empty when nothing is configured.
+std::string describe_enrichment(const Enrichment& enrichment);
+
+// Where an alert went: its system (null: unknown asset or no inventory) and its layers (0 without routing).
+struct AlertPlacement {
+  const AssetSystem* system = nullptr;
+  uint8_t layers = 0;
+};
+
+// The per-worker side (not shared between threads): for each event, its system (looked up once, on its first
+// alert), the intelligence hits, and the members each alert gets.
+class AlertAnnotator {
+public:
+  AlertAnnotator(const Enrichment& enrichment, std::shared_ptr<const RuleSet> rules);
+  bool active() const { return active_; }
+  bool has_intel() const { return intel_ != nullptr; }
+  const IntelMatcher* intel() const { return intel_.get(); }
+
+  // A new event (before its alerts): `source` is the file or listener origin, `sender_ip` the network peer.
+  void start(const Event& event, std::string_view source, std::string_view sender_ip);
+  // The intelligence hits of the current event (appended to `hits`).
+  void intel_hits(const Event& event, std::vector<IntelHit>& hits) const {
+    if (intel_) intel_->match(event, hits);
+  }
+  // Replaces `extra` with the members of one alert of the current event (",\"intel\":..", ",\"asset\":..",
+  // ",\"routing\":.."), for a rule with this id, level and tags; `hit` for an alert of an intelligence list.
+  void annotate(std::string& extra, std::string_view rule_id, std::string_view level,
+                const std::vector<std::string>& tags, const IntelHit* hit = nullptr,
+                AlertPlacement* placement = nullptr);
+
+private:
+  const AssetSystem* system();
+
+  Enrichment enrichment_;
+  std::shared_ptr<const RuleSet> rules_;
+  std::unique_ptr<IntelMatcher> intel_;
+  bool active_ = false;
+  // The current event.
+  const Event* event_ = nullptr;
+  std::string_view source_, sender_;
+  bool looked_up_ = false;
+  const AssetSystem* system_ = nullptr;
+  RouteDecision decision_;
+};
+
+}  // namespace socd
