@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <unordered_map>
@@ -15,7 +16,13 @@ namespace socd {
 using detail::config_error;
 using detail::yaml_line;
 
+// Each inventory's number, so a per-thread memo never mistakes a new inventory at a freed one's address for it.
+namespace {
+std::atomic<uint64_t> next_inventory_serial{1};
+}  // namespace
+
 struct AssetInventory::Impl {
+  uint64_t serial = next_inventory_serial.fetch_add(1);
   std::vector<AssetSystem> systems;
   std::unordered_map<std::string, uint32_t> names;  // lower-case full host name -> system
   std::unordered_map<std::string, int64_t>
@@ -269,12 +276,12 @@ const AssetSystem* AssetInventory::Impl::source(std::string_view source) const {
   if (sources.empty() || source.empty()) return nullptr;
   // Sources repeat from batch to batch: the last answer per thread is kept.
   struct Memo {
-    const Impl* inventory = nullptr;
+    uint64_t inventory = 0;  // Impl::serial
     std::string source;
     const AssetSystem* system = nullptr;
   };
   static thread_local Memo memo;
-  if (memo.inventory == this && memo.source == source) return memo.system;
+  if (memo.inventory == serial && memo.source == source) return memo.system;
   std::string text(source);
   std::string absolute;
   if (!text.empty() && text.front() != '/' && text.find("://") == std::string::npos) {
@@ -289,7 +296,7 @@ const AssetSystem* AssetInventory::Impl::source(std::string_view source) const {
       break;
     }
   }
-  memo = {this, std::move(text), found};
+  memo = {serial, std::move(text), found};
   return found;
 }
 
