@@ -184,11 +184,14 @@ int list_main(int argc, char** argv) {
       std::printf("%s\n", j.c_str());
       return !std::ferror(stdout);
     }
+    std::string title = cut(inc.title, 60);
+    title.erase(title.find_last_not_of(' ') + 1);
     std::printf("%-10s  %-14s  %-3s  %-8s  %s  %6llu  %s  %-33s  %s\n", inc.id.c_str(), state_name(inc.state),
                 inc.serious ? "yes" : "-", inc.level.c_str(),
                 cut(inc.system.empty() ? "(unknown)" : inc.system, 20).c_str(),
-                static_cast<unsigned long long>(inc.alert_count), cut(inc.assignee.empty() ? "-" : inc.assignee, 12).c_str(),
-                next_deadline(deadlines, zone).c_str(), cut(inc.title, 60).c_str());
+                static_cast<unsigned long long>(inc.alert_count),
+                cut(inc.assignee.empty() ? "-" : inc.assignee, 12).c_str(),
+                next_deadline(deadlines, zone).c_str(), title.c_str());
     return !std::ferror(stdout);
   });
   std::fflush(stdout);

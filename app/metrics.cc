@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+
+#include "socd/ledger.h"
 
 namespace socd {
 namespace {
@@ -137,6 +140,17 @@ std::vector<MetricFamily> PipelineCollector::Collect() const {
   add(reloads, static_cast<double>(info_.reloads.load()), {{"result", "ok"}});
   add(reloads, static_cast<double>(info_.reload_failures.load()), {{"result", "refused"}});
   out.push_back(std::move(reloads));
+
+  if (info_.ledger) {
+    auto overdue = family("socd_incidents_overdue",
+                          "Incidents with an overdue reporting deadline, by deadline (notify, report).",
+                          MetricType::Gauge);
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& [deadline, n] : info_.ledger->overdue(now))
+      add(overdue, static_cast<double>(n), {{"deadline", deadline}});
+    out.push_back(std::move(overdue));
+  }
 
   double rss = 0, cpu = 0;
   if (process_usage(rss, cpu)) {

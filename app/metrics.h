@@ -16,6 +16,7 @@ namespace socd {
 
 // What the run loop knows besides the pipeline (rule reloads).
 struct RunInfo {
+  Ledger* ledger = nullptr;  // incidents (overdue deadlines), when the store keeps them
   std::atomic<double> compile_seconds{0};
   std::atomic<uint64_t> rules_loaded{0}, rules_skipped{0}, reloads{0}, reload_failures{0};
 };

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "socd/ledger.h"
 #include "stage_writer.h"
 
 namespace socd {
@@ -295,6 +296,10 @@ void Pipeline::write() {
       if (!j->batch->checkpoint_key.empty())
         checkpoints.emplace_back(j->batch->checkpoint_key, j->batch->checkpoint_value);
     }
+    if (Ledger* ledger = store_.ledger())  // each source's activity, for the report's silent sources
+      for (auto& j : ready)
+        if (j->batch->source < sources_.size())
+          ledger->note_source_activity(sources_[j->batch->source].name, j->events);
     if (stage_) stage_->prepare(checkpoints, state, false);  // checkpoints wait for their state
     auto t0 = std::chrono::steady_clock::now();
     size_t stored = 0;

@@ -16,7 +16,10 @@
 #include "cli.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "rule_set_record.h"
 #include "socd/alert_store.h"
+#include "socd/command_inbox.h"
+#include "socd/ledger.h"
 #include "socd/file_source.h"
 #include "socd/stream_source.h"
 #include "socd/syslog_sources.h"
@@ -31,6 +34,7 @@ struct RunOptions {
   std::vector<std::string> rules, files, udp, tcp, tls;
   std::string tls_cert, tls_key, tls_ca;
   EnrichmentPaths enrichment;  // --assets, --intel, --routing
+  std::string incidents, audit_key_file;  // incident, deadline and audit settings; the audit chain's key
   unsigned workers = 0;
   bool read_stdin = false, exit_when_done = false, from_end = false, sync = false;
   size_t max_line = 4 << 20;
@@ -128,7 +132,12 @@ int run_main(int argc, char** argv) {
        "threat-intelligence list (plain, .csv) or list configuration (.yml, config/intel/lists.yml); "
        "repeatable; reloaded on SIGHUP")
       ("routing", po::value(&o.enrichment.routing),
-       "four-layer routing (config/routing.yml): the layers each alert goes to; reloaded on SIGHUP");
+       "four-layer routing (config/routing.yml): the layers each alert goes to; reloaded on SIGHUP")
+      ("incidents", po::value(&o.incidents),
+       "incident grouping, serious incidents, reporting deadlines, audit sealing and retention "
+       "(config/incidents.yml; default: the built-in settings); reloaded on SIGHUP")
+      ("audit-key-file", po::value(&o.audit_key_file),
+       "key sealing the audit chain's head (HMAC-SHA256; default $SOCD_AUDIT_KEY_FILE, then $SOCD_AUDIT_KEY)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -179,6 +188,20 @@ int run_main(int argc, char** argv) {
     std::fprintf(stderr, "socd run: %s\n", set.error().message().c_str());
     return kUsageError;
   }
+  IncidentSettings incident_settings;
+  if (!o.incidents.empty()) {
+    auto loaded = load_incident_settings(o.incidents);
+    if (!loaded) {
+      std::fprintf(stderr, "socd run: %s\n", loaded.error().message().c_str());
+      return kUsageError;
+    }
+    incident_settings = std::move(*loaded);
+  }
+  auto audit_key = load_audit_key(o.audit_key_file);
+  if (!audit_key) {
+    std::fprintf(stderr, "socd run: %s\n", audit_key.error().message().c_str());
+    return kUsageError;
+  }
   StoreOptions sopts;
   sopts.sync = o.sync;
   auto store = AlertStore::open(o.data_dir, sopts);
@@ -186,7 +209,21 @@ int run_main(int argc, char** argv) {
     std::fprintf(stderr, "socd run: %s\n", store.error().message().c_str());
     return kRuntimeError;
   }
+  // Incidents and the audit chain: settings and key before the first alert; the rule set in the chain.
+  Ledger& ledger = *(*store)->ledger();
+  if (Status st = ledger.configure(incident_settings, *audit_key); !st.ok()) {
+    std::fprintf(stderr, "socd run: %s\n", st.message().c_str());
+    return kRuntimeError;
+  }
+  if (audit_key->empty())
+    log("warning: the audit chain is not sealed: no key (set --audit-key-file or SOCD_AUDIT_KEY_FILE)");
+  Status recorded = ledger.record_rule_set(describe_rule_set(*set->set, "start", set->loaded, set->skipped));
+  if (!recorded.ok()) {
+    std::fprintf(stderr, "socd run: %s\n", recorded.message().c_str());
+    return kRuntimeError;
+  }
   RunInfo info;
+  info.ledger = &ledger;
   info.compile_seconds = set->seconds;
   info.rules_loaded = set->loaded;
   info.rules_skipped = set->skipped;
@@ -296,6 +333,11 @@ int run_main(int argc, char** argv) {
     }
     if (sig == SIGHUP) {
       log("SIGHUP: reloading rules and mappings");
+      if (!o.incidents.empty()) {
+        auto loaded = load_incident_settings(o.incidents);
+        Status st = loaded ? ledger.configure(*loaded, *audit_key) : loaded.error();
+        if (!st.ok()) log("incident settings not reloaded, the running ones stay: %s", st.message().c_str());
+      }
       auto next = load_set(o, true);
       if (!next) {
         ++info.reload_failures;
@@ -308,9 +350,15 @@ int run_main(int argc, char** argv) {
         info.rules_skipped = next->skipped;
         log("reloaded: %zu rules, generation %llu", next->loaded,
             static_cast<unsigned long long>(pipeline.rules_generation()));
+        Status recorded =
+            ledger.record_rule_set(describe_rule_set(*next->set, "reload", next->loaded, next->skipped));
+        if (!recorded.ok()) log("cannot record the reload in the audit chain: %s", recorded.message().c_str());
         if (next->enrichment.any()) log("enrichment: %s", describe_enrichment(next->enrichment).c_str());
       }
     }
+    // Incident changes from `socd incidents` (the command inbox), and the chain's seal when one is due.
+    serve_commands(o.data_dir, ledger);
+    if (Status st = ledger.seal(true); !st.ok()) log("cannot seal the audit chain: %s", st.message().c_str());
     if (pipeline.failed()) {
       rc = kRuntimeError;
       break;

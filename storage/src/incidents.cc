@@ -227,7 +227,8 @@ Expected<IncidentSettings> parse_incident_settings(const std::string& file, std:
     return false;
   });
   if (!ok) return Status::error(r.error);
-  if (auto zone = TimeZone::load(s.time_zone, s.utc_offset); !zone) return Status::error(file + ": " + zone.error().message());
+  if (auto zone = TimeZone::load(s.time_zone, s.utc_offset); !zone)
+    return Status::error(file + ": " + zone.error().message());
   return s;
 }
 

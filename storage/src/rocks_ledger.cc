@@ -208,7 +208,8 @@ Expected<RuleSetLoad> RuleSetLoad::decode(std::string_view text) {
   RuleSetLoad l;
   std::vector<std::string_view> f;
   while (r.next(f)) {
-    if (f[0] == "rule" && f.size() == 3) l.rules.emplace_back(RecordReader::unescape(f[1]), RecordReader::unescape(f[2]));
+    if (f[0] == "rule" && f.size() == 3)
+      l.rules.emplace_back(RecordReader::unescape(f[1]), RecordReader::unescape(f[2]));
     else if (f.size() != 2) return Status::error("rule-set record: malformed line");
     else if (f[0] == "reason") l.reason = RecordReader::unescape(f[1]);
     else if (f[0] == "loaded") l.loaded = std::strtoull(std::string(f[1]).c_str(), nullptr, 10);
@@ -346,7 +347,8 @@ Expected<Incident> RocksLedger::load_incident(const std::string& id) {
   }
   auto stored = incident(id);
   if (!stored) return stored.error();
-  if (!stored->has_value()) return Status::error("no incident '" + id + "' in " + dir_ + " (see `socd incidents list`)");
+  if (!stored->has_value())
+    return Status::error("no incident '" + id + "' in " + dir_ + " (see `socd incidents list`)");
   return std::move(**stored);
 }
 
@@ -787,7 +789,8 @@ Status RocksLedger::chain(uint64_t from_seq, const std::function<bool(const Chai
     std::string_view body;
     if (!decode_chain(std::string_view(it->value().data(), it->value().size()), r, body))
       return Status::error("alert store '" + dir_ + "': audit record " +
-                           std::to_string(get_be64(it->key().ToString())) + " cannot be read (run `socd audit verify`)");
+                           std::to_string(get_be64(it->key().ToString())) +
+                           " cannot be read (run `socd audit verify`)");
     if (!visit(r)) return Status();
   }
   return it->status().ok() ? Status() : error("cannot read the audit chain", it->status());
@@ -829,11 +832,11 @@ Expected<VerifyReport> RocksLedger::verify(const std::string& key) {
     }
     const uint64_t at = get_be64(k);
     if (at != expected) {
-      problem(expected, at > expected
-                            ? "record " + std::to_string(expected) + (at - expected > 1 ? "-" + std::to_string(at - 1) : "") +
-                                  " removed: the chain jumps from record " + std::to_string(expected - 1) + " to " +
-                                  std::to_string(at)
-                            : "record " + std::to_string(at) + " appears twice");
+      const std::string range =
+          std::to_string(expected) + (at - expected > 1 ? "-" + std::to_string(at - 1) : std::string());
+      problem(expected, at > expected ? "record " + range + " removed: the chain jumps from record " +
+                                            std::to_string(expected - 1) + " to " + std::to_string(at)
+                                      : "record " + std::to_string(at) + " appears twice");
       chain_broken = true;
       break;
     }
@@ -969,7 +972,8 @@ Expected<VerifyReport> RocksLedger::verify(const std::string& key) {
   if (!ii->status().ok()) return error("cannot read the incidents", ii->status());
   for (const auto& [id, entry] : incidents)
     if (!incidents_seen.count(id))
-      problem(entry.first, "incident " + id + " (chain record " + std::to_string(entry.first) + ") removed from the store");
+      problem(entry.first,
+              "incident " + id + " (chain record " + std::to_string(entry.first) + ") removed from the store");
   std::map<std::string, std::set<std::string>> stored_members;
   std::unique_ptr<rocksdb::Iterator> mi(db_->NewIterator(ro, f_.incident_alerts));
   for (mi->Seek(std::string("i") + '\0'); mi->Valid() && mi->key().starts_with(std::string("i") + '\0'); mi->Next()) {

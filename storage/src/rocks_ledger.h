@@ -68,9 +68,7 @@ public:
   Status record_rule_set(const RuleSetLoad& load) override;
   void note_source_activity(const std::string& source, uint64_t events) override;
   Status source_activity(const std::function<bool(const SourceActivity&)>& visit) override;
-  Status seal() override { return seal_now(true); }
-  // Seals when due (every N records or the interval); the run loop calls it.
-  Status seal_if_due() { return seal_now(false); }
+  Status seal(bool only_when_due = false) override { return seal_now(!only_when_due); }
   Status chain(uint64_t from_seq, const std::function<bool(const ChainRecord&)>& visit) override;
   Expected<VerifyReport> verify(const std::string& key) override;
 

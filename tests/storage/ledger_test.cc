@@ -125,7 +125,8 @@ TEST_F(LedgerTest, AlertsOfOneRuleAndSystemWithinTheWindowFormOneIncident) {
   auto all = incidents();
   ASSERT_EQ(all.size(), 4u);
   std::map<std::string, Incident> by_group;
-  for (const auto& i : all) by_group[i.rule_id + "/" + (i.system.empty() ? i.group_key.substr(i.group_key.find("host:")) : i.system)] = i;
+  for (const auto& i : all)
+    by_group[i.rule_id + "/" + (i.system.empty() ? i.group_key.substr(i.group_key.find("host:")) : i.system)] = i;
   ASSERT_EQ(by_group.size(), 4u);
   const Incident& portal = by_group["rule-a/portal"];
   EXPECT_EQ(portal.alert_count, 3u);
@@ -452,7 +453,8 @@ TEST_F(TamperTest, RemovingTheLastRecordLeavesItsAlertOutsideTheChain) {
   VerifyReport rep = verify_read_only();
   EXPECT_FALSE(rep.ok);
   bool named = false;
-  for (const auto& p : rep.problems) named = named || p.find("is in the store but not in the chain") != std::string::npos;
+  for (const auto& p : rep.problems)
+    named = named || p.find("is in the store but not in the chain") != std::string::npos;
   EXPECT_TRUE(named) << (rep.problems.empty() ? "no problem" : rep.problems[0]);
 }
 

@@ -96,8 +96,9 @@ public:
   // Writer: a source delivered a batch; written with the next commit (any thread).
   virtual void note_source_activity(const std::string& source, uint64_t events) = 0;
   virtual Status source_activity(const std::function<bool(const SourceActivity&)>& visit) = 0;
-  // Writer: seals the head now when a key is set and records were appended since the last seal.
-  virtual Status seal() = 0;
+  // Writer: seals the head when a key is set and records were appended since the last seal: now, or with
+  // `only_when_due` when the settings' record count or interval has been reached (socd run calls it regularly).
+  virtual Status seal(bool only_when_due = false) = 0;
 
   // The chain from `from_seq` (1: the start), in order, until `visit` returns false.
   virtual Status chain(uint64_t from_seq, const std::function<bool(const ChainRecord&)>& visit) = 0;
