@@ -197,8 +197,7 @@ public:
       warn("warning-sagan-option-value", "text after the closing ')' ignored: '" + tail + "'");
     std::vector<std::string> options = split_options(text.substr(open + 1, close - open - 1));
     // Options that decide the rule's fate whatever else it holds are reported first, in this order.
-    for (const char* fateful :
-         {"dynamic_load", "bluedot", "country_code", "blacklist", "bro-intel", "zeek-intel"})
+    for (const char* fateful : {"dynamic_load", "bluedot"})
       for (const auto& o : options)
         if (trim(o.substr(0, o.find(':'))) == fateful) return option(o);
     if (auto s = header(text.substr(0, open))) return s;
@@ -240,6 +239,12 @@ private:
   // ---- header ----
   std::optional<Skip> header(std::string_view h) {
     std::vector<std::string> t = header_tokens(h);
+    if (t.size() == 6 && (t[4] == "->" || t[4] == "<>")) {
+      // "alert any $HOME_NET any -> any": Sagan 1.2.0 loads it (the destination port left out is any).
+      warn("warning-sagan-option-value",
+           "header '" + trim(h) + "' has no destination port; read as 'any', as Sagan 1.2.0 loads it");
+      t.push_back("any");
+    }
     if (t.size() != 7)
       return Skip{"sagan-bad-header",
                   "expected 'action proto src sport -> dst dport' before '(', found '" + trim(h) + "'"};
@@ -419,17 +424,15 @@ private:
     if (keyword == "bluedot")
       return Skip{"sagan-bluedot",
                   "bluedot: queries an external threat-intelligence service socd does not use"};
-    if (keyword == "country_code")
-      return Skip{"sagan-geoip",
-                  "country_code needs a GeoIP database, which socd does not have (Sagan 1.2.0 as "
-                  "Debian builds it lacks GeoIP2 too: it warns, loads the rule and fires it on every "
-                  "line its other options match)"};
-    if (keyword == "blacklist" || keyword == "bro-intel" || keyword == "zeek-intel")
-      return Skip{"sagan-lookup-list",
-                  keyword +
-                      " looks addresses up in a list of a Sagan processor that socd does "
-                      "not have (off in Sagan's default configuration, where such rules "
-                      "never fire)"};
+    if (keyword == "country_code") {
+      warn("warning-sagan-geoip",
+           "country_code '" + value +
+               "' is not applied: socd has no GeoIP database, and neither has Sagan 1.2.0 as Debian builds "
+               "it, which loads the rule and fires it as if the option were absent; so does socd (the rule "
+               "fires on every line its other options match)");
+      return std::nullopt;
+    }
+    if (keyword == "blacklist" || keyword == "bro-intel" || keyword == "zeek-intel") return lookup(keyword, value);
     static const std::set<std::string> kStateful = {"threshold",
                                                     "after",
                                                     "xbits",
@@ -475,6 +478,39 @@ private:
     warn("warning-sagan-unknown-option", "'" + keyword +
                                              "' is not a Sagan rule option; Sagan 1.2.0 ignores it, "
                                              "and so does socd");
+    return std::nullopt;
+  }
+
+  // blacklist: by_src|by_dst|both|all; bro-intel / zeek-intel: src_ipaddr, dst_ipaddr, both_ipaddr,
+  // all_ipaddr, and the message searches (domain, url, file_hash ...), comma-separated; the 1.2.0 rule set
+  // writes the address ones as by_src, by_dst, both, all. The lists come from the Sagan YAML.
+  std::optional<Skip> lookup(const std::string& keyword, const std::string& value) {
+    std::string v = remove_spaces(simple_value(keyword, value));
+    static const std::set<std::string> kBlacklist = {"by_src", "by_dst", "both", "all"};
+    static const std::set<std::string> kIntel = {
+        "by_src",    "by_dst",   "both",      "all",       "src_ipaddr", "dst_ipaddr", "both_ipaddr",
+        "all_ipaddr", "file_hash", "url",      "software",  "email",      "user_name",  "file_name",
+        "cert_hash", "domain"};
+    const bool blacklist = keyword == "blacklist";
+    for (const auto& item : split_list(v, ',')) {
+      if (!(blacklist ? kBlacklist : kIntel).count(item))
+        return bad(keyword + ": '" + item + "' is not " +
+                   (blacklist ? "by_src, by_dst, both or all"
+                              : "src_ipaddr, dst_ipaddr, both_ipaddr, all_ipaddr, domain, url, file_hash, "
+                                "software, email, user_name, file_name or cert_hash"));
+    }
+    const auto& files = blacklist ? vars_.blacklist_files : vars_.zeek_intel_files;
+    if (files.empty()) {
+      warn("warning-sagan-lookup-list",
+           keyword + ": no " + (blacklist ? "blacklist" : "bro-intel") +
+               " list is enabled in the Sagan YAML (processors: " + (blacklist ? "blacklist" : "bro-intel") +
+               ", enabled: yes, filename: ...), so the rule cannot fire, as in Sagan with that processor "
+               "off (give socd the YAML with --sagan-vars)");
+    }
+    std::string joined;
+    for (const auto& f : files) joined += (joined.empty() ? "" : ",") + f;
+    stateful_.emplace_back(blacklist ? "blacklist" : "zeek-intel", v);
+    stateful_.emplace_back(blacklist ? "blacklist_files" : "zeek_intel_files", joined);
     return std::nullopt;
   }
 
@@ -554,11 +590,16 @@ private:
   }
 
   // The values of a meta_content list: literals and $VARIABLES holding comma-separated lists. An undefined
-  // variable leaves the rule without the values it is about: `undefined_` makes it skipped.
+  // variable stays as written, "$NAME", which is what Sagan 1.2.0 then looks for (measured: its rule with
+  // meta_content "MD5=%sagan%," and an undefined $PSEXEC_MD5 fires on "MD5=$PSEXEC_MD5,").
   std::vector<std::string> meta_values(const std::string& list, const std::string& keyword) {
     std::vector<std::string> out, undefined;
     std::string resolved = resolve_variables(list, vars_, undefined);
-    if (!undefined.empty() && undefined_.empty()) undefined_ = keyword + ": " + undefined[0];
+    for (const auto& name : undefined)
+      warn("warning-sagan-variable",
+           keyword + ": " + name + " is not defined, so the rule looks for '" + name +
+               "' itself, as Sagan 1.2.0 does (define it under vars: in the Sagan YAML given with "
+               "--sagan-vars)");
     for (const auto& item : split_list(resolved, ','))
       if (!item.empty()) out.push_back(item);
     return out;
@@ -760,11 +801,36 @@ private:
   }
 
   // ---- the rule ----
+  // What the stateful stage needs besides the options themselves, and the warnings about what it cannot do.
+  void note_stateful() {
+    bool state = false, parse_src = false, normalize = false, by_address = false;
+    for (const auto& [k, v] : stateful_) {
+      if (k == "threshold" || k == "after" || k == "xbits" || k == "flexbits" || k == "blacklist" ||
+          k == "zeek-intel")
+        state = true;
+      if (k == "parse_src_ip") parse_src = true;
+      if (k == "normalize") normalize = true;
+      if ((k == "threshold" || k == "after") &&
+          (v.find("by_src") != std::string::npos || v.find("by_dst") != std::string::npos ||
+           v.find("by_username") != std::string::npos))
+        by_address = true;
+      if (k == "xbits" || k == "flexbits" || k == "blacklist" || k == "zeek-intel") by_address = true;
+      if (k == "threshold" && (v.find("type threshold") != std::string::npos ||
+                               v.find("type both") != std::string::npos))
+        warn("warning-sagan-threshold",
+             "threshold '" + v +
+                 "': only types limit and suppress exist in Sagan; Sagan 1.2.0 loads the rule and applies "
+                 "no threshold, and so does socd");
+    }
+    if (normalize && by_address && !parse_src)
+      warn("warning-sagan-normalize",
+           "the rule tracks by address or user name as liblognorm's `normalize` extracts them; socd does "
+           "not run liblognorm, so it tracks by the syslog host (and no user name), as Sagan does when "
+           "normalization finds nothing");
+    if (state && !vars_.default_host.empty()) stateful_.emplace_back("default_host", vars_.default_host);
+  }
+
   std::optional<Skip> finish(Rule& rule) {
-    if (!undefined_.empty())
-      return Skip{"sagan-undefined-variable", undefined_ +
-                                                  " is not defined: the rule's values are missing (define "
-                                                  "it under vars: in the Sagan YAML given to socd)"};
     if (sid_.empty()) return Skip{"sagan-no-sid", "the rule has no sid"};
     for (const auto& c : contents_) {
       if (c.regex) continue;
@@ -805,6 +871,7 @@ private:
     rule.description = "Sagan sid " + sid_ + (rev_.empty() ? "" : " rev " + rev_);
     rule.file = file_;
     rule.line = line_;
+    note_stateful();
     rule.stateful_options = std::move(stateful_);
 
     Conjunction conj;
@@ -862,7 +929,6 @@ private:
   std::vector<std::string> tags_, references_;
   std::vector<std::pair<std::string, std::string>> stateful_;
   std::string message_field_ = "message", program_field_ = "program";
-  std::string undefined_;  // the first undefined variable of a value list
 };
 
 void load_text(const std::string& file, std::string_view text, const SaganVariables& vars, RuleLoad& out,

@@ -156,6 +156,36 @@ Expected<SaganVariables> load_sagan_variables(const std::string& yaml_path) {
   collect_vars(root["vars"], vars.values);
   // The classification and reference files it names, when they can be read.
   YAML::Node core = root["sagan-core"] ? root["sagan-core"]["core"] : YAML::Node();
+  if (core && core.IsMap() && core["default-host"] && core["default-host"].IsScalar())
+    vars.default_host = trim(core["default-host"].Scalar());
+  // The lists of the blacklist and bro-intel / zeek-intel processors, when enabled.
+  YAML::Node processors = root["processors"];
+  if (processors && processors.IsSequence()) {
+    for (const auto& item : processors) {
+      if (!item.IsMap()) continue;
+      for (const auto& kv : item) {
+        std::string name = kv.first.as<std::string>("");
+        const YAML::Node& p = kv.second;
+        if (name != "blacklist" && name != "bro-intel" && name != "zeek-intel") continue;
+        if (!p.IsMap() || !p["enabled"] || !p["filename"] || !p["filename"].IsScalar()) continue;
+        std::string enabled = p["enabled"].as<std::string>("");
+        if (enabled != "yes" && enabled != "true" && enabled != "enabled") continue;
+        std::vector<std::string> undefined;
+        std::string files = sagan_detail::resolve_variables(p["filename"].Scalar(), vars, undefined);
+        if (!undefined.empty())
+          return Status::error(yaml_path + ":" + std::to_string(p["filename"].Mark().line + 1) + ": " + name +
+                               " filename names " + undefined[0] + ", which vars: does not define");
+        auto& out = name == "blacklist" ? vars.blacklist_files : vars.zeek_intel_files;
+        std::string_view rest = files;
+        while (!rest.empty()) {
+          size_t comma = rest.find(',');
+          std::string f = trim(rest.substr(0, comma));
+          if (!f.empty()) out.push_back(f);
+          rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        }
+      }
+    }
+  }
   for (const char* key : {"classification", "reference"}) {
     if (!core || !core.IsMap() || !core[key] || !core[key].IsScalar()) continue;
     std::vector<std::string> undefined;

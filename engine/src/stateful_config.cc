@@ -10,6 +10,7 @@
 
 #include "sigma_meta.h"
 #include "socd/stateful.h"
+#include "stateful_impl.h"
 
 namespace socd {
 namespace {
@@ -204,6 +205,10 @@ void note_state_fields(std::vector<Rule>& rules, const std::vector<Correlation>&
     for (const SuppressionPolicy& p : config.policies)
       if (names_rule(p.rules, rule.id, rule.name))
         for (const std::string& f : p.by) add(f);
+    if (has_sagan_state(rule)) {  // the sender and the message, for the addresses a Sagan rule tracks by
+      add("host");
+      add("message");
+    }
     rule.state_fields = std::move(fields);
   }
 }

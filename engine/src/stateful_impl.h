@@ -5,6 +5,9 @@
 // them by slot.
 #pragma once
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <unordered_set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +47,68 @@ struct PolicyInput {
   bool whole_event = false;    // dedup without fields: the event digest is the key
 };
 
+// A list of the blacklist or bro-intel processor: addresses and networks, and (bro-intel) indicators of other
+// types for the message searches.
+struct SaganList {
+  std::map<int, std::unordered_set<std::string>> networks;  // prefix (of the 128-bit form) -> masked addresses
+  std::map<std::string, std::vector<std::string>> indicators;  // "DOMAIN", "URL" ... -> lower-case values
+  bool contains_address(std::string_view address) const;
+};
+
+// The stateful options of one Sagan rule, compiled.
+struct SaganCount {
+  enum class Kind : uint8_t { None, Limit, Suppress, After };
+  Kind kind = Kind::None;
+  bool src = false, dst = false, username = false, string = false, src_port = false, dst_port = false;
+  uint64_t count = 0;
+  int64_t window_ms = 0;
+  std::string text;  // as written
+};
+
+struct SaganBits {
+  enum class Op : uint8_t { Set, Unset, IsSet, IsNotSet };
+  enum class Dir : uint8_t { Src, Dst, Both, Reverse, Any };
+  bool flex = false;
+  Op op = Op::Set;
+  Dir dir = Dir::Both;
+  std::vector<std::string> names;
+  bool all = false;  // names joined by '&'
+  int64_t expire_ms = 0;
+};
+
+struct SaganLookup {
+  bool blacklist = true;  // else bro-intel
+  bool src = false, dst = false, all = false;
+  std::vector<std::string> searches;  // bro-intel message searches: indicator types ("DOMAIN", "URL" ...)
+  std::vector<std::shared_ptr<const SaganList>> lists;
+};
+
+struct SaganRule {
+  uint32_t rule = 0;
+  int host_slot = -1, message_slot = -1;  // in the rule's state values
+  int parse_src = 0, parse_dst = 0;
+  int default_src_port = -1, default_dst_port = -1;
+  std::string default_host;
+  SaganCount threshold, after;
+  std::vector<SaganBits> bits;
+  bool noalert = false;
+  bool alert_time = false;
+  uint8_t days = 0x7f;  // bit d: day d (0 Sunday)
+  int hours_from = -1, hours_to = -1;  // HHMM
+  std::vector<SaganLookup> lookups;
+};
+
+// Compiles the Sagan options of `rule` (index `index`); returns false for a rule without options the stage
+// applies. Lists are read once per file (`lists`); problems go to `diags` as warnings.
+bool compile_sagan_rule(const Rule& rule, uint32_t index,
+                        std::map<std::string, std::shared_ptr<const SaganList>>& lists, SaganRule& out,
+                        std::vector<Diagnostic>& diags);
+// Fills `facts` from the rule's state values (host, message) and the event time.
+void sagan_facts(const SaganRule& r, const std::vector<std::optional<std::string>>& values, int64_t time_ms,
+                 SaganFacts& facts);
+// The Sagan options' fields every such rule reads from its events (added to Rule::state_fields).
+bool has_sagan_state(const Rule& rule);
+
 struct StatefulRules::Impl {
   std::shared_ptr<const RuleSet> set;
   StageSettings settings;
@@ -61,6 +126,8 @@ struct StatefulRules::Impl {
   std::vector<std::string> node_rule_id;  // rule id for alerts
   std::vector<std::string> node_level;
   std::vector<std::string> node_rule_json;  // "rule":{"id","title","level","tags"} (no outer braces)
+  std::vector<SaganRule> sagan;              // Sagan rules with stateful options
+  std::vector<int32_t> sagan_of;             // per rule: index in `sagan`, or -1
   size_t node_count() const { return node_fields.size(); }
 };
 

@@ -103,7 +103,10 @@ bool names_node(const std::vector<std::string>& refs, const std::string& id, con
 StatefulRules::StatefulRules() : impl_(std::make_unique<Impl>()) {}
 StatefulRules::~StatefulRules() = default;
 
-bool StatefulRules::active() const { return !impl_->correlations.empty() || !impl_->policies.empty(); }
+bool StatefulRules::active() const {
+  return !impl_->correlations.empty() || !impl_->policies.empty() || !impl_->sagan.empty();
+}
+size_t StatefulRules::sagan_rule_count() const { return impl_->sagan.size(); }
 bool StatefulRules::needs(uint32_t rule) const { return rule < impl_->needs.size() && impl_->needs[rule]; }
 bool StatefulRules::consumed(uint32_t rule) const { return rule < impl_->rule_count && !impl_->emits[rule]; }
 size_t StatefulRules::correlation_count() const { return impl_->correlations.size(); }
@@ -361,8 +364,19 @@ std::shared_ptr<const StatefulRules> StatefulRules::build(std::shared_ptr<const 
     }
     impl.policies.push_back({p, fingerprint(p)});
   }
+  // Sagan rules with stateful options: every match goes through the stage; `noalert` ones only set bits.
+  impl.sagan_of.assign(rules, -1);
+  std::map<std::string, std::shared_ptr<const SaganList>> lists;
+  for (uint32_t r = 0; r < rules; ++r) {
+    SaganRule sr;
+    if (!compile_sagan_rule(set->rule(r), r, lists, sr, diags)) continue;
+    if (sr.noalert) impl.emits[r] = 0;
+    impl.sagan_of[r] = static_cast<int32_t>(impl.sagan.size());
+    impl.sagan.push_back(std::move(sr));
+  }
   for (uint32_t r = 0; r < rules; ++r)
-    impl.needs[r] = !impl.inputs[r].empty() || impl.threshold[r].has_value() || impl.dedup[r].has_value();
+    impl.needs[r] = !impl.inputs[r].empty() || impl.threshold[r].has_value() || impl.dedup[r].has_value() ||
+                    impl.sagan_of[r] >= 0;
   return out;
 }
 
@@ -391,6 +405,7 @@ void StatefulRules::extract(uint32_t rule, const Event& ev, int64_t arrival_ms, 
     else
       hit.values[i] = std::string(ev.value(ev.link_value(link)));
   }
+  if (impl_->sagan_of[rule] >= 0) sagan_facts(impl_->sagan[impl_->sagan_of[rule]], hit.values, hit.time_ms, hit.sagan);
   hit.event_digest = 0;
   if (impl_->rule_digest[rule]) {
     uint64_t h = 1469598103934665603ull;  // FNV-1a

@@ -16,7 +16,9 @@ namespace socd {
 namespace {
 
 constexpr int64_t kNoTime = INT64_MIN;
-constexpr std::string_view kSnapshotMagic = "socd-stateful-state 1\n";
+// Version 2 adds the state of Sagan rules; a version 1 snapshot is read without it.
+constexpr std::string_view kSnapshotMagic = "socd-stateful-state 2\n";
+constexpr std::string_view kSnapshotMagic1 = "socd-stateful-state 1\n";
 
 std::string stable_id(const std::string& material) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -166,6 +168,17 @@ struct PolicyGroup {
   uint64_t token = 0;
 };
 
+// An xbit or flexbit: its name (with the namespace, "x:" or "f:"), the source and destination it was set
+// for, and when it expires.
+struct Bit {
+  std::string key;  // name \x1f src \x1f dst
+  std::string name, src, dst;
+  int64_t expiry = 0;
+  uint64_t token = 0;
+};
+
+constexpr int64_t kNever = INT64_MAX / 4;  // a bit set without an expiry
+
 struct QueueItem {
   int64_t time;
   uint64_t token;
@@ -227,6 +240,11 @@ struct StatefulStage::State {
   const StatefulRules::Impl& impl;
   std::vector<Runtime<Group>> corr;
   std::vector<Runtime<PolicyGroup>> pol;
+  // Sagan rules: threshold and after windows (PolicyGroup; after counts in `passed`), and the bits with
+  // their live counts per (name, source), (name, destination) and name.
+  Runtime<PolicyGroup> sagan_threshold, sagan_after;
+  Runtime<Bit> bits;
+  std::unordered_map<std::string, uint32_t> bits_by_src, bits_by_dst, bits_by_name;
   int64_t watermark = kNoTime;
   // The watermark follows event times: once one was seen, arrival times do not move it.
   bool event_clock = false;
@@ -719,6 +737,339 @@ struct StatefulStage::State {
     out.push_back(std::move(a));
   }
 
+  // ---- Sagan rules ----
+
+  // Applies a Sagan rule's options to a match; false when the match ends here (`v` says how).
+  bool sagan_match(const SaganRule& r, const SaganFacts& f, const Input& in, std::vector<StageAlert>& out,
+                   Verdict& v) {
+    if (f.unmet) {
+      ++counters.sagan_unmet;
+      v = Verdict::Unmet;
+      return false;
+    }
+    const int64_t now = watermark == kNoTime ? in.time : std::max(watermark, in.time);
+    if (!r.bits.empty()) purge_bits(now);
+    for (const SaganBits& b : r.bits) {
+      if (b.op != SaganBits::Op::IsSet && b.op != SaganBits::Op::IsNotSet) continue;
+      if (bits_hold(b, f) != (b.op == SaganBits::Op::IsSet)) {
+        ++counters.sagan_unmet;
+        v = Verdict::Unmet;
+        return false;
+      }
+    }
+    if (r.after.kind == SaganCount::Kind::After && !sagan_after_admit(r, in, f)) {
+      ++counters.sagan_pending;
+      v = Verdict::Unmet;
+      return false;
+    }
+    if ((r.threshold.kind == SaganCount::Kind::Limit || r.threshold.kind == SaganCount::Kind::Suppress) &&
+        !sagan_threshold_admit(r, in, f, out)) {
+      ++counters.suppressed;
+      v = Verdict::Suppressed;
+      return false;
+    }
+    for (const SaganBits& b : r.bits) {
+      if (b.op == SaganBits::Op::Set) set_bits(b, f, now, out);
+      if (b.op == SaganBits::Op::Unset) unset_bits(b, f);
+    }
+    return true;
+  }
+
+  // node/ + the tracked values; false when a track by_username has no user name (the option does not apply).
+  static bool sagan_key(const SaganCount& c, uint32_t node, const SaganFacts& f, std::string& key) {
+    if (c.username && f.username.empty()) return false;
+    key = std::to_string(node) + '/';
+    if (c.src) append_key_part(key, f.src);
+    if (c.dst) append_key_part(key, f.dst);
+    if (c.username) append_key_part(key, f.username);
+    if (c.string) append_key_part(key, std::to_string(f.message_digest));
+    if (c.src_port) append_key_part(key, f.src_port < 0 ? std::string() : std::to_string(f.src_port));
+    if (c.dst_port) append_key_part(key, f.dst_port < 0 ? std::string() : std::to_string(f.dst_port));
+    return true;
+  }
+
+  PolicyGroup& new_sagan_group(Runtime<PolicyGroup>& rt, bool threshold, const std::string& key,
+                               const Input& in, int64_t window, std::vector<StageAlert>& out) {
+    if (rt.groups.size() >= impl.settings.max_keys) evict_sagan(rt, threshold, out);
+    PolicyGroup& g = rt.groups[key];
+    g.key = key;
+    g.node = in.node;
+    g.token = ++seq;
+    g.start = in.time;
+    g.end = in.time + window;
+    g.expiry = g.end;
+    g.first_ref = *in.ref;
+    rt.schedule(g);
+    return g;
+  }
+
+  bool sagan_after_admit(const SaganRule& r, const Input& in, const SaganFacts& f) {
+    std::string key;
+    if (!sagan_key(r.after, in.node, f, key)) return true;
+    auto found = sagan_after.groups.find(key);
+    PolicyGroup* g = found != sagan_after.groups.end() ? &found->second : nullptr;
+    if (g && in.time > g->end) {
+      sagan_after.groups.erase(found);
+      g = nullptr;
+    }
+    std::vector<StageAlert> none;
+    if (!g) g = &new_sagan_group(sagan_after, false, key, in, r.after.window_ms, none);
+    ++g->passed;
+    ++version;
+    return g->passed > r.after.count;
+  }
+
+  bool sagan_threshold_admit(const SaganRule& r, const Input& in, const SaganFacts& f,
+                             std::vector<StageAlert>& out) {
+    const SaganCount& c = r.threshold;
+    std::string key;
+    if (!sagan_key(c, in.node, f, key)) return true;
+    auto found = sagan_threshold.groups.find(key);
+    PolicyGroup* g = found != sagan_threshold.groups.end() ? &found->second : nullptr;
+    if (g && in.time > g->end) {
+      PolicyGroup done = std::move(*g);
+      sagan_threshold.groups.erase(found);
+      summarise_sagan(done, out);
+      g = nullptr;
+    }
+    if (!g) g = &new_sagan_group(sagan_threshold, true, key, in, c.window_ms, out);
+    if (c.kind == SaganCount::Kind::Suppress && in.time + c.window_ms > g->end) {
+      g->end = in.time + c.window_ms;  // every alert pushes the end (the queue re-schedules it when due)
+      g->expiry = g->end;
+    }
+    ++version;
+    if (g->passed < c.count) {
+      ++g->passed;
+      return true;
+    }
+    ++g->suppressed;
+    g->first = g->first == kNoTime ? in.time : std::min(g->first, in.time);
+    g->last = g->last == kNoTime ? in.time : std::max(g->last, in.time);
+    g->source = *in.source;
+    g->host = *in.host;
+    g->line = in.line;
+    return false;
+  }
+
+  void evict_sagan(Runtime<PolicyGroup>& rt, bool threshold, std::vector<StageAlert>& out) {
+    while (!rt.queue.empty()) {
+      QueueItem item = rt.queue.top();
+      rt.queue.pop();
+      auto it = rt.groups.find(item.key);
+      if (it == rt.groups.end() || it->second.token != item.token) continue;
+      if (it->second.expiry > item.time) {
+        rt.queue.push({it->second.expiry, item.token, item.key});
+        continue;
+      }
+      PolicyGroup done = std::move(it->second);
+      rt.groups.erase(it);
+      ++counters.evicted;
+      ++version;
+      if (threshold) summarise_sagan(done, out);
+      return;
+    }
+  }
+
+  void summarise_sagan(const PolicyGroup& g, std::vector<StageAlert>& out) {
+    ++version;
+    if (g.suppressed == 0 || g.node >= impl.rule_count || impl.sagan_of[g.node] < 0) return;
+    const SaganCount& c = impl.sagan[impl.sagan_of[g.node]].threshold;
+    StageAlert a;
+    a.rule_id = impl.node_rule_id[g.node];
+    a.level = impl.node_level[g.node];
+    a.host = g.host;
+    a.time_ms = g.last;
+    a.line = g.line;
+    a.id = stable_id(std::string("sagan-threshold") + '\x1f' + a.rule_id + '\x1f' + g.key + '\x1f' +
+                     g.first_ref + '\x1f' + std::to_string(g.start));
+    std::string& j = a.json;
+    j = "{\"id\":";
+    append_json_string(j, a.id);
+    j += ',';
+    j += impl.node_rule_json[g.node];
+    j += ",\"time\":";
+    append_json_string(j, format_time(g.last));
+    j += ",\"suppression\":{\"kind\":\"sagan-threshold\",\"type\":";
+    j += c.kind == SaganCount::Kind::Suppress ? "\"suppress\"" : "\"limit\"";
+    j += ",\"threshold\":";
+    append_json_string(j, c.text);
+    j += ",\"window\":";
+    append_json_string(j, std::to_string(c.window_ms / 1000) + "s");
+    j += ",\"key\":{";
+    std::vector<std::string> parts = split_key(std::string_view(g.key).substr(g.key.find('/') + 1));
+    std::vector<const char*> names;
+    if (c.src) names.push_back("src");
+    if (c.dst) names.push_back("dst");
+    if (c.username) names.push_back("username");
+    if (c.string) names.push_back("message_digest");
+    if (c.src_port) names.push_back("src_port");
+    if (c.dst_port) names.push_back("dst_port");
+    for (size_t i = 0; i < names.size() && i < parts.size(); ++i) {
+      if (i) j += ',';
+      append_json_string(j, names[i]);
+      j += ':';
+      append_json_string(j, parts[i]);
+    }
+    j += "},\"passed\":" + std::to_string(g.passed) + ",\"suppressed\":" + std::to_string(g.suppressed);
+    j += ",\"first\":";
+    append_json_string(j, format_time(g.first));
+    j += ",\"last\":";
+    append_json_string(j, format_time(g.last));
+    j += ",\"first_alert\":";
+    append_json_string(j, g.first_ref);
+    j += '}';
+    if (!g.host.empty()) {
+      j += ",\"host\":";
+      append_json_string(j, g.host);
+    }
+    j += ",\"source\":{\"file\":";
+    append_json_string(j, g.source);
+    j += ",\"line\":" + std::to_string(g.line) + "}}";
+    ++counters.summaries;
+    out.push_back(std::move(a));
+  }
+
+  // -- bits --
+
+  static std::string bit_name(const SaganBits& b, const std::string& name) {
+    return (b.flex ? "f:" : "x:") + name;
+  }
+  static std::string bit_key(const std::string& name, const std::string& src, const std::string& dst) {
+    return name + '\x1f' + src + '\x1f' + dst;
+  }
+
+  static void count_up(std::unordered_map<std::string, uint32_t>& m, const std::string& k) { ++m[k]; }
+  static void count_down(std::unordered_map<std::string, uint32_t>& m, const std::string& k) {
+    auto it = m.find(k);
+    if (it != m.end() && --it->second == 0) m.erase(it);
+  }
+
+  void add_bit(Bit b) {
+    count_up(bits_by_src, b.name + '\x1f' + b.src);
+    count_up(bits_by_dst, b.name + '\x1f' + b.dst);
+    count_up(bits_by_name, b.name);
+    bits.schedule(b);
+    std::string key = b.key;
+    bits.groups[key] = std::move(b);
+  }
+
+  void remove_bit(std::unordered_map<std::string, Bit>::iterator it) {
+    const Bit& b = it->second;
+    count_down(bits_by_src, b.name + '\x1f' + b.src);
+    count_down(bits_by_dst, b.name + '\x1f' + b.dst);
+    count_down(bits_by_name, b.name);
+    bits.groups.erase(it);
+    ++version;
+  }
+
+  // Drops the bits that expired before `now`.
+  void purge_bits(int64_t now) {
+    while (!bits.queue.empty() && bits.queue.top().time < now) {
+      QueueItem item = bits.queue.top();
+      bits.queue.pop();
+      auto it = bits.groups.find(item.key);
+      if (it == bits.groups.end() || it->second.token != item.token) continue;
+      if (it->second.expiry > item.time) {  // refreshed since
+        bits.queue.push({it->second.expiry, item.token, item.key});
+        continue;
+      }
+      remove_bit(it);
+    }
+  }
+
+  bool bit_present(const SaganBits& b, const std::string& name, const SaganFacts& f) const {
+    const std::string n = bit_name(b, name);
+    switch (b.dir) {
+      case SaganBits::Dir::Src:
+        return bits_by_src.count(n + '\x1f' + f.src) != 0;
+      case SaganBits::Dir::Dst:
+        return bits_by_dst.count(n + '\x1f' + f.dst) != 0;
+      case SaganBits::Dir::Both:
+        return bits.groups.count(bit_key(n, f.src, f.dst)) != 0;
+      case SaganBits::Dir::Reverse:
+        return bits.groups.count(bit_key(n, f.dst, f.src)) != 0;
+      case SaganBits::Dir::Any:
+        return bits_by_name.count(n) != 0;
+    }
+    return false;
+  }
+
+  // isset: any of the names ("a|b"), all of them ("a&b").
+  bool bits_hold(const SaganBits& b, const SaganFacts& f) const {
+    for (const auto& name : b.names) {
+      bool present = bit_present(b, name, f);
+      if (b.all && !present) return false;
+      if (!b.all && present) return true;
+    }
+    return b.all;
+  }
+
+  void set_bits(const SaganBits& b, const SaganFacts& f, int64_t now, std::vector<StageAlert>& out) {
+    (void)out;
+    for (const auto& name : b.names) {
+      Bit bit;
+      bit.name = bit_name(b, name);
+      bit.src = f.src;
+      bit.dst = f.dst;
+      bit.key = bit_key(bit.name, bit.src, bit.dst);
+      bit.expiry = b.expire_ms > 0 ? now + b.expire_ms : kNever;
+      ++counters.bits_set;
+      ++version;
+      auto it = bits.groups.find(bit.key);
+      if (it != bits.groups.end()) {  // set again: its expiry starts again
+        const bool earlier = bit.expiry < it->second.expiry;
+        it->second.expiry = bit.expiry;
+        if (earlier) bits.schedule(it->second);  // (a later one is re-queued when the old item comes due)
+        continue;
+      }
+      if (bits.groups.size() >= impl.settings.max_keys) evict_bit();
+      bit.token = ++seq;
+      add_bit(std::move(bit));
+    }
+  }
+
+  void evict_bit() {
+    while (!bits.queue.empty()) {
+      QueueItem item = bits.queue.top();
+      bits.queue.pop();
+      auto it = bits.groups.find(item.key);
+      if (it == bits.groups.end() || it->second.token != item.token) continue;
+      if (it->second.expiry > item.time) {
+        bits.queue.push({it->second.expiry, item.token, item.key});
+        continue;
+      }
+      remove_bit(it);
+      ++counters.evicted;
+      return;
+    }
+  }
+
+  void unset_bits(const SaganBits& b, const SaganFacts& f) {
+    for (const auto& name : b.names) {
+      const std::string n = bit_name(b, name);
+      if (b.dir == SaganBits::Dir::Both || b.dir == SaganBits::Dir::Reverse) {
+        auto it = bits.groups.find(b.dir == SaganBits::Dir::Both ? bit_key(n, f.src, f.dst) : bit_key(n, f.dst, f.src));
+        if (it != bits.groups.end()) {
+          remove_bit(it);
+          ++counters.bits_unset;
+        }
+        continue;
+      }
+      if (!bits_by_name.count(n)) continue;
+      for (auto it = bits.groups.begin(); it != bits.groups.end();) {
+        const Bit& x = it->second;
+        bool match = x.name == n && (b.dir == SaganBits::Dir::Any || (b.dir == SaganBits::Dir::Src && x.src == f.src) ||
+                                     (b.dir == SaganBits::Dir::Dst && x.dst == f.dst));
+        auto next = std::next(it);
+        if (match) {
+          remove_bit(it);
+          ++counters.bits_unset;
+        }
+        it = next;
+      }
+    }
+  }
+
   // ---- time ----
 
   // Closes, in order of their end, the windows that end before `limit` (everything with `all`).
@@ -734,7 +1085,22 @@ struct StatefulStage::State {
       for (size_t i = 0; i < pol.size(); ++i)
         if (!pol[i].queue.empty() && pol[i].queue.top().time < best)
           best = pol[i].queue.top().time, which = int(i), is_policy = true;
-      if (which < 0 || (!all && !(best < limit))) return;
+      // Sagan thresholds and afters (after correlations and policies on a tie).
+      Runtime<PolicyGroup>* sagan_rt = nullptr;
+      for (auto* rt : {&sagan_threshold, &sagan_after})
+        if (!rt->queue.empty() && rt->queue.top().time < best) best = rt->queue.top().time, sagan_rt = rt;
+      if ((which < 0 && !sagan_rt) || (!all && !(best < limit))) return;
+      if (sagan_rt) {
+        QueueItem item = sagan_rt->queue.top();
+        sagan_rt->queue.pop();
+        PolicyGroup* g = all ? find_live(*sagan_rt, item) : sagan_rt->due(item);
+        if (!g) continue;
+        PolicyGroup done = std::move(*g);
+        sagan_rt->groups.erase(item.key);
+        ++version;
+        if (sagan_rt == &sagan_threshold) summarise_sagan(done, out);
+        continue;
+      }
       if (is_policy) {
         auto& rt = pol[which];
         QueueItem item = rt.queue.top();
@@ -800,6 +1166,10 @@ StatefulStage::Verdict StatefulStage::observe(const StageHit& hit, std::vector<S
   in.host = &hit.host;
   in.line = hit.line;
   if (hit.rule >= s.impl.rule_count) return Verdict::Pass;
+  if (const int32_t sagan = s.impl.sagan_of[hit.rule]; sagan >= 0) {
+    Verdict v = Verdict::Pass;
+    if (!s.sagan_match(s.impl.sagan[sagan], hit.sagan, in, out, v)) return v;
+  }
   s.feed(in, late, out);
   Verdict v = s.verdict(in, out);
   if (v == Verdict::Pass) ++s.counters.passed;
@@ -824,6 +1194,7 @@ void StatefulStage::flush(std::vector<StageAlert>& out) {
     bool left = false;
     for (auto& rt : s.corr) left = left || !rt.groups.empty();
     for (auto& rt : s.pol) left = left || !rt.groups.empty();
+    left = left || !s.sagan_threshold.groups.empty() || !s.sagan_after.groups.empty();
     if (!left) break;
   }
 }
@@ -902,6 +1273,35 @@ std::string StatefulStage::snapshot() const {
       put_varint(out, g.token);
     });
   }
+  // Sagan rules: threshold and after windows (with the option as written, so a changed one is not taken
+  // over), then the bits.
+  for (int kind = 0; kind < 2; ++kind) {
+    put_groups(out, kind == 0 ? s.sagan_threshold : s.sagan_after, [&](const PolicyGroup& g) {
+      const SaganRule& r = s.impl.sagan[s.impl.sagan_of[g.node]];
+      put_str(out, s.impl.node_rule_id[g.node]);
+      put_str(out, (kind == 0 ? r.threshold : r.after).text);
+      put_str(out, g.key.substr(g.key.find('/')));
+      put_i64(out, g.start);
+      put_i64(out, g.end);
+      put_varint(out, g.passed);
+      put_varint(out, g.suppressed);
+      put_i64(out, g.first);
+      put_i64(out, g.last);
+      put_str(out, g.first_ref);
+      put_str(out, g.source);
+      put_str(out, g.host);
+      put_varint(out, g.line);
+      put_i64(out, g.expiry);
+      put_varint(out, g.token);
+    });
+  }
+  put_groups(out, s.bits, [&](const Bit& b) {
+    put_str(out, b.name);
+    put_str(out, b.src);
+    put_str(out, b.dst);
+    put_i64(out, b.expiry);
+    put_varint(out, b.token);
+  });
   return out;
 }
 
@@ -909,7 +1309,8 @@ Status StatefulStage::restore(std::string_view bytes) {
   auto fresh = std::make_unique<State>(state_->rules);
   fresh->counters = state_->counters;
   State& s = *fresh;
-  if (bytes.substr(0, kSnapshotMagic.size()) != kSnapshotMagic)
+  const bool version1 = bytes.substr(0, kSnapshotMagic1.size()) == kSnapshotMagic1;
+  if (bytes.substr(0, kSnapshotMagic.size()) != kSnapshotMagic && !version1)
     return Status::error(
         "the stateful stage's saved state is not in a format this version reads; it starts empty");
   Reader r{bytes.substr(kSnapshotMagic.size())};
@@ -1003,6 +1404,58 @@ Status StatefulStage::restore(std::string_view bytes) {
       auto& rt = s.pol[target->second];
       rt.schedule(g);
       rt.groups[g.key] = std::move(g);
+      ++restored;
+    }
+  }
+  // Sagan state (absent from the snapshots of versions before it).
+  for (int kind = 0; r.ok && !version1 && kind < 2; ++kind) {
+    size_t groups = r.count();
+    for (size_t k = 0; r.ok && k < groups; ++k) {
+      PolicyGroup g;
+      std::string rule_id = r.str(), text = r.str(), suffix = r.str();
+      g.start = r.i64();
+      g.end = r.i64();
+      g.passed = r.varint();
+      g.suppressed = r.varint();
+      g.first = r.i64();
+      g.last = r.i64();
+      g.first_ref = r.str();
+      g.source = r.str();
+      g.host = r.str();
+      g.line = r.varint();
+      g.expiry = r.i64();
+      g.token = r.varint();
+      if (!r.ok) break;
+      auto node = node_by_rule_id.find(rule_id);
+      const bool same = node != node_by_rule_id.end() && node->second < s.impl.rule_count &&
+                        s.impl.sagan_of[node->second] >= 0 &&
+                        (kind == 0 ? s.impl.sagan[s.impl.sagan_of[node->second]].threshold
+                                   : s.impl.sagan[s.impl.sagan_of[node->second]].after)
+                                .text == text;
+      if (!same) {
+        ++dropped;
+        continue;
+      }
+      g.node = node->second;
+      g.key = std::to_string(g.node) + suffix;
+      auto& rt = kind == 0 ? s.sagan_threshold : s.sagan_after;
+      rt.schedule(g);
+      rt.groups[g.key] = std::move(g);
+      ++restored;
+    }
+  }
+  if (r.ok && !version1) {
+    size_t count = r.count();
+    for (size_t k = 0; r.ok && k < count; ++k) {
+      Bit b;
+      b.name = r.str();
+      b.src = r.str();
+      b.dst = r.str();
+      b.expiry = r.i64();
+      b.token = r.varint();
+      if (!r.ok) break;
+      b.key = State::bit_key(b.name, b.src, b.dst);
+      s.add_bit(std::move(b));
       ++restored;
     }
   }

@@ -17,21 +17,18 @@
 // or destination: parse_src_ip, parse_dst_ip, parse_port, parse_proto, parse_proto_program, parse_hash,
 // normalize, default_proto, default_src_port, default_dst_port, json_map, and the header's networks and
 // ports when they are not "any" ("source", "source_port", "destination", "destination_port"); the output
-// actions fwsam, email, external are kept there too.
+// actions fwsam, email, external are kept there too; so are the list lookups blacklist and bro-intel /
+// zeek-intel, with the list files of the Sagan YAML ("blacklist_files", "zeek_intel_files", comma-separated)
+// and its default host ("default_host") when it names one.
 //
 // Reason codes of the diagnostics (skipped rules, one diagnostic each, naming file:line):
 //   sagan-dynamic-load        dynamic_load: the processor that loads rule files on demand is not part of socd
 //   sagan-bluedot             bluedot: an external reputation service
-//   sagan-geoip               country_code: needs a GeoIP database (Sagan 1.2.0 as Debian builds it has none
-//                             either: it warns, loads the rule and fires it as if the option were absent)
-//   sagan-lookup-list         blacklist, bro-intel / zeek-intel: lists of the processors Sagan leaves off by
-//                             default (with them off, Sagan 1.2.0 loads such rules but they never fire)
 //   sagan-unsupported-option  an option socd cannot honour (append_program, json_*_base64 decoding,
 //                             meta_distance, meta_within, a `pass` action ...), the message says which
 //   sagan-bad-header          not "action proto src sport -> dst dport (options)"
 //   sagan-bad-option          an option whose value is malformed (bad hex in content, a pcre without slashes,
 //                             a threshold without a count, a depth with no content before it ...)
-//   sagan-undefined-variable  a meta_content / event_id list names a $VARIABLE the variables do not define
 //   sagan-no-sid              no sid
 //   sagan-duplicate-sid       a sid already loaded (the first one wins)
 //   read-error                a file or directory that cannot be read
@@ -42,7 +39,18 @@
 // undefined $VARIABLE in the header, which then matches anything, or in an extraction option, which is left
 // out),
 // warning-sagan-classtype (a classtype the classification file does not name, or no classification file),
-// warning-sagan-drop (a `drop` rule, loaded as an alert tagged sagan.drop: one per rule so they are counted).
+// warning-sagan-drop (a `drop` rule, loaded as an alert tagged sagan.drop: one per rule so they are counted),
+// warning-sagan-geoip (country_code: socd has no GeoIP database, and neither has Sagan 1.2.0 as Debian builds
+// it, which loads the rule and fires it as if the option were absent: socd does the same, one warning per
+// rule), warning-sagan-lookup-list (blacklist, bro-intel / zeek-intel with no list given in the Sagan YAML:
+// the rule loads but cannot fire, as in Sagan with those processors off), warning-sagan-threshold (a
+// threshold type other than limit or suppress, which Sagan 1.2.0 loads and does not apply),
+// warning-sagan-normalize (a rule tracks by address or user name and relies on `normalize`, liblognorm's
+// extraction, which socd does not run: it tracks by the syslog host and an empty user name instead).
+// A meta_content / event_id list naming a $VARIABLE the variables do not define is read as Sagan 1.2.0 reads
+// it: the name itself, "$NAME", is the value (warning-sagan-variable).
+//
+// The stateful options are applied by the stateful stage (socd/stateful.h, "Sagan rules").
 //
 // Positional content modifiers follow Snort (Sagan's documentation says they are identical): offset and depth
 // place a content from the start of the message, distance and within relative to the end of the previous
@@ -54,6 +62,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "socd/rule.h"
 #include "socd/sigma.h"
@@ -70,11 +79,18 @@ struct SaganVariables {
   // reference.config: system ("cve", "url" ...) -> URL prefix.
   std::map<std::string, std::string> reference_prefix;
   bool classifications_loaded = false;  // false: the loader looks for classification.config beside the rules
+  // sagan-core/core default-host: the address Sagan gives an event whose syslog host is not an address, and
+  // the destination of an event whose message names none; empty: such events share one "no address" key.
+  std::string default_host;
+  // The lists of the blacklist and bro-intel (zeek-intel) processors when sagan.yaml enables them (file names
+  // with variables resolved; Sagan separates several with commas). Rules with `blacklist` / `bro-intel` look
+  // the event's addresses up in them; with none, such rules load but cannot fire (as in Sagan).
+  std::vector<std::string> blacklist_files, zeek_intel_files;
 
   // Sagan's defaults: HOME_NET and EXTERNAL_NET "any", the usual service ports (SSH_PORT 22, HTTP_PORT 80
   // ...), HOME_COUNTRY, SAGAN_HOURS / SAGAN_DAYS, and RFC1918 (the private IPv4 prefixes). Site lists such as
-  // CREDIT_CARD_PREFIXES or PSEXEC_MD5 have no default: rules that need them are skipped until a Sagan YAML
-  // defines them.
+  // CREDIT_CARD_PREFIXES or PSEXEC_MD5 have no default: until a Sagan YAML defines them, rules that name them
+  // look for the name itself, as Sagan does (with a warning).
   static SaganVariables defaults();
 };
 

@@ -29,6 +29,33 @@
 //     count; deduplication is a threshold of 1 whose key is, by default, the whole event.
 // An event that lacks a group-by field is not counted by that correlation (StageCounters::missing_fields).
 //
+// Sagan rules (the stateful options the Sagan front end keeps in Rule::stateful_options), per match of such a
+// rule, in this order, as Sagan 1.2.0 applies them (measured against it where its documentation is silent):
+//   1. conditions without state: alert_time (the event's local time), blacklist / bro-intel lookups of the
+//      event's addresses (or message) in the lists of the Sagan YAML (none given: the rule cannot fire);
+//   2. xbits / flexbits isset / isnotset: a bit of that name (any of "a|b", all of "a&b") set for the event's
+//      source (by_src, ip_src), destination (by_dst, ip_dst), both (both, ip_pair), the reverse pair
+//      (reverse) or any address (none), and not expired;
+//   3. after: the match counts in a window that opens with the key's first match and lasts `seconds`; an
+//      alert only from the (count+1)-th match of the window on;
+//   4. threshold: type limit passes the first `count` alerts per key in a window opened by the key's first
+//      alert that lasts `seconds`; type suppress the same, but every alert pushes the window's end to
+//      `seconds` after it (as Sagan's documentation describes the two; Sagan 1.2.0 itself restarts the limit
+//      window with every alert and applies no suppress). What a threshold held back is summarised when its
+//      window closes, like the thresholds of the thresholds file ("suppression":{"kind":"sagan-threshold"});
+//   5. only a match that passed all of these is an alert: then its xbits / flexbits set / unset act (a set
+//      records the event's source and destination and expires `expire` seconds later; an unset removes the
+//      bits its direction selects), and `noalert` keeps the alert itself back (Verdict::Consumed).
+// A match held back by 1-3 is not an alert (Verdict::Unmet; counted in sagan_unmet and sagan_pending).
+// Tracking keys: the source is the Nth address of the message (parse_src_ip: N), else the syslog host when
+// it is an address, else the Sagan YAML's default host; the destination the Nth address (parse_dst_ip), else
+// the default host. An address is a dotted quad (no leading zeros) or an IPv6 address with at least three
+// ':' (so times such as 10:00:00 are not), delimited by anything but letters, digits, '.' and ':'; a
+// loopback address stands for the syslog host; ":N" or "#N" right after an IPv4 address is its port. A track
+// by_username needs the user name only liblognorm extracts (socd does not run it): such a threshold or after
+// does not apply, as in Sagan 1.2.0 when there is no user name. Windows and expiries run on the stage's clock
+// (event time, see above); bits expire when the watermark passes their expiry.
+//
 // State is in memory, bounded (settings.max_keys groups per correlation or policy: beyond, the group that
 // would expire first is evicted and counted), and serialisable (snapshot/restore) so the service can keep it
 // with its checkpoints.
@@ -84,6 +111,15 @@ Expected<StageConfig> parse_stage_config(const std::string& file, std::string_vi
 void note_state_fields(std::vector<Rule>& rules, const std::vector<Correlation>& correlations,
                        const StageConfig& config);
 
+// What the stateful options of a Sagan rule read from an event (StatefulRules::extract fills it).
+struct SaganFacts {
+  std::string src, dst;  // addresses (see "Sagan rules" above); empty: none known
+  std::string username;
+  int src_port = -1, dst_port = -1;
+  uint64_t message_digest = 0;  // track by_string
+  uint8_t unmet = 0;            // a condition without state does not hold: 1 alert_time, 2 a list lookup
+};
+
 // One alert of a rule the stage cares about, as a worker hands it over.
 struct StageHit {
   uint32_t rule = 0;        // index in the RuleSet
@@ -96,6 +132,7 @@ struct StageHit {
   std::string source;         // where the event was read
   uint64_t line = 0;          // its line there
   std::string host;
+  SaganFacts sagan;  // Sagan rules with stateful options only
 };
 
 // An alert the stage made (a correlation alert or a suppression summary).
@@ -123,6 +160,10 @@ struct StageCounters {
   uint64_t entries_dropped = 0;  // temporal_ordered hits dropped over settings.max_entries_per_key
   uint64_t restored_groups = 0;  // groups taken over from a snapshot
   uint64_t restore_dropped = 0;  // groups of a snapshot whose correlation or policy changed or is gone
+  uint64_t sagan_unmet = 0;      // Sagan matches whose alert_time, list lookup or xbits/flexbits test failed
+  uint64_t sagan_pending = 0;    // Sagan matches an `after` counted before its count was passed
+  uint64_t bits_set = 0;         // xbits / flexbits set (or refreshed) and unset
+  uint64_t bits_unset = 0;
 };
 
 // Correlations and policies compiled against one RuleSet: immutable, shared by the workers and the stage.
@@ -141,7 +182,8 @@ public:
   StatefulRules(const StatefulRules&) = delete;
   StatefulRules& operator=(const StatefulRules&) = delete;
 
-  bool active() const;              // some correlation or policy is in force
+  bool active() const;  // some correlation, policy or Sagan rule with stateful options is in force
+  size_t sagan_rule_count() const;  // Sagan rules whose stateful options the stage applies
   bool needs(uint32_t rule) const;  // alerts of `rule` must go through the stage
   // Alerts of `rule` are never emitted (only correlations over it generate): workers need not render them.
   bool consumed(uint32_t rule) const;
@@ -176,9 +218,14 @@ private:
 //    "suppression":{"kind":"threshold"|"dedup","window","key":{<field>:<value>,..},"passed":N,
 //                   "suppressed":N,"first":<time>,"last":<time>,"first_alert":<ref>},
 //    "host":..,"source":{"file","line" of the last suppressed}}
+// A Sagan threshold's summary is the same with "suppression":{"kind":"sagan-threshold","type":"limit"|
+// "suppress","track":"by_src",..,"window":"300s","key":{"src":..,"dst":..},"passed","suppressed","first",
+// "last","first_alert"}.
 class StatefulStage {
 public:
-  enum class Verdict : uint8_t { Pass, Suppressed, Consumed };
+  // Unmet: a Sagan rule's condition (alert_time, a list lookup, xbits/flexbits, after) does not hold, so the
+  // match is no alert.
+  enum class Verdict : uint8_t { Pass, Suppressed, Consumed, Unmet };
   explicit StatefulStage(std::shared_ptr<const StatefulRules> rules);
   ~StatefulStage();
 
