@@ -13,7 +13,7 @@ namespace socd::cli {
 
 static int rules_check(int argc, char** argv) {
   std::vector<std::string> paths;
-  std::string mappings, cache_dir, thresholds;
+  std::string mappings, cache_dir, thresholds, sagan_vars;
   po::options_description opts(
       "Usage: socd rules check PATH... [options]\n\n"
       "Compiles the rules under each PATH (a file, or a directory searched for *.yml/*.yaml) exactly as 'scan' and\n"
@@ -26,7 +26,10 @@ static int rules_check(int argc, char** argv) {
       "cache-dir", po::value(&cache_dir)->default_value(default_cache_dir()),
       "directory caching compiled rule databases; 'none' disables the cache")(
       "thresholds", po::value(&thresholds),
-      "also check a thresholds file (config/thresholds.yml) against the rules");
+      "also check a thresholds file (config/thresholds.yml) against the rules")(
+      "sagan-vars", po::value(&sagan_vars),
+      "Sagan YAML (sagan.yaml) whose vars:, default-host and blacklist / bro-intel list files the Sagan "
+      "rules (*.rules) use");
   po::options_description hidden;
   hidden.add_options()("path", po::value(&paths)->multitoken());
   po::positional_options_description pos;
@@ -65,7 +68,16 @@ static int rules_check(int argc, char** argv) {
   }
   CompileOptions copts;
   if (cache_dir != "none") copts.cache_dir = cache_dir;
-  LoadedRules loaded = load_rules(paths, *mapping, copts, stage);
+  RuleLanguageOptions languages;
+  if (!sagan_vars.empty()) {
+    auto v = load_sagan_variables(sagan_vars);
+    if (!v) {
+      std::fprintf(stderr, "socd rules check: %s\n", v.error().message().c_str());
+      return kUsageError;
+    }
+    languages.sagan_variables = std::move(*v);
+  }
+  LoadedRules loaded = load_rules(paths, *mapping, copts, stage, languages);
   std::map<std::string, size_t> skipped_by_reason, warnings_by_reason;
   size_t warnings = 0;
   for (const auto& d : loaded.diagnostics) {
@@ -81,6 +93,8 @@ static int rules_check(int argc, char** argv) {
   std::printf("\nrules loaded: %zu, skipped: %zu\n", loaded.loaded, loaded.skipped);
   std::printf("correlation rules in force: %zu; threshold and dedup entries in force: %zu\n",
               loaded.correlations, loaded.stateful->policy_count());
+  std::printf("Sagan rules whose threshold/after/xbits/flexbits/alert_time/lists the stateful stage applies: %zu\n",
+              loaded.stateful->sagan_rule_count());
   for (const auto& [reason, n] : skipped_by_reason) std::printf("  skipped  %-28s %zu\n", reason.c_str(), n);
   for (const auto& [reason, n] : warnings_by_reason) std::printf("  warning  %-28s %zu\n", reason.c_str(), n);
   std::printf("prefilter: %zu Hyperscan databases (one per field tested, one for keywords) holding %zu literals "

@@ -30,7 +30,7 @@ namespace socd::cli {
 namespace {
 
 struct RunOptions {
-  std::string config, data_dir, mappings, cache_dir, format_name, metrics, thresholds;
+  std::string config, data_dir, mappings, cache_dir, format_name, metrics, thresholds, sagan_vars;
   std::vector<std::string> rules, files, udp, tcp, tls;
   std::string tls_cert, tls_key, tls_ca;
   EnrichmentPaths enrichment;  // --assets, --intel, --routing
@@ -76,7 +76,13 @@ Expected<LoadedSet> load_set(const RunOptions& o, bool strict) {
   CompileOptions copts;
   if (o.cache_dir != "none") copts.cache_dir = o.cache_dir;
   copts.extra_fields = enrichment->extra_fields();
-  LoadedRules r = load_rules(o.rules, *mapping, copts, stage);
+  RuleLanguageOptions languages;
+  if (!o.sagan_vars.empty()) {
+    auto v = load_sagan_variables(o.sagan_vars);
+    if (!v) return v.error();
+    languages.sagan_variables = std::move(*v);
+  }
+  LoadedRules r = load_rules(o.rules, *mapping, copts, stage, languages);
   print_diagnostics(r.diagnostics, false);
   if (strict && r.skipped > 0)
     return Status::error(std::to_string(r.skipped) + " rule(s) could not be compiled (see above)");
@@ -126,6 +132,9 @@ int run_main(int argc, char** argv) {
       ("thresholds", po::value(&o.thresholds),
        "thresholds, deduplication and settings of the stateful stage (config/thresholds.yml); reloaded "
        "on SIGHUP")
+      ("sagan-vars", po::value(&o.sagan_vars),
+       "Sagan YAML (sagan.yaml) whose vars:, default-host and blacklist / bro-intel list files the Sagan "
+       "rules (*.rules) use; reloaded with the rules")
       ("assets", po::value(&o.enrichment.assets),
        "asset inventory (config/assets.yml): alerts name their system, owner and level; reloaded on SIGHUP")
       ("intel", po::value(&o.enrichment.intel)->composing(),

@@ -259,7 +259,7 @@ double cpu_seconds() {
 
 int scan_main(int argc, char** argv) {
   std::vector<std::string> rule_paths, inputs;
-  std::string format_name, mappings, cache_dir, thresholds;
+  std::string format_name, mappings, cache_dir, thresholds, sagan_vars;
   EnrichmentPaths enrichment_paths;
   unsigned threads = 1;
   size_t max_line = 4 << 20;
@@ -293,6 +293,9 @@ int scan_main(int argc, char** argv) {
        "Sigma correlation rules among the rules need no option: their alerts, and the summaries of\n"
        "what thresholds suppressed, are printed after the event that completes them, and at the end\n"
        "of the input for windows still open")
+      ("sagan-vars", po::value(&sagan_vars),
+       "Sagan YAML (sagan.yaml) whose vars: ($HOME_NET, $EXTERNAL_NET, ports, lists ...), default-host and\n"
+       "blacklist / bro-intel list files the Sagan rules (*.rules) use; default: Sagan's default variables")
       ("assets", po::value(&enrichment_paths.assets),
        "asset inventory (see config/assets.yml): every alert names its system, owner and security level, or\n"
        "flags an unknown asset")
@@ -361,7 +364,16 @@ int scan_main(int argc, char** argv) {
   if (cache_dir != "none") copts.cache_dir = cache_dir;
   copts.prefilter = !no_prefilter;
   copts.extra_fields = enrichment->extra_fields();
-  LoadedRules loaded = load_rules(rule_paths, *mapping, copts, stage_config);
+  RuleLanguageOptions languages;
+  if (!sagan_vars.empty()) {
+    auto v = load_sagan_variables(sagan_vars);
+    if (!v) {
+      std::fprintf(stderr, "socd scan: %s\n", v.error().message().c_str());
+      return kUsageError;
+    }
+    languages.sagan_variables = std::move(*v);
+  }
+  LoadedRules loaded = load_rules(rule_paths, *mapping, copts, stage_config, languages);
   print_diagnostics(loaded.diagnostics, false);
   if (strict && loaded.skipped > 0) {
     std::fprintf(stderr, "socd scan: %zu rule(s) could not be compiled (--strict)\n", loaded.skipped);
