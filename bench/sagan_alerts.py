@@ -4,7 +4,9 @@
 usage: bench/sagan_alerts.py --socd SOCD.jsonl --sagan ALERT.log --input INPUT.sagan [--rules DIR]
                              [--pairs-dir DIR] [--examples N]
 
-SOCD.jsonl   socd scan's output: rule.id is the sid, source.line the line (1-based).
+SOCD.jsonl   socd scan's output: rule.id is the sid, source.line the line (1-based). Summary alerts (those with
+             a "suppression" object: what a threshold held back, raised when its window closes) have no
+             counterpart in Sagan, which drops what it suppresses: they are counted apart, not compared.
 ALERT.log    Sagan's `alert` output: "[**] [1:SID] MSG [**]" starts an alert, and its line "DATE TIME SRC:PORT ->
              ..." carries the FIFO line's date field, which bench/loghub_syslog.py fills with the line number.
 INPUT.sagan  the FIFO lines fed to Sagan: every socd alert's event must carry the host, program and message of
@@ -27,13 +29,17 @@ ALERT_WHERE = re.compile(r"^(\d+) \d\d:\d\d:\d\d \S+ -> ")
 def read_socd(path):
     pairs = collections.Counter()
     events = {}
+    summaries = 0
     with open(path, encoding="utf-8", errors="replace") as f:
         for text in f:
             a = json.loads(text)
+            if "suppression" in a:
+                summaries += 1
+                continue
             line = a["source"]["line"]
             pairs[(a["rule"]["id"], line)] += 1
             events.setdefault(line, a.get("event", {}))
-    return pairs, events
+    return pairs, events, summaries
 
 
 def read_sagan(path):
@@ -106,7 +112,7 @@ def main():
     ap.add_argument("--examples", type=int, default=3)
     args = ap.parse_args()
 
-    socd, events = read_socd(args.socd)
+    socd, events, summaries = read_socd(args.socd)
     sagan, titles, bad = read_sagan(args.sagan)
     for sid, title in rule_titles(args.rules).items():
         titles.setdefault(sid, title)
@@ -138,6 +144,7 @@ def main():
     same_sids = sum(1 for r in by_sid.values() if not r[3] and not r[4])
     print(f"alerts: socd={total_socd} sagan={total_sagan} equal={both} only_socd={only_socd} "
           f"only_sagan={only_sagan} sids_equal={same_sids} sids_differing={len(by_sid) - same_sids} "
+          f"socd_summaries={summaries} "
           f"sagan_alerts_without_line={bad} events_checked={checked} events_differing={differences}")
     print("sid\tsocd\tsagan\tequal\tonly_socd\tonly_sagan\tfirst_lines_only_socd\tfirst_lines_only_sagan\tmsg")
     for sid in sorted(by_sid, key=int):
