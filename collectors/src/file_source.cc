@@ -230,12 +230,10 @@ struct Tracked {
   // of a file whose checkpoint no longer fits (copytruncate while socd was down) before reading it.
   bool first_scan = false, seen_before = false;
   uint64_t size_at_open = 0;
-  // Reading: bytes [framed, read_pos) are in `pending` (or skipped, when `skipping` an oversized line).
-  uint64_t read_pos = 0, framed = 0, line_no = 0;
-  std::string pending;
-  size_t scanned = 0;  // bytes of `pending` known to hold no newline
-  bool skipping = false;
-  std::string skip_head;
+  // Reading: bytes before read_pos were read; the framer knows which of them are framed lines (the rest is the
+  // line being written, at the end of `batch`).
+  uint64_t read_pos = 0;
+  LineFramer framer{1};
   std::string head;    // the file's first bytes, up to kFingerprintBytes
   uint64_t last_size = 0;
   struct timespec last_mtime {};
@@ -263,7 +261,6 @@ struct FileSource::State {
   std::deque<Retired> retired;
   std::set<std::string> warned;
   std::vector<FollowedFile> snapshot;
-  std::string read_buffer;  // one for all files: they are read one after the other
   std::mt19937_64 random{std::random_device{}()};
   uint64_t next_id = 1, sequence = 0;
   bool sink_closed = false;
@@ -295,8 +292,8 @@ struct FileSource::State {
     c.path = t.path;
     c.device = t.dev;
     c.inode = t.ino;
-    c.offset = t.framed;
-    c.line = t.line_no;
+    c.offset = t.framer.position();
+    c.line = t.framer.line_no();
     c.fingerprint_length = t.head.size();
     c.fingerprint = fingerprint_bytes(t.head);
     c.stream = t.stream;
@@ -312,7 +309,7 @@ struct FileSource::State {
     }
     if (t.batch->lines.lines.empty() && !even_empty) return;
     std::unique_ptr<SourceBatch> b = std::move(t.batch);
-    b->lines.finish();
+    t.framer.finish(b->lines);
     b->lines.sequence = sequence++;
     b->origin = t.path;
     b->stream = t.stream;
@@ -321,71 +318,33 @@ struct FileSource::State {
     if (!sink->push(std::move(b), true)) sink_closed = true;
   }
 
-  void add_line(Tracked& t, std::string_view text, uint64_t full, uint64_t consumed, bool oversized) {
-    if (!t.batch) t.batch = std::make_unique<SourceBatch>();
+  // Counts the lines the framer just added to the batch and hands the batch on when it is full.
+  void took(Tracked& t, size_t added) {
     LineBatch& lb = t.batch->lines;
-    if (oversized) {
-      lb.add_oversized(text.substr(0, kOversizedHead), full, ++t.line_no, t.framed);
-      counters->oversized.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-      lb.add(text, ++t.line_no, t.framed);
-    }
-    counters->lines.fetch_add(1, std::memory_order_relaxed);
-    t.framed += consumed;
-    lb.bytes += consumed;
+    counters->lines.fetch_add(added, std::memory_order_relaxed);
+    for (size_t i = lb.lines.size() - added; i < lb.lines.size(); ++i)
+      if (lb.lines[i].oversized) counters->oversized.fetch_add(1, std::memory_order_relaxed);
     if (lb.lines.size() >= options.batch_lines || lb.data.size() >= options.batch_bytes) push(t);
-  }
-
-  // Frames the bytes just read (already appended to `pending`, or skipped while `skipping`).
-  void frame(Tracked& t, std::string_view chunk) {
-    if (t.skipping) {
-      const char* nl = static_cast<const char*>(std::memchr(chunk.data(), '\n', chunk.size()));
-      if (!nl) return;  // the oversized line goes on
-      size_t k = static_cast<size_t>(nl - chunk.data());
-      uint64_t full = t.read_pos - chunk.size() + k - t.framed;  // bytes of the line before its newline
-      t.skipping = false;
-      std::string head = std::move(t.skip_head);
-      add_line(t, head, full, full + 1, true);
-      chunk.remove_prefix(k + 1);
-    }
-    t.pending.append(chunk);
-    size_t p = 0;
-    while (true) {
-      size_t from = std::max(p, t.scanned);
-      const char* nl =
-          static_cast<const char*>(std::memchr(t.pending.data() + from, '\n', t.pending.size() - from));
-      if (!nl) break;
-      size_t len = static_cast<size_t>(nl - t.pending.data()) - p;
-      std::string_view text(t.pending.data() + p, len);
-      add_line(t, text, len, len + 1, len > options.max_line_bytes);
-      p += len + 1;
-    }
-    size_t rest = t.pending.size() - p;
-    if (rest > options.max_line_bytes) {
-      t.skipping = true;
-      t.skip_head.assign(t.pending, p, kOversizedHead);
-      t.pending.clear();
-    } else {
-      t.pending.erase(0, p);
-    }
-    t.scanned = t.pending.size();
   }
 
   // Passes on the last line though it has no newline (the file ends, or was truncated).
   void flush_partial(Tracked& t) {
-    if (t.skipping) {
-      t.skipping = false;
-      std::string head = std::move(t.skip_head);
-      uint64_t full = t.read_pos - t.framed;
-      add_line(t, head, full, full, true);
-    } else if (!t.pending.empty()) {
-      std::string text = std::move(t.pending);
-      t.pending.clear();
-      add_line(t, text, text.size(), text.size(), text.size() > options.max_line_bytes);
+    frame_left_over(t);
+    if (t.framer.has_unframed() && !sink_closed) {
+      if (!t.batch) t.batch = std::make_unique<SourceBatch>();
+      took(t, t.framer.flush(t.batch->lines));
     }
-    t.scanned = 0;
     push(t);
+  }
+
+  // Frames the complete lines read but left unframed when a batch filled up.
+  void frame_left_over(Tracked& t) {
+    while (!sink_closed && t.framer.has_unframed()) {
+      if (!t.batch) t.batch = std::make_unique<SourceBatch>();
+      size_t added = t.framer.take(t.batch->lines, 0, options.batch_lines);
+      if (added == 0) return;  // only a partial line is left
+      took(t, added);
+    }
   }
 
   // Reads the file's first bytes (up to 1024) when it has more of them than `head` holds. Bytes that do not
@@ -419,16 +378,19 @@ struct FileSource::State {
   // Reads new bytes of a file, up to `budget` bytes. Returns true when it stopped on the budget (more to
   // read).
   bool read_file(Tracked& t, uint64_t budget) {
-    size_t chunk = std::max<size_t>(std::min<size_t>(options.batch_bytes, 4 << 20), 1 << 16);
-    if (read_buffer.size() < chunk) read_buffer.resize(chunk);
-    std::string& buf = read_buffer;
     uint64_t got_total = 0;
     while (!sink_closed) {
       if (got_total >= budget) {
         push(t);
         return true;
       }
-      ssize_t n = pread_full(t.fd, buf.data(), chunk, t.read_pos);
+      // Read straight into the batch; its lines are framed where they lie.
+      frame_left_over(t);
+      if (!t.batch) t.batch = std::make_unique<SourceBatch>();
+      LineBatch& lb = t.batch->lines;
+      size_t chunk = t.framer.suggested_read(lb, options.batch_lines, options.batch_bytes);
+      char* buf = t.framer.room(lb, chunk);
+      ssize_t n = pread_full(t.fd, buf, chunk, t.read_pos);
       if (n < 0) {
         counters->errors.fetch_add(1, std::memory_order_relaxed);
         warn_once("read:" + t.path, "cannot read " + t.path + ": " + std::strerror(errno) +
@@ -446,15 +408,16 @@ struct FileSource::State {
           t.head.size() < t.read_pos + static_cast<uint64_t>(n)) {
         size_t from = t.head.size() - t.read_pos;
         size_t upto = std::min<size_t>(static_cast<size_t>(n), kFingerprintBytes - t.read_pos);
-        t.head.append(buf.data() + from, upto - from);
+        t.head.append(buf + from, upto - from);
       }
       t.read_pos += static_cast<uint64_t>(n);
       got_total += static_cast<uint64_t>(n);
       counters->bytes.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
       t.last_growth = Clock::now();
-      frame(t, std::string_view(buf.data(), static_cast<size_t>(n)));
+      took(t, t.framer.take(lb, static_cast<size_t>(n), options.batch_lines));
       if (static_cast<size_t>(n) < chunk) break;  // at the end for now
     }
+    frame_left_over(t);
     push(t);
     return false;
   }
@@ -469,12 +432,10 @@ struct FileSource::State {
 
   void start_reading(Tracked& t, uint64_t offset, uint64_t line, std::string stream) {
     t.mode = Tracked::Mode::kReading;
-    t.read_pos = t.framed = offset;
-    t.line_no = line;
+    t.read_pos = offset;
+    t.framer = LineFramer(options.max_line_bytes, kOversizedHead);
+    t.framer.reset(offset, line);
     t.stream = std::move(stream);
-    t.pending.clear();
-    t.scanned = 0;
-    t.skipping = false;
   }
 
   // Starts a copy where its original ended, under the original's stream, and records that at once so a
@@ -491,8 +452,7 @@ struct FileSource::State {
     for (auto& f : files)
       if (f->mode == Tracked::Mode::kLinked && f->link_to == t.id) has_copy = true;
     if (has_copy) {
-      t.pending.clear();
-      t.skipping = false;
+      t.framer.discard_partial(t.batch ? &t.batch->lines : nullptr);
       push(t);
     } else {
       flush_partial(t);
@@ -503,8 +463,8 @@ struct FileSource::State {
     r.ino = t.ino;
     r.head = t.head;
     r.stream = t.stream;
-    r.offset = has_copy ? t.framed : t.read_pos;
-    r.line = t.line_no;
+    r.offset = has_copy ? t.framer.position() : t.read_pos;
+    r.line = t.framer.line_no();
     for (auto& f : files)
       if (f->mode == Tracked::Mode::kLinked && f->link_to == t.id) release_copy(*f, r);
     if (r.head.size() >= kCopyMinBytes) remember(std::move(r));
@@ -798,8 +758,8 @@ struct FileSource::State {
       ff.path = f->path;
       ff.device = f->dev;
       ff.inode = f->ino;
-      ff.offset = f->framed;
-      ff.line = f->line_no;
+      ff.offset = f->framer.position();
+      ff.line = f->framer.line_no();
       ff.stream = f->stream;
       ff.matched = f->matched;
       ff.copy_pending = f->mode != Tracked::Mode::kReading;
