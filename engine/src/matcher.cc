@@ -12,11 +12,12 @@ using Op = ValueTest::Op;
 struct ScanContext {
   Matcher::State* state;
   const std::vector<std::vector<uint32_t>>* rules_of;
+  uint32_t first_slot;
 };
-
 
 int on_hit(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
   auto* c = static_cast<ScanContext*>(ctx);
+  c->state->pattern_stamp[c->first_slot + id] = c->state->generation;
   for (uint32_t r : (*c->rules_of)[id]) {
     if (c->state->candidate_stamp[r] != c->state->generation) {
       c->state->candidate_stamp[r] = c->state->generation;
@@ -27,7 +28,7 @@ int on_hit(unsigned id, unsigned long long, unsigned long long, unsigned, void* 
 }
 
 void scan(const RuleSet::Impl::FieldDatabase& d, std::string_view bytes, Matcher::State& st) {
-  ScanContext ctx{&st, &d.rules_of};
+  ScanContext ctx{&st, &d.rules_of, d.first_slot};
   hs_scan(d.db, bytes.data(), static_cast<unsigned>(bytes.size()), 0, st.scratch, on_hit, &ctx);
 }
 
@@ -92,6 +93,10 @@ public:
 
   // Does any value of field `f` (or of the whole event, for a keyword) pass `t`?
   bool any_value(const CompiledCheck& c, const CompiledTest& t) {
+    if (t.hit_slot >= 0) {
+      if (st_.pattern_stamp[t.hit_slot] != st_.generation) return false;
+      if (t.hit_decides) return true;
+    }
     if (c.field == PathIndex::npos) {
       for (size_t i = 0; i < ev_.value_count(); ++i)
         if (value_test(t, ev_.value(i))) return true;
@@ -195,6 +200,7 @@ Matcher::Matcher(std::shared_ptr<const RuleSet> rules) : rules_(std::move(rules)
   state_->candidate_stamp.assign(impl.rules.size(), 0);
   state_->source_stamp.assign(impl.sources.size(), 0);
   state_->source_value.assign(impl.sources.size(), 0);
+  state_->pattern_stamp.assign(impl.pattern_slots, 0);
 }
 
 Matcher::~Matcher() {
@@ -209,6 +215,7 @@ void Matcher::match(const Event& event, std::vector<uint32_t>& matched) {
   if (++st.generation == 0) {
     std::fill(st.candidate_stamp.begin(), st.candidate_stamp.end(), 0);
     std::fill(st.source_stamp.begin(), st.source_stamp.end(), 0);
+    std::fill(st.pattern_stamp.begin(), st.pattern_stamp.end(), 0);
     st.generation = 1;
   }
   st.candidates.clear();

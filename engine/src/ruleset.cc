@@ -555,6 +555,7 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
   b.enabled_ = options.prefilter;
   b.compute_needs();
   std::vector<std::vector<const Pattern*>> groups;  // per database, in field order (keywords first)
+  std::vector<std::pair<int, int>> slot;            // pattern -> (database, id in it)
   auto group = [&] {
     // Only the patterns some rule's necessary set uses go into the databases (needs are computed over every
     // alternative, most of which lose to a better one).
@@ -564,7 +565,7 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
       for (int p : n.patterns) used[p] = 1;
     for (size_t i = 0; i < b.patterns_.size(); ++i)
       if (used[i]) by_field[b.patterns_[i].field].push_back(static_cast<int>(i));
-    std::vector<std::pair<int, int>> slot(b.patterns_.size(), {-1, -1});  // pattern -> (database, id in it)
+    slot.assign(b.patterns_.size(), {-1, -1});
     groups.clear();
     impl.databases.clear();
     auto add_group = [&](uint32_t field, const std::vector<int>& members) {
@@ -704,6 +705,42 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
     if (d.field == PathIndex::npos) impl.keyword_database = static_cast<int32_t>(i);
     else impl.database_of_field[d.field] = static_cast<int32_t>(i);
   }
+  // Tests whose literal is a prefilter pattern read its hit instead of searching the values again.
+  for (auto& d : impl.databases) {
+    d.first_slot = impl.pattern_slots;
+    impl.pattern_slots += static_cast<uint32_t>(d.rules_of.size());
+  }
+  auto link_test = [&](CompiledTest& t, uint32_t field) {
+    std::string literal;
+    switch (t.op) {
+      case Op::Equals:
+      case Op::Contains:
+      case Op::StartsWith:
+      case Op::EndsWith:
+        if (t.time_part != TimePart::None) return;
+        literal = t.text;
+        break;
+      case Op::Glob: literal = detail::glob_longest_literal(t.text); break;
+      default: return;
+    }
+    if (literal.empty()) return;
+    Pattern p{literal, false, t.cased ? 0u : unsigned(HS_FLAG_CASELESS), field};
+    auto it = b.pattern_ids_.find(p.key());
+    if (it == b.pattern_ids_.end()) return;
+    auto [db, id] = slot[it->second];
+    if (db < 0 || !impl.databases[db].db) return;
+    t.hit_slot = static_cast<int32_t>(impl.databases[db].first_slot + static_cast<uint32_t>(id));
+    // Keywords are scanned over all values joined by '\n': only a literal without one is found in one value.
+    t.hit_decides = t.op == Op::Contains && (field != PathIndex::npos || literal.find('\n') == std::string::npos);
+  };
+  auto link_selection = [&](CompiledSelection& sel) {
+    for (auto& conj : sel.alternatives)
+      for (auto& c : conj)
+        for (auto& t : c.tests) link_test(t, c.field);
+  };
+  for (auto& r : impl.compiled)
+    for (auto& sel : r.selections) link_selection(sel);
+  for (auto& sel : impl.sources) link_selection(sel);
   impl.stats.hs_compile_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   impl.stats.cache_hit = loaded;

@@ -24,6 +24,10 @@ struct CompiledTest {
   detail::Network network;
   uint32_t ref_field = PathIndex::npos;
   std::vector<detail::ContentStep> contents;  // for Contents: the compiled sequence
+  // The prefilter pattern of this test's literal (Matcher::State::pattern_stamp), -1 when no database holds it.
+  // No hit means no value can pass; for `contains` a hit means one does (`hit_decides`).
+  int32_t hit_slot = -1;
+  bool hit_decides = false;
 };
 
 struct CompiledCheck {
@@ -57,10 +61,12 @@ struct RuleSet::Impl {
     uint32_t field = PathIndex::npos;
     hs_database_t* db = nullptr;
     std::vector<std::vector<uint32_t>> rules_of;
+    uint32_t first_slot = 0;  // its pattern i is slot first_slot + i of Matcher::State::pattern_stamp
   };
   std::vector<FieldDatabase> databases;
   std::vector<int32_t> database_of_field;  // field id -> index in `databases`, -1: none
   int32_t keyword_database = -1;
+  uint32_t pattern_slots = 0;
   hs_scratch_t* scratch_prototype = nullptr;
   std::vector<uint32_t> unconditional;  // rules with no necessary pattern, ascending
   CompileStats stats;
@@ -76,6 +82,7 @@ struct Matcher::State {
   std::vector<uint32_t> candidates;
   std::vector<uint32_t> source_stamp;     // per log source: the generation its value was computed in
   std::vector<uint8_t> source_value;
+  std::vector<uint32_t> pattern_stamp;    // per prefilter pattern: the generation it last hit in
   uint32_t generation = 0;
 };
 
