@@ -2,7 +2,9 @@
 
 #include <simdjson.h>
 
+#include <cstring>
 #include <string>
+#include <vector>
 
 namespace socd {
 
@@ -14,6 +16,34 @@ struct JsonEventParser::Impl {
   Event* ev = nullptr;
   const PathIndex* index = nullptr;
   bool too_deep = false;
+
+  // The trie lookups of the last events, by parent node and the key's place in its object: lines of one source
+  // mostly share their shape, so the n-th key of an object is usually the one seen there before, and comparing
+  // it costs less than hashing it.
+  struct KeyMemo {
+    uint32_t node = PathIndex::npos, ordinal = 0, child = PathIndex::npos, length = 0;
+    char key[48];
+  };
+  std::vector<KeyMemo> memo = std::vector<KeyMemo>(2048);
+  uint64_t memo_version = 0;  // PathIndex::version() the memo holds lookups of
+
+  uint32_t child_of(uint32_t node, uint32_t ordinal, std::string_view key) {
+    if (node == PathIndex::npos) return PathIndex::npos;
+    uint32_t slot = ((node * 0x9e3779b1u) ^ (ordinal * 0x85ebca6bu)) >> 21;  // 11 bits: 2048 entries
+    KeyMemo& m = memo[slot];
+    if (m.node == node && m.ordinal == ordinal && m.length == key.size() &&
+        std::memcmp(m.key, key.data(), key.size()) == 0)
+      return m.child;
+    uint32_t child = index->child(node, key);
+    if (key.size() <= sizeof m.key) {
+      m.node = node;
+      m.ordinal = ordinal;
+      m.child = child;
+      m.length = static_cast<uint32_t>(key.size());
+      std::memcpy(m.key, key.data(), key.size());
+    }
+    return child;
+  }
 
   simdjson::error_code walk(od::value v, size_t depth, uint32_t node) {
     od::json_type type;
@@ -78,12 +108,13 @@ struct JsonEventParser::Impl {
   // Keys are looked up in the path trie under their parent: no path string is built, and a subtree no rule reads
   // costs no lookups (its values still go to the scan buffer for keyword rules).
   simdjson::error_code walk_object(od::object obj, size_t depth, uint32_t node) {
+    uint32_t ordinal = 0;
     for (auto field : obj) {
       std::string_view key;
       if (auto e = field.unescaped_key().get(key)) return e;
       od::value child;
       if (auto e = field.value().get(child)) return e;
-      if (auto e = walk(child, depth, index ? index->child(node, key) : PathIndex::npos)) return e;
+      if (auto e = walk(child, depth, index ? child_of(node, ordinal++, key) : PathIndex::npos)) return e;
     }
     return simdjson::SUCCESS;
   }
@@ -101,6 +132,10 @@ Status JsonEventParser::parse(std::string_view line, Event& ev) {
   ev.reset(line);
   p.ev = &ev;
   p.index = ev.index();
+  if (p.index && p.index->version() != p.memo_version) {  // another rule set: other nodes
+    p.memo.assign(p.memo.size(), Impl::KeyMemo{});
+    p.memo_version = p.index->version();
+  }
   p.too_deep = false;
   od::document doc;
   auto err = p.parser.iterate(line.data(), line.size(), line.size() + simdjson::SIMDJSON_PADDING).get(doc);

@@ -1,10 +1,15 @@
 #include "socd/event.h"
 
+#include <atomic>
 #include <cstring>
 
 namespace socd {
 
-PathIndex::PathIndex() {
+namespace {
+std::atomic<uint64_t> next_path_index_version{1};
+}
+
+PathIndex::PathIndex() : version_(next_path_index_version.fetch_add(1)) {
   node_ids_.emplace_back();  // the root
   slots_.resize(64);
 }
@@ -67,6 +72,7 @@ uint32_t PathIndex::add_edge(uint32_t node, std::string_view key) {
   uint32_t existing = edge(node, key);
   if (existing != npos) return existing;
   if ((edges_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 2);
+  version_ = next_path_index_version.fetch_add(1);
   uint32_t child = static_cast<uint32_t>(node_ids_.size());
   node_ids_.emplace_back();
   Slot s;
@@ -111,6 +117,7 @@ void PathIndex::add_path(std::string_view path, uint32_t id) {
   for (uint32_t x : list)
     if (x == id) return;
   list.push_back(id);
+  version_ = next_path_index_version.fetch_add(1);
 }
 
 PathIndex::Ids PathIndex::lookup(std::string_view path) const { return ids(child(root, path)); }

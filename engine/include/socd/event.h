@@ -48,6 +48,9 @@ public:
   }
   // The field ids a whole dotted path stands for; empty when none.
   Ids lookup(std::string_view path) const;
+  // Differs between any two indexes (or states of one) that may give different answers: what caches of lookups
+  // compare to know they are still right.
+  uint64_t version() const { return version_; }
 
 private:
   struct Slot {  // an edge parent --key--> child, in an open-addressing table
@@ -66,6 +69,7 @@ private:
   std::vector<Slot> slots_;
   std::string keys_;
   size_t edges_ = 0;
+  uint64_t version_;
 };
 
 class Event {
