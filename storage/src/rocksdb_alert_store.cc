@@ -18,6 +18,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "outbox_rocks.h"
 #include "rocks_ledger.h"
 #include "rocksdb_options.h"
 #include "socd/alert_store.h"
@@ -31,7 +32,7 @@ using namespace socd::store;
 
 enum Family : size_t {
   kDefault = 0, kAlerts, kAlertIds, kCheckpoints, kState, kIncidents, kIncidentAlerts, kChain, kActivity,
-  kKnownFamilies
+  kOutbox, kDeadLetter, kKnownFamilies
 };
 
 std::string in_quotes(const std::string& dir) { return "'" + dir + "'"; }
@@ -82,6 +83,7 @@ public:
         if (!sealed.ok()) std::fprintf(stderr, "socd: %s\n", sealed.message().c_str());
       }
       ledger_.reset();
+      outbox_.reset();
       if (!options_.read_only) {
         // Memtables to table files, so the next open (and every reader's) has no log to replay. Best effort:
         // whatever is not flushed is in the log, and is replayed instead.
@@ -114,6 +116,7 @@ public:
   Expected<uint64_t> count() override;
   Status refresh() override;
   Ledger* ledger() override { return ledger_.get(); }
+  Outbox* outbox() override { return outbox_.get(); }
 
 private:
   RocksAlertStore(std::string dir, const StoreOptions& options) : dir_(std::move(dir)), options_(options) {}
@@ -132,6 +135,7 @@ private:
   std::atomic<uint64_t> count_{0};  // writer: alerts stored (the alert_count key, as of the last commit)
   std::string encoded_;             // writer: scratch for one encoded alert
   std::unique_ptr<RocksLedger> ledger_;  // incidents and the audit chain, written with the alerts
+  std::unique_ptr<RocksOutbox> outbox_;  // the layer-4 outbox, written with the alerts
 };
 
 Expected<std::unique_ptr<AlertStore>> RocksAlertStore::open(const std::string& dir, const StoreOptions& options) {
@@ -156,6 +160,10 @@ Expected<std::unique_ptr<AlertStore>> RocksAlertStore::open(const std::string& d
   store->ledger_ = std::make_unique<RocksLedger>(dir, store->db_.get(), families, store->commit_mutex_,
                                                  options.read_only);
   if (Status s = store->ledger_->open(); !s.ok()) return s;
+  store->outbox_ = std::make_unique<RocksOutbox>(dir, store->db_.get(), store->handles_[kOutbox],
+                                                 store->handles_[kDeadLetter], store->handles_[kAlerts],
+                                                 options.read_only);
+  if (Status s = store->outbox_->open(); !s.ok()) return s;
   return std::unique_ptr<AlertStore>(std::move(store));
 }
 
@@ -290,6 +298,15 @@ Status RocksAlertStore::commit_with_state(const std::vector<StoredAlert>& alerts
       if (!written) ledger->failed();
     }
   } ledger_guard{ledger_.get()};
+  // The L4 alerts go into the outbox in the same write.
+  auto outbox_lock = outbox_->lock();
+  struct OutboxGuard {
+    RocksOutbox* outbox;
+    bool written = false;
+    ~OutboxGuard() {
+      if (!written) outbox->failed();
+    }
+  } outbox_guard{outbox_.get()};
 
   // Which ids are stored already: one batched lookup (bloom filters answer most of them).
   std::vector<rocksdb::Slice> ids;
@@ -322,8 +339,11 @@ Status RocksAlertStore::commit_with_state(const std::vector<StoredAlert>& alerts
     s = batch.Put(handles_[kAlerts], key, encoded_);
     if (!s.ok()) return rocks_error(dir_, "cannot add an alert to the write batch", s);
     if (Status st = ledger_->add_alert(*alert, key, encoded_, batch); !st.ok()) return st;
+    if (alert->layers & kLayer4)
+      if (Status st = outbox_->stage(key, batch); !st.ok()) return st;
   }
   if (Status st = ledger_->finish(batch); !st.ok()) return st;
+  if (Status st = outbox_->finish(batch); !st.ok()) return st;
   std::sort(fresh.begin(), fresh.end(), [](const auto& a, const auto& b) { return a.second->id < b.second->id; });
   for (const auto& [key, alert] : fresh) {
     s = batch.Put(handles_[kAlertIds], alert->id, key);
@@ -352,6 +372,8 @@ Status RocksAlertStore::commit_with_state(const std::vector<StoredAlert>& alerts
     return rocks_error(dir_, "cannot write a batch of alerts and checkpoints (nothing of it was stored)", s);
   ledger_->written();
   ledger_guard.written = true;
+  outbox_->written();
+  outbox_guard.written = true;
   count_ = new_count;
   if (stored) *stored = added;
   return Status();

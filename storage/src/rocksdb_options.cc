@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "outbox_rocks.h"
 #include "rocks_ledger.h"
 #include "store_layout.h"
 
@@ -88,6 +89,8 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const StoreTuning& 
   families.emplace_back(kIncidentAlertsFamily, base_family(cache, tuning.small_write_buffer, 0));
   families.emplace_back(kChainFamily, base_family(cache, tuning.index_write_buffer, 0));
   families.emplace_back(kActivityFamily, base_family(cache, tuning.small_write_buffer, 0));
+  families.emplace_back(kOutboxFamily, base_family(cache, tuning.small_write_buffer, 0));
+  families.emplace_back(kDeadLetterFamily, base_family(cache, tuning.small_write_buffer, 0));
   return families;
 }
 

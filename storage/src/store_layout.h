@@ -7,6 +7,7 @@
 //   checkpoints    checkpoint key (a source's name)       its checkpoint, as the writer gave it
 //   state          a stage's name ("stateful")            its snapshot (StatefulStage::snapshot, socd/stateful.h)
 //   incidents, incident_alerts, chain, activity: the ledger (incidents and audit chain), see rocks_ledger.h
+//   outbox, dead_letter_forward: the layer-4 outbox, see outbox_rocks.h
 //   default        "format"                               kFormat: marks the directory as an alert store
 //                  "alert_count"                          8 bytes little-endian: alerts stored, kept exact by commit()
 //

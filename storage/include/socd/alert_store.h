@@ -17,6 +17,7 @@
 namespace socd {
 
 class Ledger;  // socd/ledger.h
+class Outbox;  // socd/outbox.h
 
 struct StoredAlert {
   std::string id;        // stable: derived from rule id + source + position (see alert_id)
@@ -80,6 +81,8 @@ public:
   virtual Status refresh() { return Status(); }
   // The incidents and the audit chain kept with the alerts (socd/ledger.h); null for a store without them.
   virtual Ledger* ledger() { return nullptr; }
+  // The layer-4 outbox, filled by commit() with the alerts routed to L4 (socd/outbox.h); null without one.
+  virtual Outbox* outbox() { return nullptr; }
 };
 
 // The rank of an alert level: informational 0, low 1, medium 2, high 3, critical 4; -1 for any other text.

@@ -1,0 +1,71 @@
+// The durable outbox of layer 4 (the national centre): every alert routed to L4 (StoredAlert::layers & kLayer4)
+// is enqueued in the same atomic write that stores it, so an alert is either stored and queued or neither. Each
+// sink (a receiver the forwarder sends to) keeps its own cursor: the last entry it acknowledged or set aside. An
+// entry is removed once every configured sink's cursor has passed it. An entry a sink rejects for good goes to the
+// dead letters of that sink with the reason; `retry` queues it again for that sink alone.
+//
+// Bounded disk: a quota in entries; at it, the oldest entries are shed and counted (never silently).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "socd/alert_store.h"
+#include "socd/status.h"
+
+namespace socd {
+
+struct OutboxItem {
+  uint64_t seq = 0;          // position in the outbox, increasing
+  int64_t enqueued_ms = 0;   // wall time it was queued
+  std::string only_sink;     // non-empty: a retried dead letter, for this sink only
+  StoredAlert alert;
+};
+
+struct DeadLetter {
+  std::string sink;
+  uint64_t seq = 0;
+  int64_t time_ms = 0;  // when it was set aside
+  std::string reason;
+  StoredAlert alert;
+};
+
+struct OutboxSinkState {
+  std::string sink;
+  uint64_t cursor = 0;        // last seq acknowledged (or set aside) by the sink
+  uint64_t pending = 0;       // entries after the cursor
+  int64_t oldest_unsent_ms = 0;  // enqueue time of the first entry after the cursor (0: none)
+  uint64_t dead_letters = 0;
+};
+
+struct OutboxState {
+  uint64_t next_seq = 1;  // the seq the next entry gets
+  uint64_t floor = 1;     // the lowest seq still in the outbox
+  uint64_t entries = 0;   // next_seq - floor
+  uint64_t shed = 0;      // entries dropped at the quota (policy shed_oldest), ever
+  uint64_t quota = 0;     // 0: none
+  std::vector<OutboxSinkState> sinks;  // the configured sinks
+};
+
+class Outbox {
+public:
+  virtual ~Outbox() = default;
+  // The sinks whose cursors decide when an entry may be removed (the forwarder's configuration). Without any,
+  // nothing is removed.
+  virtual Status set_sinks(const std::vector<std::string>& sinks) = 0;
+  // At most `quota` entries (0: no bound); at the quota the oldest are shed and counted.
+  virtual void set_quota(uint64_t quota) = 0;
+  // Up to `max` entries after `after` (0: after the sink's cursor) meant for `sink`, in seq order.
+  virtual Expected<std::vector<OutboxItem>> next(const std::string& sink, size_t max, uint64_t after = 0) = 0;
+  // The sink has acknowledged everything through `seq`.
+  virtual Status acknowledge(const std::string& sink, uint64_t seq) = 0;
+  // The sink rejected `item` for good: into its dead letters with `reason`, and its cursor past it (one write).
+  virtual Status dead_letter(const std::string& sink, const OutboxItem& item, const std::string& reason) = 0;
+  // Dead letters of `sink` (every sink when empty), oldest first; at most `limit` (0: all).
+  virtual Expected<std::vector<DeadLetter>> dead_letters(const std::string& sink, size_t limit) = 0;
+  // Queues the dead letters of `sink` (every sink when empty) again, each for its sink alone; returns how many.
+  virtual Expected<uint64_t> retry(const std::string& sink) = 0;
+  virtual Expected<OutboxState> state() = 0;
+};
+
+}  // namespace socd
