@@ -154,13 +154,31 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
   Event& ev = *ws.event;
   std::unordered_map<uint32_t, uint32_t> counts;
   const Line* last_parsed = nullptr;  // the batch's last line, once it parsed
+  using Clock = std::chrono::steady_clock;
+  const bool timing = options_.stage_timing;
+  Clock::time_point batch_start = timing ? Clock::now() : Clock::time_point(), t_parsed, t_matched;
+  uint64_t sampled_parse = 0, sampled_match = 0, sampled_alerts = 0, seen = 0;
+  bool sample = false;  // this event is timed (stage_timing: one in 32)
+  auto end_sample = [&] {  // the sampled event's alert building ends here
+    if (!sample) return;
+    sample = false;
+    sampled_alerts += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t_matched).count();
+  };
   for (const Line& l : lb.lines) {
+    end_sample();
     if (l.oversized) {
       ++job.malformed;
       continue;
     }
+    sample = timing && (seen++ % 32 == 0);
+    Clock::time_point t_start = sample ? Clock::now() : Clock::time_point();
     Status st = ws.parser.parse(lb.text(l), ev);
+    if (sample) {
+      t_parsed = Clock::now();
+      sampled_parse += std::chrono::duration_cast<std::chrono::nanoseconds>(t_parsed - t_start).count();
+    }
     if (!st.ok()) {
+      sample = false;
       ++job.malformed;
       continue;
     }
@@ -178,6 +196,10 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
     last_parsed = &l;
     ws.matched.clear();
     ws.matcher->match(ev, ws.matched);
+    if (sample) {
+      t_matched = Clock::now();
+      sampled_match += std::chrono::duration_cast<std::chrono::nanoseconds>(t_matched - t_parsed).count();
+    }
     AlertAnnotator& annotator = *ws.annotator;
     if (annotator.active()) annotator.start(ev, sb.origin, sender);
     AlertPlacement placement;
@@ -264,6 +286,19 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
       }
     }
   }
+  end_sample();
+  if (timing) {  // the batch's time shared out in the proportions of its sampled events
+    uint64_t total = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - batch_start).count();
+    uint64_t sampled = sampled_parse + sampled_match + sampled_alerts;
+    if (sampled == 0) {
+      parse_nanos_ += total;
+    } else {
+      double f = static_cast<double>(total) / sampled;
+      parse_nanos_ += static_cast<uint64_t>(sampled_parse * f);
+      match_nanos_ += static_cast<uint64_t>(sampled_match * f);
+      alerts_nanos_ += static_cast<uint64_t>(sampled_alerts * f);
+    }
+  }
   if (rules.stateful && last_parsed && last_parsed == &lb.lines.back())  // the stage's clock: the batch's end
     job.last_event_ms = rules.stateful->event_time_ms(ev);
   for (auto [r, n] : counts) job.matches.emplace_back(rules.set->rule(r).id, n);
@@ -288,6 +323,7 @@ void Pipeline::write() {
     alerts.clear();
     checkpoints.clear();
     state.clear();
+    auto t_stage = std::chrono::steady_clock::now();
     for (auto& j : ready) {
       // The stateful stage, in push order, before the batch's alerts are stored.
       if (stage_ && j->rules->stateful)
@@ -302,6 +338,7 @@ void Pipeline::write() {
           ledger->note_source_activity(sources_[j->batch->source].name, j->events);
     if (stage_) stage_->prepare(checkpoints, state, false);  // checkpoints wait for their state
     auto t0 = std::chrono::steady_clock::now();
+    stateful_nanos_ += std::chrono::duration_cast<std::chrono::nanoseconds>(t0 - t_stage).count();
     size_t stored = 0;
     Status st = store_.commit_with_state(alerts, checkpoints, state, &stored);
     for (int attempt = 1; !st.ok() && attempt < 5; ++attempt) {
@@ -355,6 +392,11 @@ void Pipeline::write() {
     if (st.ok()) stage_->written();
     else std::fprintf(stderr, "socd run: cannot save the correlation state: %s\n", st.message().c_str());
   }
+}
+
+StageTimes Pipeline::stage_times() const {
+  return {parse_nanos_.load() / 1e9, match_nanos_.load() / 1e9, alerts_nanos_.load() / 1e9,
+          stateful_nanos_.load() / 1e9, store_nanos_.load() / 1e9};
 }
 
 StageCounters Pipeline::stage_counters() const { return stage_ ? stage_->counters() : StageCounters{}; }

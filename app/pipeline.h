@@ -28,6 +28,15 @@ struct PipelineOptions {
   unsigned workers = 2;
   size_t capacity = 0;  // batches in flight; 0: 4 per worker
   InputFormat format = InputFormat::Auto;
+  // Time per stage (stage_times()): each worker times its whole batch and, on one event in 32, how that event's
+  // time splits into parse, match and alert building; the batch time is shared out in those proportions.
+  bool stage_timing = false;
+};
+
+// Cumulative seconds per stage, summed over threads (see PipelineOptions::stage_timing; stateful and store are
+// always measured, per write).
+struct StageTimes {
+  double parse = 0, match = 0, alerts = 0, stateful = 0, store = 0;
 };
 
 // Per-source counters of what the pipeline did with a source's lines.
@@ -81,6 +90,7 @@ public:
   // Cumulative store write time and count (for a latency figure) and the last store error, if any.
   double store_seconds() const { return store_nanos_.load() / 1e9; }
   uint64_t store_writes() const { return store_writes_.load(); }
+  StageTimes stage_times() const;
   // Matches per rule id since start (all generations).
   std::vector<std::pair<std::string, uint64_t>> rule_matches() const;
   // Latencies from push to stored, in seconds, of the batches stored since the last call (for percentiles).
@@ -133,6 +143,7 @@ private:
   std::deque<SourceSink> sinks_;
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> alerts_stored_{0}, batches_stored_{0}, store_nanos_{0}, store_writes_{0};
+  std::atomic<uint64_t> parse_nanos_{0}, match_nanos_{0}, alerts_nanos_{0}, stateful_nanos_{0};
   std::atomic<bool> failed_{false};
 
   mutable std::mutex stats_mu_;

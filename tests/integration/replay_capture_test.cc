@@ -1,0 +1,246 @@
+// socd replay of a pcap capture: the capture, written here with libpcap, carries syslog messages over UDP
+// (IPv4 and IPv6) and over two TCP streams (LF framing and octet counting) split across segments at awkward
+// places, one segment out of order and one retransmitted. Replayed, it must raise the same alerts as the same
+// lines given to `socd scan --format syslog`.
+#include <gtest/gtest.h>
+#include <pcap/pcap.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../support/socd_process.h"
+
+namespace socd::test {
+namespace {
+
+const std::vector<std::string> kMessages = {
+    "<38>Dec 10 06:55:46 web1 sshd[2400]: Failed password for root from 10.0.0.1 port 4122 ssh2",
+    "<38>Dec 10 06:55:47 web1 sshd[2401]: Invalid user admin from 10.0.0.2 port 4123",
+    "<38>Dec 10 06:55:48 web1 sshd[2402]: Connection closed by 10.0.0.3 port 4124",  // no alert
+    "<38>Dec 10 06:55:49 db1 sshd[2403]: Accepted password for root from 10.0.0.4 port 4125 ssh2",
+    "<86>Dec 10 06:55:50 db1 useradd[2404]: new user: name=mallory, UID=1001, GID=1001, home=/home/mallory",
+    "<85>Dec 10 06:55:51 db1 sudo: bob : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/bob ; "
+    "USER=root ; COMMAND=/bin/sh",
+    "<38>Dec 10 06:55:52 app1 sshd[2405]: Failed password for invalid user oracle from 10.0.0.5 port 4126 ssh2",
+    "<38>Dec 10 06:55:53 app1 sshd[2406]: Invalid user test from 10.0.0.6 port 4127",
+    "<38>Dec 10 06:55:54 app1 sshd[2407]: Failed password for alice from 10.0.0.7 port 4128 ssh2",
+};
+
+void put16(std::string& b, uint16_t v) {
+  b.push_back(static_cast<char>(v >> 8));
+  b.push_back(static_cast<char>(v & 0xff));
+}
+void put32(std::string& b, uint32_t v) {
+  put16(b, static_cast<uint16_t>(v >> 16));
+  put16(b, static_cast<uint16_t>(v & 0xffff));
+}
+
+// An Ethernet frame carrying IPv4 (or IPv6) from 127.0.0.1 (::1) to itself.
+std::string ip_frame(int proto, const std::string& transport, bool v6 = false) {
+  std::string f(12, '\0');  // addresses
+  put16(f, v6 ? 0x86dd : 0x0800);
+  if (!v6) {
+    f.push_back(0x45);
+    f.push_back(0);
+    put16(f, static_cast<uint16_t>(20 + transport.size()));
+    put32(f, 0);  // id, flags, fragment offset: a whole datagram
+    f.push_back(64);
+    f.push_back(static_cast<char>(proto));
+    put16(f, 0);
+    put32(f, 0x7f000001);
+    put32(f, 0x7f000001);
+  } else {
+    put32(f, 0x60000000);
+    put16(f, static_cast<uint16_t>(transport.size()));
+    f.push_back(static_cast<char>(proto));
+    f.push_back(64);
+    for (int i = 0; i < 2; ++i) {
+      f.append(15, '\0');
+      f.push_back(1);
+    }
+  }
+  return f + transport;
+}
+
+std::string udp(uint16_t sport, const std::string& payload, bool v6 = false) {
+  std::string u;
+  put16(u, sport);
+  put16(u, 5514);
+  put16(u, static_cast<uint16_t>(8 + payload.size()));
+  put16(u, 0);
+  return ip_frame(17, u + payload, v6);
+}
+
+std::string tcp(uint16_t sport, uint32_t seq, uint8_t flags, const std::string& payload) {
+  std::string t;
+  put16(t, sport);
+  put16(t, 5514);
+  put32(t, seq);
+  put32(t, 0);
+  t.push_back(0x50);
+  t.push_back(static_cast<char>(flags));
+  put16(t, 65535);
+  put32(t, 0);
+  return ip_frame(6, t + payload);
+}
+
+constexpr uint8_t kSyn = 0x02, kAck = 0x10, kPsh = 0x08, kFin = 0x01;
+
+struct Packet {
+  std::string bytes;
+  double time;
+};
+
+bool write_capture(const std::string& path, const std::vector<Packet>& packets) {
+  pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
+  if (!dead) return false;
+  pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
+  if (!dumper) {
+    pcap_close(dead);
+    return false;
+  }
+  for (const Packet& p : packets) {
+    pcap_pkthdr h{};
+    h.ts.tv_sec = static_cast<time_t>(p.time);
+    h.ts.tv_usec = static_cast<suseconds_t>((p.time - static_cast<double>(h.ts.tv_sec)) * 1e6);
+    h.caplen = h.len = static_cast<bpf_u_int32>(p.bytes.size());
+    pcap_dump(reinterpret_cast<u_char*>(dumper), &h, reinterpret_cast<const u_char*>(p.bytes.data()));
+  }
+  pcap_dump_close(dumper);
+  pcap_close(dead);
+  return true;
+}
+
+// The capture of kMessages: 0-1 over UDP/IPv4, 2 over UDP/IPv6, 3-5 on a TCP stream with LF framing, 6-8 on a
+// TCP stream with octet counting; `t0` the first packet's time, `step` seconds between packets.
+std::vector<Packet> capture_packets(double t0, double step) {
+  std::vector<std::string> frames;
+  frames.push_back(udp(40001, kMessages[0]));
+  frames.push_back(udp(40001, kMessages[1] + "\n"));
+  frames.push_back(std::string(12, '\0') + "\x08\x06" + std::string(28, '\0'));  // ARP: set aside
+  frames.push_back(udp(40002, kMessages[2], true));
+  // LF stream: split inside messages; the third segment arrives before the second, then the second is sent twice.
+  std::string lf = kMessages[3] + "\n" + kMessages[4] + "\r\n" + kMessages[5] + "\n";
+  uint32_t isn = 1000;
+  size_t a = 30, b = kMessages[3].size() + 10;
+  frames.push_back(tcp(40003, isn, kSyn, ""));
+  frames.push_back(tcp(40003, isn + 1, kAck | kPsh, lf.substr(0, a)));
+  frames.push_back(tcp(40003, isn + 1 + b, kAck | kPsh, lf.substr(b)));
+  frames.push_back(tcp(40003, isn + 1 + a, kAck | kPsh, lf.substr(a, b - a)));
+  frames.push_back(tcp(40003, isn + 1 + a, kAck | kPsh, lf.substr(a, b - a)));  // retransmission
+  frames.push_back(tcp(40003, isn + 1 + lf.size(), kAck | kFin, ""));
+  // Octet-counted stream, in segments that cut a length in two and a message in three.
+  std::string oc;
+  for (int i = 6; i <= 8; ++i) oc += std::to_string(kMessages[i].size()) + " " + kMessages[i];
+  uint32_t isn2 = 0xfffffff0;  // the sequence numbers wrap inside the stream
+  frames.push_back(tcp(40004, isn2, kSyn, ""));
+  std::vector<size_t> cuts = {1, 40, 70, kMessages[6].size() + 4, oc.size()};
+  size_t from = 0;
+  for (size_t cut : cuts) {
+    frames.push_back(tcp(40004, static_cast<uint32_t>(isn2 + 1 + from), kAck | kPsh, oc.substr(from, cut - from)));
+    from = cut;
+  }
+  frames.push_back(tcp(40004, static_cast<uint32_t>(isn2 + 1 + oc.size()), kAck | kFin, ""));
+  std::vector<Packet> packets;
+  for (size_t i = 0; i < frames.size(); ++i) packets.push_back({frames[i], t0 + step * static_cast<double>(i)});
+  return packets;
+}
+
+std::string json_value(std::string_view json, std::string_view key) {
+  std::string needle = "\"" + std::string(key) + "\":";
+  size_t at = json.find(needle);
+  if (at == std::string_view::npos) return {};
+  at += needle.size();
+  if (json[at] == '"') {
+    std::string out;
+    for (size_t i = at + 1; i < json.size() && json[i] != '"'; ++i) {
+      if (json[i] == '\\' && i + 1 < json.size()) ++i;
+      out += json[i];
+    }
+    return out;
+  }
+  size_t end = json.find_first_of(",}", at);
+  return std::string(json.substr(at, end - at));
+}
+
+// (rule id, host, message) of every alert in JSON lines `text`, sorted.
+std::vector<std::string> alert_keys(std::string_view text) {
+  std::vector<std::string> keys;
+  for (std::string_view line : split_lines(text)) {
+    if (line.empty() || line[0] != '{') continue;
+    size_t event = line.find("\"event\":");
+    if (event == std::string_view::npos) continue;
+    size_t rule = line.find("\"rule\":");
+    if (rule == std::string_view::npos) continue;
+    keys.push_back(json_value(line.substr(rule), "id") + " | " + json_value(line.substr(event), "host") + " | " +
+                   json_value(line.substr(event), "message"));
+  }
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+TEST(ReplayCapture, CaptureReplaysToTheAlertsOfTheSameLinesScanned) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const std::string capture = dir.file("syslog.pcap"), lines = dir.file("syslog.log");
+  ASSERT_TRUE(write_capture(capture, capture_packets(1765349746.0, 0.001)));
+  std::string text;
+  for (const auto& m : kMessages) text += m + "\n";
+  ASSERT_TRUE(write_file(lines, text));
+
+  ProcessResult scan = run_socd({"scan", "--rules", "rules/linux", "--format", "syslog", "--cache-dir", "none",
+                                 "--input", lines});
+  ASSERT_TRUE(scan.exited_with(0)) << scan.describe() << "\n" << scan.err;
+  std::vector<std::string> expected = alert_keys(scan.out);
+  ASSERT_GE(expected.size(), 7u) << scan.out;  // the crafted lines raise alerts of several rules
+
+  const std::string store = dir.file("store"), report = dir.file("report.json");
+  ProcessResult replay = run_socd({"replay", "--rules", "rules/linux", "--cache-dir", "none", "--data-dir", store,
+                                   "--workers", "2", "--json", report, capture});
+  ASSERT_TRUE(replay.exited_with(0)) << replay.describe() << "\n" << replay.err;
+  ProcessResult listed = run_socd({"alerts", "list", "--data-dir", store, "--json"});
+  ASSERT_TRUE(listed.exited_with(0)) << listed.describe() << "\n" << listed.err;
+  EXPECT_EQ(alert_keys(listed.out), expected) << listed.out;
+  // Every alert names its sender, as one received live does.
+  for (std::string_view line : split_lines(listed.out))
+    if (!line.empty() && line[0] == '{') {
+      std::string from = json_value(line, "fromhost-ip");
+      EXPECT_TRUE(from == "127.0.0.1" || from == "::1") << line;
+    }
+
+  std::string json = read_file(report);
+  EXPECT_EQ(json_value(json, "events"), std::to_string(kMessages.size())) << json;
+  EXPECT_EQ(json_value(json, "malformed"), "0") << json;
+  EXPECT_EQ(json_value(json, "alerts_stored"), std::to_string(expected.size())) << json;
+  EXPECT_EQ(json_value(json, "tcp_streams"), "2") << json;
+  EXPECT_EQ(json_value(json, "other"), "1") << json;  // the ARP frame
+  EXPECT_EQ(json_value(json, "framing_errors"), "0") << json;
+  EXPECT_NE(replay.err.find("replay: latency read->stored"), std::string::npos) << replay.err;
+}
+
+TEST(ReplayCapture, OriginalPaceFollowsTheCaptureTimes) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const std::string capture = dir.file("syslog.pcap");
+  auto packets = capture_packets(1765349746.0, 0.0);
+  for (size_t i = 0; i < packets.size(); ++i) packets[i].time += 1.2 * static_cast<double>(i) / packets.size();
+  ASSERT_TRUE(write_capture(capture, packets));  // the packets span about 1.2 s
+
+  auto seconds_of = [&](const std::string& pace) {
+    const std::string report = dir.file("report-" + pace + ".json");
+    ProcessResult r = run_socd({"replay", "--rules", "rules/linux", "--cache-dir", "none", "--pace", pace,
+                                "--json", report, capture});
+    EXPECT_TRUE(r.exited_with(0)) << r.describe() << "\n" << r.err;
+    std::string json = read_file(report);
+    EXPECT_EQ(json_value(json, "events"), std::to_string(kMessages.size())) << json;
+    return std::stod("0" + json_value(json, "seconds"));
+  };
+  EXPECT_GE(seconds_of("original"), 1.0);
+  EXPECT_LT(seconds_of("x20"), 1.0);  // 60 ms of capture time; the rest is the machine
+}
+
+}  // namespace
+}  // namespace socd::test
