@@ -26,6 +26,7 @@ int run_main(int argc, char** argv);
 int incidents_main(int argc, char** argv);
 int audit_main(int argc, char** argv);
 int report_main(int argc, char** argv);
+int forward_main(int argc, char** argv);
 int replay_main(int argc, char** argv);
 
 }  // namespace socd::cli

@@ -20,6 +20,7 @@ const char* kUsage =
     "  incidents     the incident workflow: list, show, ack, assign, note, resolve, close ... and deadlines\n"
     "  audit         verify the tamper-evident audit chain of the store (audit verify, audit log)\n"
     "  report        the periodic assessment report for a period (json, md, html)\n"
+    "  forward       the layer-4 outbox: forward status, forward retry, forward drain\n"
     "  replay        feed a capture (JSON lines, syslog, pcap) through the pipeline and report its cost\n"
     "  version       print the version\n"
     "\n"
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   if (cmd == "incidents") return socd::cli::incidents_main(argc - 1, argv + 1);
   if (cmd == "audit") return socd::cli::audit_main(argc - 1, argv + 1);
   if (cmd == "report") return socd::cli::report_main(argc - 1, argv + 1);
+  if (cmd == "forward") return socd::cli::forward_main(argc - 1, argv + 1);
   if (cmd == "replay") return socd::cli::replay_main(argc - 1, argv + 1);
   std::fprintf(stderr, "socd: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return socd::cli::kUsageError;

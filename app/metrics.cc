@@ -1,5 +1,7 @@
 #include "metrics.h"
 
+#include "forward.h"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -151,6 +153,8 @@ std::vector<MetricFamily> PipelineCollector::Collect() const {
       add(overdue, static_cast<double>(n), {{"deadline", deadline}});
     out.push_back(std::move(overdue));
   }
+
+  if (info_.forwarder) append_forward_metrics(*info_.forwarder, out);
 
   double rss = 0, cpu = 0;
   if (process_usage(rss, cpu)) {

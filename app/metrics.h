@@ -14,9 +14,12 @@
 
 namespace socd {
 
+class Forwarder;  // forward.h
+
 // What the run loop knows besides the pipeline (rule reloads).
 struct RunInfo {
   Ledger* ledger = nullptr;  // incidents (overdue deadlines), when the store keeps them
+  Forwarder* forwarder = nullptr;  // layer-4 forwarding, when configured
   std::atomic<double> compile_seconds{0};
   std::atomic<uint64_t> rules_loaded{0}, rules_skipped{0}, reloads{0}, reload_failures{0};
 };

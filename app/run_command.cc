@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "forward.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "rule_set_record.h"
@@ -35,6 +36,7 @@ struct RunOptions {
   std::string tls_cert, tls_key, tls_ca;
   EnrichmentPaths enrichment;  // --assets, --intel, --routing
   std::string incidents, audit_key_file;  // incident, deadline and audit settings; the audit chain's key
+  std::string forwarding;  // layer-4 forwarding: the outbox's sinks (forwarding.yml)
   unsigned workers = 0;
   bool read_stdin = false, exit_when_done = false, from_end = false, sync = false;
   size_t max_line = 4 << 20;
@@ -128,6 +130,8 @@ int run_main(int argc, char** argv) {
        "start files seen for the first time at their end instead of their beginning")
       ("exit-when-done", po::bool_switch(&o.exit_when_done),
        "read the files and stdin to their end (no following), store everything, and exit")
+      ("forwarding", po::value(&o.forwarding), "send the alerts routed to layer 4 to the sinks of this file "
+       "(config/forwarding.yml), at least once, from the durable outbox in the store")
       ("sync", po::bool_switch(&o.sync), "fsync every store write (survives power loss, not only a crash)")
       ("thresholds", po::value(&o.thresholds),
        "thresholds, deduplication and settings of the stateful stage (config/thresholds.yml); reloaded "
@@ -236,6 +240,21 @@ int run_main(int argc, char** argv) {
   info.compile_seconds = set->seconds;
   info.rules_loaded = set->loaded;
   info.rules_skipped = set->skipped;
+  // Layer-4 forwarding: a thread sending the outbox; what it has not sent stays queued for the next run.
+  std::unique_ptr<Forwarder> forwarder;
+  if (!o.forwarding.empty()) {
+    auto fc = load_forwarding(o.forwarding);
+    if (!fc) {
+      std::fprintf(stderr, "socd run: %s\n", fc.error().message().c_str());
+      return kUsageError;
+    }
+    forwarder = std::make_unique<Forwarder>(*(*store)->outbox(), std::move(*fc));
+    if (Status st = forwarder->start(); !st.ok()) {
+      std::fprintf(stderr, "socd run: %s\n", st.message().c_str());
+      return kRuntimeError;
+    }
+    info.forwarder = forwarder.get();
+  }
 
   PipelineOptions popts;
   popts.workers = o.workers;
@@ -380,6 +399,7 @@ int run_main(int argc, char** argv) {
   }
   for (auto& s : sources) s->stop();
   pipeline.drain();
+  if (forwarder) forwarder->stop();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
   if (pipeline.failed()) rc = kRuntimeError;
   {
