@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -48,7 +49,8 @@ struct Job {
   std::vector<Malformed> malformed;
   uint64_t events = 0, alert_count = 0;
   std::vector<AlertSpan> spans;   // stateful stage only
-  std::vector<StageHit> hits;
+  std::vector<StageHit> hits;  // the first hit_count are this batch's; the rest keep their memory for reuse
+  size_t hit_count = 0;
   uint64_t intel_alerts = 0, unknown_asset_alerts = 0;
   int64_t last_event_ms = -1;     // the time of the batch's last event, when it has one
   bool done = false;
@@ -97,15 +99,20 @@ struct Worker {
   void note_hit(Job& job, uint32_t rule, size_t begin, int64_t arrival_ms) {
     AlertSpan span{begin, job.alerts.size(), -1};
     if (stateful->needs(rule)) {
-      span.hit = static_cast<int32_t>(job.hits.size());
-      StageHit& hit = job.hits.emplace_back();
+      // Hits are reused from batch to batch: their strings are assigned, not allocated anew.
+      if (job.hit_count == job.hits.size()) job.hits.emplace_back();
+      span.hit = static_cast<int32_t>(job.hit_count);
+      StageHit& hit = job.hits[job.hit_count++];
       stateful->extract(rule, event, arrival_ms, hit);
-      hit.source = *job.source;
+      hit.source.assign(*job.source);
       hit.line = event.line;
-      hit.ref = hit.source + ":" + std::to_string(event.line);
+      char digits[24];
+      auto end = std::to_chars(digits, digits + sizeof digits, event.line).ptr;
+      hit.ref.assign(hit.source).append(1, ':').append(digits, end);
+      hit.host.clear();
       for (uint32_t f : rules->host_fields())
         if (uint32_t link = event.first(f); link != Event::end) {
-          hit.host = std::string(event.value(event.link_value(link)));
+          hit.host.assign(event.value(event.link_value(link)));
           break;
         }
     }
@@ -117,7 +124,7 @@ struct Worker {
     job.malformed.clear();
     job.events = job.alert_count = job.intel_alerts = job.unknown_asset_alerts = 0;
     job.spans.clear();
-    job.hits.clear();
+    job.hit_count = 0;
     job.last_event_ms = -1;
     bool last_parsed = false;
     const int64_t arrival_ms = stateful ? std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -400,10 +400,13 @@ void StatefulRules::extract(uint32_t rule, const Event& ev, int64_t arrival_ms, 
   hit.values.resize(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     uint32_t link = ids[i] == PathIndex::npos ? Event::end : ev.first(ids[i]);
+    std::optional<std::string>& slot = hit.values[i];
     if (link == Event::end)
-      hit.values[i].reset();
+      slot.reset();
+    else if (slot)
+      slot->assign(ev.value(ev.link_value(link)));  // a reused hit keeps its strings' memory
     else
-      hit.values[i] = std::string(ev.value(ev.link_value(link)));
+      slot.emplace(ev.value(ev.link_value(link)));
   }
   if (impl_->sagan_of[rule] >= 0) sagan_facts(impl_->sagan[impl_->sagan_of[rule]], hit.values, hit.time_ms, hit.sagan);
   hit.event_digest = 0;

@@ -250,13 +250,13 @@ size_t ipv4_length(std::string_view s) {
 }
 
 struct FoundAddress {
-  std::string address;
+  std::string_view address;  // in the message
   int port = -1;
 };
 
-// The addresses of `message`, in order, up to `want` of them.
-std::vector<FoundAddress> addresses(std::string_view m, size_t want) {
-  std::vector<FoundAddress> out;
+// The addresses of `m`, in order, up to `want` of them, into `out` (cleared first).
+void addresses(std::string_view m, size_t want, std::vector<FoundAddress>& out) {
+  out.clear();
   size_t i = 0;
   while (i < m.size() && out.size() < want) {
     if (!address_char(m[i]) || (i > 0 && (address_char(m[i - 1]) || word_char(m[i - 1])))) {
@@ -271,7 +271,7 @@ std::vector<FoundAddress> addresses(std::string_view m, size_t want) {
     if (glued) continue;
     if (size_t n = ipv4_length(run)) {
       FoundAddress a;
-      a.address = std::string(run.substr(0, n));
+      a.address = run.substr(0, n);
       std::string_view rest = run.substr(n);
       std::string_view after = m.substr(j);
       std::string_view digits;
@@ -290,22 +290,33 @@ std::vector<FoundAddress> addresses(std::string_view m, size_t want) {
     size_t colons = 0;
     for (char c : run) colons += c == ':';
     if (colons < 3) continue;
-    std::string v6(run);
+    char v6[64];
+    if (run.size() >= sizeof v6) continue;
+    std::memcpy(v6, run.data(), run.size());
+    v6[run.size()] = '\0';
     unsigned char buf[16];
-    if (inet_pton(AF_INET6, v6.c_str(), buf) == 1) out.push_back({v6, -1});
+    if (inet_pton(AF_INET6, v6, buf) == 1) out.push_back({run, -1});
   }
-  return out;
 }
 
-bool loopback(const std::string& a) { return a.rfind("127.", 0) == 0 || a == "::1"; }
+// A scratch list per thread: finding the addresses of a message allocates nothing once warm.
+std::vector<FoundAddress>& found_addresses() {
+  thread_local std::vector<FoundAddress> found;
+  return found;
+}
+
+bool loopback(std::string_view a) { return a.substr(0, 4) == "127." || a == "::1"; }
 
 bool lookup_hit(const SaganLookup& l, const SaganFacts& f, std::string_view message) {
   for (const auto& list : l.lists) {
     if (l.src && !f.src.empty() && list->contains_address(f.src)) return true;
     if (l.dst && !f.dst.empty() && list->contains_address(f.dst)) return true;
-    if (l.all)
-      for (const auto& a : addresses(message, SIZE_MAX))
+    if (l.all) {
+      std::vector<FoundAddress>& found = found_addresses();
+      addresses(message, SIZE_MAX, found);
+      for (const auto& a : found)
         if (list->contains_address(a.address)) return true;
+    }
     if (!l.searches.empty()) {
       std::string text = lower(message);
       for (const auto& kind : l.searches) {
@@ -426,20 +437,24 @@ void sagan_facts(const SaganRule& r, const std::vector<std::optional<std::string
   const std::optional<std::string>* msg = value(r.message_slot);
   std::string_view message = msg && msg->has_value() ? std::string_view(**msg) : std::string_view();
   std::array<uint8_t, 16> bytes;
-  std::string sender =
-      host && host->has_value() && address_bytes(**host, bytes) ? **host : r.default_host;
-  f = SaganFacts();
-  f.src = sender;
-  f.dst = r.default_host;
+  std::string_view sender =
+      host && host->has_value() && address_bytes(**host, bytes) ? std::string_view(**host) : r.default_host;
+  // Assigned field by field (not a fresh SaganFacts): a reused hit keeps its strings' memory.
+  f.src.assign(sender);
+  f.dst.assign(r.default_host);
+  f.username.clear();
   f.src_port = r.default_src_port;
   f.dst_port = r.default_dst_port;
+  f.message_digest = 0;
+  f.unmet = 0;
   const size_t want = static_cast<size_t>(std::max(r.parse_src, r.parse_dst));
   if (want > 0) {
-    std::vector<FoundAddress> found = addresses(message, want);
+    std::vector<FoundAddress>& found = found_addresses();
+    addresses(message, want, found);
     auto take = [&](int pos, std::string& addr, int& port) {
       if (pos <= 0 || static_cast<size_t>(pos) > found.size()) return;
       const FoundAddress& a = found[pos - 1];
-      addr = loopback(a.address) ? sender : a.address;
+      addr.assign(loopback(a.address) ? sender : a.address);
       if (a.port >= 0) port = a.port;
     };
     take(r.parse_src, f.src, f.src_port);
