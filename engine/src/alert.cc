@@ -161,16 +161,25 @@ void AlertWriter::append_as(std::string& out, std::string_view rule_json, const 
   if (!ev.keeps_paths()) {
     out.append(ev.raw());
   } else {
-    out.push_back('{');
-    for (size_t i = 0; i < ev.value_count(); ++i) {
-      if (i) out.push_back(',');
-      append_json_string(out, ev.path(i));
-      out.push_back(':');
-      if (ev.type(i) == ValueType::String) append_json_string(out, ev.value(i));
-      else if (ev.type(i) == ValueType::Null) out += "null";
-      else out.append(ev.value(i));
+    // An event parsed from text is written as an object of its fields, once per event however many rules
+    // fire on it (a syslog line often fires several Sagan rules).
+    thread_local std::string rendered;
+    thread_local std::pair<uint64_t, uint64_t> rendered_serial{0, 0};
+    if (rendered_serial != ev.serial()) {
+      rendered.clear();
+      rendered.push_back('{');
+      for (size_t i = 0; i < ev.value_count(); ++i) {
+        if (i) rendered.push_back(',');
+        append_json_string(rendered, ev.path(i));
+        rendered.push_back(':');
+        if (ev.type(i) == ValueType::String) append_json_string(rendered, ev.value(i));
+        else if (ev.type(i) == ValueType::Null) rendered += "null";
+        else rendered.append(ev.value(i));
+      }
+      rendered.push_back('}');
+      rendered_serial = ev.serial();
     }
-    out.push_back('}');
+    out += rendered;
   }
   out += "}\n";
 }

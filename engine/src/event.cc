@@ -9,6 +9,11 @@ namespace {
 std::atomic<uint64_t> next_path_index_version{1};
 }
 
+uint64_t Event::Identity::next() {
+  static std::atomic<uint64_t> counter{1};
+  return counter.fetch_add(1, std::memory_order_relaxed);
+}
+
 PathIndex::PathIndex() : version_(next_path_index_version.fetch_add(1)) {
   node_ids_.emplace_back();  // the root
   slots_.resize(64);
@@ -133,6 +138,7 @@ void Event::set_index(const PathIndex* index) {
 
 void Event::reset(std::string_view raw) {
   raw_ = raw;
+  ++resets_;
   buf_.clear();
   paths_.clear();
   values_.clear();

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace socd {
@@ -108,6 +109,9 @@ public:
 
   // Position of the event in its source (1-based line number), set by the reader.
   uint64_t line = 0;
+  // Names the event this object holds now, unlike any other event held by any Event of the process: caches of
+  // what was computed from an event compare it.
+  std::pair<uint64_t, uint64_t> serial() const { return {identity_.value, resets_}; }
 
 private:
   struct Value {
@@ -130,6 +134,19 @@ private:
   std::vector<uint32_t> head_, tail_, stamp_;
   std::vector<uint32_t> present_;
   uint32_t gen_ = 0;
+  // Unique per Event object: a copy (or a moved-to object) takes a new one.
+  struct Identity {
+    uint64_t value = next();
+    Identity() = default;
+    Identity(const Identity&) : value(next()) {}
+    Identity& operator=(const Identity&) {
+      value = next();
+      return *this;
+    }
+    static uint64_t next();
+  };
+  Identity identity_;
+  uint64_t resets_ = 0;
 };
 
 }  // namespace socd
