@@ -44,7 +44,7 @@ rss_mib() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1" | awk '{pr
 jsonv() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$@"; }
 
 rows=()
-row() { rows+=("| $1 | $2 | $3 | $4 | $5 |"); }   # figure, value, peak RSS, load, command
+row() { rows+=("| $1 | $2 | $3 | $4 | $5 |"); echo "${rows[-1]}" >&2; }   # figure, value, peak RSS, load, command
 
 # socd scan, 1 thread, the SigmaHQ Windows rules (rule cache warmed first).
 "$socd" scan --threads 1 --rules "$windows" --cache-dir "$cache" --input /dev/null > /dev/null 2>&1 || true
@@ -93,7 +93,8 @@ for n in 10 100 1000 "$total"; do
   dir=$work/rules-$n
   mkdir -p "$dir"
   echo "$all" | awk -v n="$n" -v t="$total" 'BEGIN{k=t/n} NR==1 || int((NR-1)/k) != int((NR-2)/k) {print}' \
-    | head -"$n" | while read -r f; do ln -sf "$(realpath "$f")" "$dir/$(echo "$f" | md5sum | cut -c1-12).yml"; done
+    | head -"$n" | python3 -c 'import os, sys
+for i, f in enumerate(sys.stdin.read().split()): os.symlink(os.path.realpath(f), os.path.join(sys.argv[1], "%05d.yml" % i))' "$dir"
   "$socd" scan --threads 1 --rules "$dir" --cache-dir "$cache" --input /dev/null > /dev/null 2>&1 || true
   eps=(); l=$(load)
   for i in $(seq "$repeat"); do
@@ -114,7 +115,7 @@ done
 l=$(load)
 "$build/bench/bench_micro" --benchmark_filter='BM_StoreBatchWrite/100$' --benchmark_repetitions="$repeat" \
   --benchmark_format=json > "$work/store.json" 2> /dev/null
-sw=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.0f" % [b for b in d["benchmarks"] if b.get("aggregate_name")=="median"][0]["items_per_second"])' "$work/store.json")
+sw=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=[b for b in d["benchmarks"] if b.get("aggregate_name")=="median"] or d["benchmarks"]; print("%.0f" % m[0]["items_per_second"])' "$work/store.json")
 row "alert-store writes/s (batches of 100 alerts)" "$sw" "-" "$l" \
   "\`bench_micro --benchmark_filter='BM_StoreBatchWrite/100\$'\`"
 
