@@ -12,7 +12,9 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <prometheus/text_serializer.h>
 
+#include "api_server.h"
 #include "cli.h"
 #include "forward.h"
 #include "metrics.h"
@@ -37,6 +39,7 @@ struct RunOptions {
   EnrichmentPaths enrichment;  // --assets, --intel, --routing
   std::string incidents, audit_key_file;  // incident, deadline and audit settings; the audit chain's key
   std::string forwarding;  // layer-4 forwarding: the outbox's sinks (forwarding.yml)
+  std::string api, api_cert, api_key, api_tokens;  // the HTTP JSON API over TLS
   unsigned workers = 0;
   bool read_stdin = false, exit_when_done = false, from_end = false, sync = false;
   size_t max_line = 4 << 20;
@@ -150,7 +153,13 @@ int run_main(int argc, char** argv) {
        "incident grouping, serious incidents, reporting deadlines, audit sealing and retention "
        "(config/incidents.yml; default: the built-in settings); reloaded on SIGHUP")
       ("audit-key-file", po::value(&o.audit_key_file),
-       "key sealing the audit chain's head (HMAC-SHA256; default $SOCD_AUDIT_KEY_FILE, then $SOCD_AUDIT_KEY)");
+       "key sealing the audit chain's head (HMAC-SHA256; default $SOCD_AUDIT_KEY_FILE, then $SOCD_AUDIT_KEY)")
+      ("api", po::value(&o.api), "serve the HTTP JSON API over TLS on ADDR:PORT (needs --api-cert, --api-key, "
+       "--api-tokens)")
+      ("api-cert", po::value(&o.api_cert), "certificate chain (PEM) of the API")
+      ("api-key", po::value(&o.api_key), "private key (PEM) of the API")
+      ("api-tokens", po::value(&o.api_tokens),
+       "API tokens, one `NAME ROLE sha256:HEX` a line (roles analyst, auditor, admin); read at start");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -181,6 +190,10 @@ int run_main(int argc, char** argv) {
   if (o.workers == 0) o.workers = std::max(1u, std::thread::hardware_concurrency());
   if (!o.tls.empty() && (o.tls_cert.empty() || o.tls_key.empty())) {
     std::fprintf(stderr, "socd run: --syslog-tls needs --tls-cert and --tls-key\n");
+    return kUsageError;
+  }
+  if (!o.api.empty() && (o.api_cert.empty() || o.api_key.empty() || o.api_tokens.empty())) {
+    std::fprintf(stderr, "socd run: --api needs --api-cert, --api-key and --api-tokens\n");
     return kUsageError;
   }
   if (o.files.empty() && !o.read_stdin && o.udp.empty() && o.tcp.empty() && o.tls.empty()) {
@@ -337,6 +350,53 @@ int run_main(int argc, char** argv) {
     }
     metrics = std::move(*m);
   }
+  // Retention: at start and every hour, by the security levels' periods in the settings in force.
+  auto enforce_retention = [&]() -> Expected<RetentionResult> {
+    RetentionOptions ro;
+    ro.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+    const IncidentSettings in_force = ledger.settings();
+    std::copy(std::begin(in_force.retention_ms), std::end(in_force.retention_ms), ro.keep_ms);
+    auto done = (*store)->enforce_retention(ro);
+    if (done && (done->removed > 0 || done->kept_for_layer4 > 0))
+      log("retention: %llu alert(s) removed, %llu past their period kept for layer 4",
+          static_cast<unsigned long long>(done->removed), static_cast<unsigned long long>(done->kept_for_layer4));
+    if (!done) log("retention failed: %s", done.error().message().c_str());
+    return done;
+  };
+  (void)enforce_retention();
+  auto last_retention = std::chrono::steady_clock::now();
+  std::unique_ptr<ApiServer> api;
+  if (!o.api.empty()) {
+    auto tokens = load_api_tokens(o.api_tokens);
+    Status failed = tokens ? Status() : tokens.error();
+    if (failed.ok()) {
+      ApiServerOptions ao;
+      ao.address = o.api;
+      ao.cert = o.api_cert;
+      ao.key = o.api_key;
+      ao.tokens = std::move(*tokens);
+      ApiContext ac;
+      ac.store = store->get();
+      ac.ledger = &ledger;
+      auto collector = std::make_shared<PipelineCollector>(pipeline, info);
+      ac.metrics_text = [collector] { return prometheus::TextSerializer().Serialize(collector->Collect()); };
+      ac.reload = [] { return ::kill(::getpid(), SIGHUP) == 0 ? Status() : Status::error("cannot signal a reload"); };
+      ac.retention = enforce_retention;
+      std::string key = *audit_key;
+      ac.audit_key = [key] { return key; };
+      auto started_api = ApiServer::start(std::move(ao), std::move(ac));
+      if (started_api) api = std::move(*started_api);
+      else failed = started_api.error();
+    }
+    if (!failed.ok()) {
+      std::fprintf(stderr, "socd run: %s\n", failed.message().c_str());
+      for (auto& s : sources) s->stop();
+      pipeline.drain();
+      return kUsageError;
+    }
+    log("API on %s (port %u)", o.api.c_str(), static_cast<unsigned>(api->port()));
+  }
   std::string names;
   for (auto& s : sources) names += (names.empty() ? "" : ", ") + s->name();
   log("running: %zu rules (%zu skipped), %u workers, store %s, sources: %s%s%s", set->loaded, set->skipped,
@@ -388,6 +448,10 @@ int run_main(int argc, char** argv) {
     }
     // Incident changes from `socd incidents` (the command inbox), and the chain's seal when one is due.
     serve_commands(o.data_dir, ledger);
+    if (std::chrono::steady_clock::now() - last_retention >= std::chrono::hours(1)) {
+      (void)enforce_retention();
+      last_retention = std::chrono::steady_clock::now();
+    }
     if (Status st = ledger.seal(true); !st.ok()) log("cannot seal the audit chain: %s", st.message().c_str());
     if (pipeline.failed()) {
       rc = kRuntimeError;
@@ -397,6 +461,7 @@ int run_main(int argc, char** argv) {
         (!file_source || file_source->done()) && (!stdin_source || stdin_source->done()))
       break;
   }
+  if (api) api->stop();
   for (auto& s : sources) s->stop();
   pipeline.drain();
   if (forwarder) forwarder->stop();

@@ -96,7 +96,7 @@ bool decode_chain(std::string_view value, ChainRecord& r, std::string_view& body
   std::string_view in = value;
   if (in.size() < 18 + 2 * kHashSize || static_cast<uint8_t>(in[0]) != kChainVersion) return false;
   const auto kind = static_cast<uint8_t>(in[1]);
-  if (kind < 1 || kind > 6) return false;
+  if (kind < 1 || kind > 7) return false;
   r.kind = static_cast<ChainKind>(kind);
   r.seq = get_be64(in.substr(2));
   r.time_ms = static_cast<int64_t>(get_be64(in.substr(10)));
@@ -168,6 +168,7 @@ const char* chain_kind_name(ChainKind kind) {
     case ChainKind::Settings: return "settings";
     case ChainKind::Seal: return "seal";
     case ChainKind::Retention: return "retention";
+    case ChainKind::Request: return "request";
   }
   return "unknown";
 }
@@ -705,6 +706,22 @@ Status RocksLedger::record_rule_set(const RuleSetLoad& load) {
   return write(batch);
 }
 
+Status RocksLedger::record_request(std::string_view subject, std::string_view payload) {
+  if (read_only_) return Status::error("alert store '" + dir_ + "' is open read-only");
+  std::lock_guard lock(commit_mutex_);
+  begin();
+  rocksdb::WriteBatch batch;
+  if (Status st = append(ChainKind::Request, subject, payload, batch); !st.ok()) {
+    failed();
+    return st;
+  }
+  if (Status st = maybe_seal(batch, false); !st.ok()) {
+    failed();
+    return st;
+  }
+  return write(batch);
+}
+
 void RocksLedger::note_source_activity(const std::string& source, uint64_t events) {
   const int64_t hour = now() / 3'600'000 * 3'600'000;
   std::string key = source;
@@ -907,6 +924,7 @@ Expected<VerifyReport> RocksLedger::verify(const std::string& key) {
         retention.emplace_back(before, r.subject);
         break;
       }
+      case ChainKind::Request: ++rep.requests; break;
       case ChainKind::Settings: break;
     }
   }

@@ -54,6 +54,10 @@ public:
   Status finish(rocksdb::WriteBatch& batch);
   void written();
   void failed();
+  // Inside begin() .. written()/failed() (the caller holds the commit mutex): a chain record in `batch` (retention).
+  Status add_record(ChainKind kind, std::string_view subject, std::string_view payload, rocksdb::WriteBatch& batch) {
+    return append(kind, subject, payload, batch);
+  }
 
   Status configure(const IncidentSettings& settings, const std::string& seal_key) override;
   IncidentSettings settings() override;
@@ -66,6 +70,7 @@ public:
   Expected<std::optional<std::string>> incident_of_alert(std::string_view alert_id) override;
   std::map<std::string, uint64_t> overdue(int64_t now_ms) override;
   Status record_rule_set(const RuleSetLoad& load) override;
+  Status record_request(std::string_view subject, std::string_view payload) override;
   void note_source_activity(const std::string& source, uint64_t events) override;
   Status source_activity(const std::function<bool(const SourceActivity&)>& visit) override;
   Status seal(bool only_when_due = false) override { return seal_now(!only_when_due); }

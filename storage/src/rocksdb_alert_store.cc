@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "outbox_rocks.h"
+#include "retention.h"
 #include "rocks_ledger.h"
 #include "rocksdb_options.h"
 #include "socd/alert_store.h"
@@ -115,6 +116,14 @@ public:
   Expected<std::optional<StoredAlert>> get(std::string_view id) override;
   Expected<uint64_t> count() override;
   Status refresh() override;
+  Expected<RetentionResult> enforce_retention(const RetentionOptions& options) override {
+    if (options_.read_only) return Status::error("alert store " + in_quotes(dir_) + " is open read-only: only the "
+                                                 "writer removes alerts");
+    std::lock_guard lock(commit_mutex_);
+    RetentionTarget target{dir_, db_.get(), handles_[kDefault], handles_[kAlerts], handles_[kAlertIds],
+                           ledger_.get(), &count_, options_.sync};
+    return store::enforce_retention(target, options);
+  }
   Ledger* ledger() override { return ledger_.get(); }
   Outbox* outbox() override { return outbox_.get(); }
 

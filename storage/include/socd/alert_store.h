@@ -44,6 +44,30 @@ struct AlertQuery {
   bool newest_first = false;
 };
 
+// Retention: alerts older than the period kept for their system's security level are removed (RocksDB range
+// deletions over runs of removable alerts, then a compaction of the span), with a retention record per level in the
+// audit chain in the same atomic write, so `socd audit verify` knows they went. An alert still owed to layer 4 is
+// never removed.
+struct RetentionOptions {
+  int64_t now_ms = 0;
+  int64_t keep_ms[6] = {};  // per system security level (0: unknown, 1..5); 0 keeps them for ever
+  // Whether layer 4 has received the alert (null: no delivery is known, so every alert routed to layer 4 stays).
+  std::function<bool(const StoredAlert&)> forwarded_to_layer4;
+  size_t batch_alerts = 50'000;  // removals per atomic write
+};
+
+struct RetentionResult {
+  uint64_t removed = 0;
+  uint64_t kept_for_layer4 = 0;  // past their period but still owed to layer 4
+  uint64_t removed_by_level[6] = {};
+  uint64_t ranges = 0;           // range deletions written (runs of two or more alerts)
+};
+
+// An alert still owed to layer 4: routed to it (StoredAlert::layers has kLayer4) and not marked forwarded by
+// `forwarded` (null: nothing is marked, so it is owed). Stands in for the layer-4 outbox's own record of what is
+// still pending until the store keeps one.
+bool owed_to_layer4(const StoredAlert& alert, const std::function<bool(const StoredAlert&)>& forwarded);
+
 struct StoreOptions {
   bool read_only = false;  // open beside a running writer (a secondary instance that catches up on open); its
                            // scratch files live in a temporary directory removed on close
@@ -79,6 +103,10 @@ public:
   // A read-only store sees what the writer had committed when it was opened; refresh() catches up with the
   // writer's later commits. Nothing to do for the writer itself.
   virtual Status refresh() { return Status(); }
+  // Writer: removes the alerts past their retention (RetentionOptions above).
+  virtual Expected<RetentionResult> enforce_retention(const RetentionOptions&) {
+    return Status::error("this alert store does not enforce retention");
+  }
   // The incidents and the audit chain kept with the alerts (socd/ledger.h); null for a store without them.
   virtual Ledger* ledger() { return nullptr; }
   // The layer-4 outbox, filled by commit() with the alerts routed to L4 (socd/outbox.h); null without one.

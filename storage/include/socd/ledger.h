@@ -26,14 +26,18 @@
 
 namespace socd {
 
-enum class ChainKind : uint8_t { Alert = 1, Incident = 2, RuleSet = 3, Settings = 4, Seal = 5, Retention = 6 };
+enum class ChainKind : uint8_t {
+  Alert = 1, Incident = 2, RuleSet = 3, Settings = 4, Seal = 5, Retention = 6,
+  Request = 7  // a request to the HTTP API (who, what, the answer's status)
+};
 const char* chain_kind_name(ChainKind kind);
 
 struct ChainRecord {
   uint64_t seq = 0;
   ChainKind kind = ChainKind::Alert;
   int64_t time_ms = 0;   // when it was appended (wall clock of the writer)
-  std::string subject;   // alert id, incident id, "rules", "settings", the seal key's id, the retention scope
+  std::string subject;   // alert id, incident id, "rules", "settings", the seal key's id, the retention scope,
+                         // the API token's name (request)
   std::string payload;   // alert: SHA-256 of its stored record; incident: SHA-256 of the record, then the change
                          // text; rule set, settings, retention: their text; seal: the HMAC
   std::string prev_hash, hash;  // 32 bytes each
@@ -54,6 +58,7 @@ struct RuleSetLoad {
 struct VerifyReport {
   bool ok = true;
   uint64_t records = 0, alerts = 0, incident_changes = 0, rule_sets = 0, seals = 0, seals_checked = 0;
+  uint64_t requests = 0;  // API requests recorded
   uint64_t alerts_in_store = 0, incidents_in_store = 0;
   uint64_t last_seal_seq = 0;  // records after it are not covered by a seal
   std::string head_hash;       // hex
@@ -93,6 +98,8 @@ public:
 
   // Writer: a rule-set load, chained with its digest.
   virtual Status record_rule_set(const RuleSetLoad& load) = 0;
+  // Writer: a request to the HTTP API, chained (subject: the token's name or "-"; payload: its description).
+  virtual Status record_request(std::string_view subject, std::string_view payload) = 0;
   // Writer: a source delivered a batch; written with the next commit (any thread).
   virtual void note_source_activity(const std::string& source, uint64_t events) = 0;
   virtual Status source_activity(const std::function<bool(const SourceActivity&)>& visit) = 0;
