@@ -89,7 +89,9 @@ size_t LineFramer::take(LineBatch& batch, size_t n, size_t max_lines) {
   const char* from = base + partial_ + scanned_;
   bool searched_all = false;
   while (batch.lines.size() < max_lines) {
-    const char* nl = static_cast<const char*>(std::memchr(from, '\n', static_cast<size_t>(end - from)));
+    // (An empty batch has no buffer yet: memchr must not see its null pointer, even for 0 bytes.)
+    const char* nl =
+        from < end ? static_cast<const char*>(std::memchr(from, '\n', static_cast<size_t>(end - from))) : nullptr;
     if (!nl) {
       searched_all = true;
       break;
