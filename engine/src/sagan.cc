@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "socd/lognorm.h"
 #include "sagan_internal.h"
 #include "value_match.h"
 
@@ -414,6 +415,11 @@ private:
     if (keyword == "json_map") return json_map(value);
     if (keyword.rfind("json_decode_base64", 0) == 0 || keyword.rfind("json_base64_decode", 0) == 0)
       return Skip{"sagan-unsupported-option", keyword + ": decoding base64 JSON values is not supported"};
+    if (keyword == "xbits_pause" || keyword == "xbits_upause" || keyword == "flexbits_pause" ||
+        keyword == "flexbits_upause")
+      return Skip{"sagan-unsupported-option",
+                  keyword + ": waiting before a bit is tested is not supported (the test would have to be "
+                            "decided after later events); remove the option or the rule"};
     if (keyword == "append_program")
       return Skip{"sagan-unsupported-option",
                   "append_program: matching the message with the program appended is not supported"};
@@ -437,10 +443,6 @@ private:
                                                     "after",
                                                     "xbits",
                                                     "flexbits",
-                                                    "xbits_pause",
-                                                    "xbits_upause",
-                                                    "flexbits_pause",
-                                                    "flexbits_upause",
                                                     "alert_time",
                                                     "parse_src_ip",
                                                     "parse_dst_ip",
@@ -802,19 +804,19 @@ private:
 
   // ---- the rule ----
   // What the stateful stage needs besides the options themselves, and the warnings about what it cannot do.
-  void note_stateful() {
-    bool state = false, parse_src = false, normalize = false, by_address = false;
+  std::optional<Skip> note_stateful() {
+    bool state = false, normalize = false, protocol = false, parse_proto = false, ports = false;
     for (const auto& [k, v] : stateful_) {
       if (k == "threshold" || k == "after" || k == "xbits" || k == "flexbits" || k == "blacklist" ||
           k == "zeek-intel")
         state = true;
-      if (k == "parse_src_ip") parse_src = true;
+      if (k == "source" || k == "destination" || k == "source_port" || k == "destination_port" ||
+          k == "protocol")
+        state = true;  // the header is checked by the stateful stage too
       if (k == "normalize") normalize = true;
-      if ((k == "threshold" || k == "after") &&
-          (v.find("by_src") != std::string::npos || v.find("by_dst") != std::string::npos ||
-           v.find("by_username") != std::string::npos))
-        by_address = true;
-      if (k == "xbits" || k == "flexbits" || k == "blacklist" || k == "zeek-intel") by_address = true;
+      if (k == "protocol") protocol = true;
+      if (k == "parse_proto" || k == "parse_proto_program") parse_proto = true;
+      if (k == "source_port" || k == "destination_port") ports = true;
       if (k == "threshold" && (v.find("type threshold") != std::string::npos ||
                                v.find("type both") != std::string::npos))
         warn("warning-sagan-threshold",
@@ -822,12 +824,23 @@ private:
                  "': only types limit and suppress exist in Sagan; Sagan 1.2.0 loads the rule and applies "
                  "no threshold, and so does socd");
     }
-    if (normalize && by_address && !parse_src)
-      warn("warning-sagan-normalize",
-           "the rule tracks by address or user name as liblognorm's `normalize` extracts them; socd does "
-           "not run liblognorm, so it tracks by the syslog host (and no user name), as Sagan does when "
-           "normalization finds nothing");
+    if (protocol && parse_proto)
+      return Skip{"sagan-unsupported-option",
+                  "a tcp/udp/icmp header with parse_proto / parse_proto_program: socd does not read the "
+                  "protocol from the message (protocol.map); write 'any' in the header or drop the option"};
+    if (normalize) {
+      if (!vars_.normalize_rulebase.empty())
+        stateful_.emplace_back("normalize_rulebase", vars_.normalize_rulebase);
+      else
+        warn("warning-sagan-normalize",
+             "normalize with no rulebase (no normalization.rulebase beside the rules, and no "
+             "sagan-core/liblognorm normalize_rulebase in the Sagan YAML): it extracts nothing, so the rule "
+             "tracks by the syslog host and no user name, as Sagan does when normalization finds nothing");
+    }
+    if (ports) stateful_.emplace_back("sagan_default_port", std::to_string(vars_.default_port));
+    if (protocol) stateful_.emplace_back("sagan_default_proto", vars_.default_proto);
     if (state && !vars_.default_host.empty()) stateful_.emplace_back("default_host", vars_.default_host);
+    return std::nullopt;
   }
 
   std::optional<Skip> finish(Rule& rule) {
@@ -871,7 +884,7 @@ private:
     rule.description = "Sagan sid " + sid_ + (rev_.empty() ? "" : " rev " + rev_);
     rule.file = file_;
     rule.line = line_;
-    note_stateful();
+    if (auto s = note_stateful()) return s;
     rule.stateful_options = std::move(stateful_);
 
     Conjunction conj;
@@ -1046,6 +1059,15 @@ void load_sagan_path(const std::string& path, const SaganVariables& given, RuleL
       Status s = load_sagan_references(reference.string(), vars);
       if (!s.ok()) out.diagnostics.push_back({reference.string(), 0, "warning-sagan-reference", s.message()});
     }
+  }
+  if (vars.normalize_rulebase.empty()) {
+    fs::path rulebase = dir / "normalization.rulebase";
+    if (fs::exists(rulebase)) vars.normalize_rulebase = rulebase.string();
+  }
+  if (!vars.normalize_rulebase.empty()) {
+    // Read once here for its diagnostics (the stateful stage compiles it again, once per file).
+    if (!lognorm::Rulebase::load(vars.normalize_rulebase, out.diagnostics))
+      vars.normalize_rulebase.clear();  // unreadable (diagnosed): `normalize` rules warn that it is missing
   }
   std::set<std::string> sids = loaded_sids(out);
   for (const auto& f : files) {

@@ -158,6 +158,30 @@ Expected<SaganVariables> load_sagan_variables(const std::string& yaml_path) {
   YAML::Node core = root["sagan-core"] ? root["sagan-core"]["core"] : YAML::Node();
   if (core && core.IsMap() && core["default-host"] && core["default-host"].IsScalar())
     vars.default_host = trim(core["default-host"].Scalar());
+  if (core && core.IsMap() && core["default-port"] && core["default-port"].IsScalar()) {
+    int port = 0;
+    if (!sagan_detail::parse_uint(trim(core["default-port"].Scalar()), port) || port > 65535)
+      return Status::error(yaml_path + ":" + std::to_string(core["default-port"].Mark().line + 1) +
+                           ": default-port '" + core["default-port"].Scalar() + "' is not a port");
+    vars.default_port = port;
+  }
+  if (core && core.IsMap() && core["default-proto"] && core["default-proto"].IsScalar())
+    vars.default_proto = trim(core["default-proto"].Scalar());
+  // The rulebase of `normalize`, when liblognorm is enabled (a name that cannot be resolved is an error; a
+  // file that is not there is reported by the rule loader).
+  YAML::Node lognorm = root["sagan-core"] ? root["sagan-core"]["liblognorm"] : YAML::Node();
+  if (lognorm && lognorm.IsMap() && lognorm["normalize_rulebase"] &&
+      lognorm["normalize_rulebase"].IsScalar()) {
+    std::string enabled = lognorm["enabled"] ? lognorm["enabled"].as<std::string>("") : "yes";
+    if (enabled == "yes" || enabled == "true" || enabled == "enabled") {
+      std::vector<std::string> undefined;
+      vars.normalize_rulebase =
+          sagan_detail::resolve_variables(lognorm["normalize_rulebase"].Scalar(), vars, undefined);
+      if (!undefined.empty())
+        return Status::error(yaml_path + ":" + std::to_string(lognorm["normalize_rulebase"].Mark().line + 1) +
+                             ": normalize_rulebase names " + undefined[0] + ", which vars: does not define");
+    }
+  }
   // The lists of the blacklist and bro-intel / zeek-intel processors, when enabled.
   YAML::Node processors = root["processors"];
   if (processors && processors.IsSequence()) {

@@ -173,8 +173,21 @@ bool parse_uint(std::string_view s, int& out) {
   return true;
 }
 
+namespace {
+std::string resolve_nested(std::string_view text, const SaganVariables& vars,
+                           std::vector<std::string>& undefined, int depth);
+}
+
 std::string resolve_variables(std::string_view text, const SaganVariables& vars,
                               std::vector<std::string>& undefined) {
+  return resolve_nested(text, vars, undefined, 0);
+}
+
+namespace {
+// A value may name other variables (EXTERNAL_NET: "!$HOME_NET"): they are resolved too, 8 levels at most (a
+// variable naming itself stays as written beyond that).
+std::string resolve_nested(std::string_view text, const SaganVariables& vars,
+                           std::vector<std::string>& undefined, int depth) {
   std::string out;
   for (size_t i = 0; i < text.size();) {
     if (text[i] != '$') {
@@ -191,12 +204,13 @@ std::string resolve_variables(std::string_view text, const SaganVariables& vars,
       if (!name.empty()) undefined.push_back("$" + name);
       out.append(text.substr(i, j - i));
     } else {
-      out += it->second;
+      out += depth < 8 ? resolve_nested(it->second, vars, undefined, depth + 1) : it->second;
     }
     i = j;
   }
   return out;
 }
+}  // namespace
 
 std::string check_stateful_option(const std::string& keyword, const std::string& value,
                                   std::string& warning) {

@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "socd/lognorm.h"
 #include "socd/stateful.h"
+#include "value_match.h"
 
 namespace socd {
 
@@ -83,8 +85,25 @@ struct SaganLookup {
   std::vector<std::shared_ptr<const SaganList>> lists;
 };
 
+// The header's address or port check of a Sagan rule: the value must be in one of `in` (when there are any)
+// and in none of `out` (the '!' entries).
+struct SaganAddressCheck {
+  std::vector<detail::Network> in, out;
+  bool active() const { return !in.empty() || !out.empty(); }
+};
+struct SaganPortCheck {
+  std::vector<std::pair<int, int>> in, out;  // ranges, bounds included
+  bool active() const { return !in.empty() || !out.empty(); }
+};
+
 struct SaganRule {
   uint32_t rule = 0;
+  std::shared_ptr<const lognorm::Rulebase> rulebase;  // `normalize`: the compiled rulebase; null: none
+  SaganAddressCheck source, destination;              // the header (all "any": inactive)
+  SaganPortCheck source_port, destination_port;
+  std::string protocol;        // the header's tcp / udp / icmp; empty: any
+  std::string event_protocol;  // default_proto, else the Sagan YAML's default-proto
+  int default_port = 514;      // the Sagan YAML's default-port: the port of an event whose message names none
   int host_slot = -1, message_slot = -1;  // in the rule's state values
   int parse_src = 0, parse_dst = 0;
   int default_src_port = -1, default_dst_port = -1;

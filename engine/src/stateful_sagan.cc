@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "stateful_impl.h"
 #include "value_match.h"
@@ -330,6 +332,124 @@ bool lookup_hit(const SaganLookup& l, const SaganFacts& f, std::string_view mess
   return false;
 }
 
+// The entries of a header list as the front end keeps it ("[10.0.0.0/8,!10.1.2.3]", "![a,b]", spaces
+// removed), each with whether it is negated ('!' before it or before a list holding it; two cancel out).
+void list_entries(std::string_view s, bool negated, std::vector<std::pair<std::string, bool>>& out) {
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i < s.size() && s[i] == '[') ++depth;
+    if (i < s.size() && s[i] == ']') --depth;
+    if (i < s.size() && (s[i] != ',' || depth > 0)) continue;
+    std::string_view item = s.substr(start, i - start);
+    start = i + 1;
+    bool n = negated;
+    while (!item.empty() && item[0] == '!') {
+      n = !n;
+      item.remove_prefix(1);
+    }
+    if (item.size() >= 2 && item.front() == '[' && item.back() == ']')
+      list_entries(item.substr(1, item.size() - 2), n, out);
+    else if (!item.empty())
+      out.emplace_back(std::string(item), n);
+  }
+}
+
+void address_check(const std::string& value, SaganAddressCheck& out) {
+  std::vector<std::pair<std::string, bool>> entries;
+  list_entries(value, false, entries);
+  for (const auto& [x, negated] : entries) {
+    if (x == "any") {
+      if (!negated) out.in.push_back(detail::Network{{}, 0});  // a plain "any" lets every address in
+      continue;
+    }
+    if (auto net = detail::parse_network(x)) (negated ? out.out : out.in).push_back(*net);
+  }
+}
+
+void port_check(const std::string& value, SaganPortCheck& out) {
+  std::vector<std::pair<std::string, bool>> entries;
+  list_entries(value, false, entries);
+  for (const auto& [x, negated] : entries) {
+    std::pair<int, int> range{0, 65535};
+    if (x != "any") {
+      size_t colon = x.find(':');
+      int64_t a = 0, b = 65535;
+      if (colon == std::string::npos) {
+        if (!number(x, a)) continue;
+        b = a;
+      } else if ((colon > 0 && !number(x.substr(0, colon), a)) ||
+                 (colon + 1 < x.size() && !number(x.substr(colon + 1), b))) {
+        continue;
+      }
+      range = {static_cast<int>(a), static_cast<int>(b)};
+    }
+    (negated ? out.out : out.in).push_back(range);
+  }
+}
+
+bool in_network(const detail::Network& net, const std::array<uint8_t, 16>& a) {
+  for (int i = 0, bits = net.prefix; bits > 0; ++i, bits -= 8) {
+    const uint8_t mask = static_cast<uint8_t>(0xff00 >> std::min(bits, 8));
+    if ((a[i] & mask) != (net.addr[i] & mask)) return false;
+  }
+  return true;
+}
+
+// An address that is not one (no syslog host address, no default host) is not checked.
+bool address_passes(const SaganAddressCheck& c, std::string_view address) {
+  if (!c.active()) return true;
+  std::array<uint8_t, 16> a;
+  if (!address_bytes(address, a)) return true;
+  bool in = c.in.empty();
+  for (const auto& n : c.in)
+    if (in_network(n, a)) {
+      in = true;
+      break;
+    }
+  if (!in) return false;
+  for (const auto& n : c.out)
+    if (in_network(n, a)) return false;
+  return true;
+}
+
+bool port_passes(const SaganPortCheck& c, int port) {
+  if (!c.active()) return true;
+  bool in = c.in.empty();
+  for (const auto& [lo, hi] : c.in)
+    if (port >= lo && port <= hi) {
+      in = true;
+      break;
+    }
+  if (!in) return false;
+  for (const auto& [lo, hi] : c.out)
+    if (port >= lo && port <= hi) return false;
+  return true;
+}
+
+// The compiled rulebases, one per file (and its size and time), shared by every rule set built in the
+// process: rule sets are rebuilt on reload, the rulebase is compiled again only when its file changed.
+std::shared_ptr<const lognorm::Rulebase> compiled_rulebase(const std::string& path, std::string& problem) {
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<std::string, std::shared_ptr<const lognorm::Rulebase>>> cache;
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  auto time = std::filesystem::last_write_time(path, ec);
+  if (ec) {
+    problem = "cannot read the normalization rulebase " + path + ": " + ec.message();
+    return nullptr;
+  }
+  std::string stamp = std::to_string(size) + "/" + std::to_string(time.time_since_epoch().count());
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& entry = cache[path];
+  if (entry.second && entry.first == stamp) return entry.second;
+  std::vector<Diagnostic> ignored;  // the front end reported them when it loaded the rules
+  entry.second = lognorm::Rulebase::load(path, ignored);
+  entry.first = stamp;
+  if (!entry.second) problem = "cannot read the normalization rulebase " + path;
+  return entry.second;
+}
+
 bool in_alert_time(const SaganRule& r, int64_t time_ms) {
   std::time_t t = static_cast<std::time_t>(time_ms / 1000);
   std::tm tm{};
@@ -340,6 +460,29 @@ bool in_alert_time(const SaganRule& r, int64_t time_ms) {
   if (r.hours_from <= r.hours_to) return on(day) && hm >= r.hours_from && hm <= r.hours_to;
   // Across midnight: from the start on a listed day, or up to the end on the day after one.
   return (on(day) && hm >= r.hours_from) || (on(before) && hm <= r.hours_to);
+}
+
+// `normalize`: the rulebase on " " + message (rsyslog's msg property keeps the space after the tag's ':', and
+// Sagan's rulebases expect it); what it finds replaces what parse_src_ip and the others found.
+void normalize(const lognorm::Rulebase& rulebase, std::string_view message, SaganFacts& f) {
+  thread_local std::string text;
+  thread_local std::vector<lognorm::Capture> found;
+  text.assign(1, ' ');
+  text.append(message);
+  if (!rulebase.normalize(text, found)) {
+    f.normalized = 2;
+    return;
+  }
+  f.normalized = 1;
+  std::array<uint8_t, 16> bytes;
+  for (const auto& [name, value] : found) {
+    int64_t port = 0;
+    if (name == "src-ip" && address_bytes(value, bytes)) f.src.assign(value);
+    else if (name == "dst-ip" && address_bytes(value, bytes)) f.dst.assign(value);
+    else if (name == "src-port" && number(value, port) && port <= 65535) f.src_port = static_cast<int>(port);
+    else if (name == "dst-port" && number(value, port) && port <= 65535) f.dst_port = static_cast<int>(port);
+    else if (name == "username") f.username.assign(value);
+  }
 }
 
 }  // namespace
@@ -355,7 +498,8 @@ bool SaganList::contains_address(std::string_view address) const {
 bool has_sagan_state(const Rule& rule) {
   for (const auto& [k, v] : rule.stateful_options)
     if (k == "threshold" || k == "after" || k == "xbits" || k == "flexbits" || k == "alert_time" ||
-        k == "blacklist" || k == "zeek-intel")
+        k == "blacklist" || k == "zeek-intel" || k == "source" || k == "destination" || k == "source_port" ||
+        k == "destination_port" || k == "protocol")
       return true;
   return false;
 }
@@ -394,6 +538,24 @@ bool compile_sagan_rule(const Rule& rule, uint32_t index,
       out.default_dst_port = static_cast<int>(n);
     } else if (k == "default_host") {
       out.default_host = v;
+    } else if (k == "normalize_rulebase") {
+      std::string problem;
+      out.rulebase = compiled_rulebase(v, problem);
+      if (!problem.empty())
+        diags.push_back({rule.file, rule.line, "warning-sagan-normalize",
+                         problem + ": `normalize` extracts nothing for this rule"});
+    } else if (k == "source" || k == "destination") {
+      address_check(v, k == "source" ? out.source : out.destination);
+    } else if (k == "source_port" || k == "destination_port") {
+      port_check(v, k == "source_port" ? out.source_port : out.destination_port);
+    } else if (k == "protocol") {
+      out.protocol = v;
+    } else if (k == "default_proto") {
+      out.event_protocol = v;
+    } else if (k == "sagan_default_proto") {
+      if (out.event_protocol.empty()) out.event_protocol = v;
+    } else if (k == "sagan_default_port" && number(v, n)) {
+      out.default_port = static_cast<int>(n);
     } else if (k == "blacklist" || k == "zeek-intel") {
       SaganLookup l;
       l.blacklist = k == "blacklist";
@@ -447,6 +609,7 @@ void sagan_facts(const SaganRule& r, const std::vector<std::optional<std::string
   f.dst_port = r.default_dst_port;
   f.message_digest = 0;
   f.unmet = 0;
+  f.normalized = 0;
   const size_t want = static_cast<size_t>(std::max(r.parse_src, r.parse_dst));
   if (want > 0) {
     std::vector<FoundAddress>& found = found_addresses();
@@ -459,6 +622,14 @@ void sagan_facts(const SaganRule& r, const std::vector<std::optional<std::string
     };
     take(r.parse_src, f.src, f.src_port);
     take(r.parse_dst, f.dst, f.dst_port);
+  }
+  if (r.rulebase) normalize(*r.rulebase, message, f);
+  if (!address_passes(r.source, f.src) || !address_passes(r.destination, f.dst) ||
+      !port_passes(r.source_port, f.src_port >= 0 ? f.src_port : r.default_port) ||
+      !port_passes(r.destination_port, f.dst_port >= 0 ? f.dst_port : r.default_port) ||
+      (!r.protocol.empty() && r.protocol != r.event_protocol)) {
+    f.unmet = 3;
+    return;
   }
   if (r.threshold.string || r.after.string) {
     uint64_t h = 1469598103934665603ull;  // FNV-1a

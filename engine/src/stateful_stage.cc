@@ -742,6 +742,8 @@ struct StatefulStage::State {
   // Applies a Sagan rule's options to a match; false when the match ends here (`v` says how).
   bool sagan_match(const SaganRule& r, const SaganFacts& f, const Input& in, std::vector<StageAlert>& out,
                    Verdict& v) {
+    if (f.normalized == 1) ++counters.sagan_normalized;
+    if (f.normalized == 2) ++counters.sagan_not_normalized;
     if (f.unmet) {
       ++counters.sagan_unmet;
       v = Verdict::Unmet;

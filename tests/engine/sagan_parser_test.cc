@@ -308,7 +308,7 @@ TEST(SaganParser, StatefulOptionsAreValidatedAndKept) {
   Rule r = rule_of(
       "content:\"a\"; after: track by_src&by_username, count 5, seconds 300; "
       "xbits: set,brute_force,21600; xbits: isset,by_src,recon|brute_force; xbits: noalert; "
-      "xbits: set,seen,track ip_pair,expire 60; flexbits: isnotset, by_src, created; flexbits_pause: 2; "
+      "xbits: set,seen,track ip_pair,expire 60; flexbits: isnotset, by_src, created; "
       "alert_time: days $SAGAN_DAYS, hours 2300-0700; parse_dst_ip: 2; parse_port; normalize; "
       "parse_hash: sha256; default_proto: udp; fwsam: src, 1 day; sid:1;");
   EXPECT_EQ(stateful(r, "after"), "track by_src&by_username, count 5, seconds 300");

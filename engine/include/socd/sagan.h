@@ -45,8 +45,14 @@
 // rule), warning-sagan-lookup-list (blacklist, bro-intel / zeek-intel with no list given in the Sagan YAML:
 // the rule loads but cannot fire, as in Sagan with those processors off), warning-sagan-threshold (a
 // threshold type other than limit or suppress, which Sagan 1.2.0 loads and does not apply),
-// warning-sagan-normalize (a rule tracks by address or user name and relies on `normalize`, liblognorm's
-// extraction, which socd does not run: it tracks by the syslog host and an empty user name instead).
+// warning-sagan-normalize (a rule has `normalize` but there is no rulebase: it extracts nothing), the
+// rulebase's own diagnostics (lognorm-bad-rule: a rulebase line left out, naming the rulebase file:line).
+// `normalize` runs the rulebase (see socd/lognorm.h) on " " + the message (rsyslog's msg property, which
+// Sagan's rulebases are written for, keeps the space after the tag's ':'); the header's checks, `normalize`
+// and the other extraction options are applied by the stateful stage (socd/stateful.h, "Tracking keys").
+// Skipped as unsupported: xbits_pause / xbits_upause / flexbits_pause / flexbits_upause (a delay before a
+// bit is tested; none of Debian's rules uses them), a tcp/udp/icmp header with parse_proto or
+// parse_proto_program (socd does not read protocol.map).
 // A meta_content / event_id list naming a $VARIABLE the variables do not define is read as Sagan 1.2.0 reads
 // it: the name itself, "$NAME", is the value (warning-sagan-variable).
 //
@@ -86,6 +92,13 @@ struct SaganVariables {
   // with variables resolved; Sagan separates several with commas). Rules with `blacklist` / `bro-intel` look
   // the event's addresses up in them; with none, such rules load but cannot fire (as in Sagan).
   std::vector<std::string> blacklist_files, zeek_intel_files;
+  // The liblognorm rulebase of `normalize` (sagan-core/liblognorm normalize_rulebase when enabled; else
+  // normalization.rulebase beside the rules when there is one). Empty: `normalize` extracts nothing.
+  std::string normalize_rulebase;
+  // sagan-core/core default-port and default-proto: the port and protocol of an event whose message names
+  // none, which the rule header's port and protocol are checked against (Sagan's defaults: 514, udp).
+  int default_port = 514;
+  std::string default_proto = "udp";
 
   // Sagan's defaults: HOME_NET and EXTERNAL_NET "any", the usual service ports (SSH_PORT 22, HTTP_PORT 80
   // ...), HOME_COUNTRY, SAGAN_HOURS / SAGAN_DAYS, and RFC1918 (the private IPv4 prefixes). Site lists such as

@@ -47,14 +47,24 @@
 //      records the event's source and destination and expires `expire` seconds later; an unset removes the
 //      bits its direction selects), and `noalert` keeps the alert itself back (Verdict::Consumed).
 // A match held back by 1-3 is not an alert (Verdict::Unmet; counted in sagan_unmet and sagan_pending).
-// Tracking keys: the source is the Nth address of the message (parse_src_ip: N), else the syslog host when
-// it is an address, else the Sagan YAML's default host; the destination the Nth address (parse_dst_ip), else
-// the default host. An address is a dotted quad (no leading zeros) or an IPv6 address with at least three
-// ':' (so times such as 10:00:00 are not), delimited by anything but letters, digits, '.' and ':'; a
-// loopback address stands for the syslog host; ":N" or "#N" right after an IPv4 address is its port. A track
-// by_username needs the user name only liblognorm extracts (socd does not run it): such a threshold or after
-// does not apply, as in Sagan 1.2.0 when there is no user name. Windows and expiries run on the stage's clock
-// (event time, see above); bits expire when the watermark passes their expiry.
+// Tracking keys: the source is the normalized src-ip (`normalize`: the rulebase rule that matches the
+// message, see socd/lognorm.h), else the Nth address of the message (parse_src_ip: N), else the syslog host
+// when it is an address, else the Sagan YAML's default host; the destination the normalized dst-ip, else the
+// Nth address (parse_dst_ip), else the default host; ports the normalized src-port / dst-port, else a port
+// found beside the address, else default_src_port / default_dst_port; the user name the normalized username
+// (Sagan 1.2.0 gives the normalized values precedence over parse_src_ip and the others: measured).
+// The rule header (`alert any $EXTERNAL_NET any -> $HOME_NET any`) is checked on these: a source or
+// destination network list ([a, b/16, !c]: in one of the plain entries if there are any, in none of the '!'
+// ones), a port list or range (an event without a port has the Sagan YAML's default-port, 514 by default, as
+// in Sagan), and the protocol (default_proto, else the YAML's default-proto, udp by default); a match that
+// fails it is no alert (unmet 3). Sagan 1.2.0 itself ignores '!' entries (measured: "!10.0.0.1" matches
+// 10.0.0.1); socd applies them as Sagan's documentation describes.
+// An address is a dotted quad (no leading zeros) or an IPv6 address with at least three ':' (so times such as
+// 10:00:00 are not), delimited by anything but letters, digits, '.' and ':'; a loopback address stands for
+// the syslog host; ":N" or "#N" right after an IPv4 address is its port. A track by_username keys by the
+// normalized user name: without one (no `normalize`, or the message matched no rulebase rule) such a
+// threshold or after does not apply, as in Sagan 1.2.0 when there is no user name. Windows and expiries run
+// on the stage's clock (event time, see above); bits expire when the watermark passes their expiry.
 //
 // State is in memory, bounded (settings.max_keys groups per correlation or policy: beyond, the group that
 // would expire first is evicted and counted), and serialisable (snapshot/restore) so the service can keep it
@@ -117,7 +127,8 @@ struct SaganFacts {
   std::string username;
   int src_port = -1, dst_port = -1;
   uint64_t message_digest = 0;  // track by_string
-  uint8_t unmet = 0;            // a condition without state does not hold: 1 alert_time, 2 a list lookup
+  uint8_t unmet = 0;  // a condition without state does not hold: 1 alert_time, 2 a list lookup, 3 the header
+  uint8_t normalized = 0;  // `normalize`: 0 not asked, 1 a rulebase rule matched the message, 2 none did
 };
 
 // One alert of a rule the stage cares about, as a worker hands it over.
@@ -164,6 +175,8 @@ struct StageCounters {
   uint64_t sagan_pending = 0;    // Sagan matches an `after` counted before its count was passed
   uint64_t bits_set = 0;         // xbits / flexbits set (or refreshed) and unset
   uint64_t bits_unset = 0;
+  uint64_t sagan_normalized = 0;      // matches of `normalize` rules whose message a rulebase rule matched
+  uint64_t sagan_not_normalized = 0;  // ... and whose message none matched (the fallbacks apply)
 };
 
 // Correlations and policies compiled against one RuleSet: immutable, shared by the workers and the stage.
