@@ -1,0 +1,201 @@
+// Encoders of the national link, decoded after encoding and compared with what went in:
+//  - append_json_string (every JSON text socd sends): decoding its output gives the input, with each byte that
+//    is not part of valid UTF-8 replaced by U+FFFD;
+//  - the STIX 2.1 objects of an alert (stix::alert_objects): every object is valid JSON; the SOC's name, the
+//    rule's title, id and level, the alert id, the observables (command line, file name) and the STIX pattern
+//    (a string literal, quotes and backslashes escaped) decode to the values the alert carried.
+// Input: 8 bytes of time (milliseconds), then fields separated by '\n': SOC name, alert id, rule id, level,
+// title, command line, image path, source address. A first byte 'J' makes the rest of the input the
+// alert's JSON verbatim instead (hostile JSON in a stored alert).
+#include <simdjson.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fuzz_support.h"
+#include "socd/json.h"
+#include "stix.h"
+
+namespace {
+
+using socd::fuzz::check;
+
+// The input as the encoder must render it: valid UTF-8 (RFC 3629: shortest form, no surrogates, at most
+// U+10FFFF) kept, any other byte replaced by U+FFFD. Written apart from the encoder, to check it.
+std::string as_valid_utf8(std::string_view s) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (ok && len >= 3) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if (c == 0xE0 && c1 < 0xA0) ok = false;   // overlong
+      if (c == 0xED && c1 >= 0xA0) ok = false;  // surrogate
+      if (c == 0xF0 && c1 < 0x90) ok = false;   // overlong
+      if (c == 0xF4 && c1 >= 0x90) ok = false;  // above U+10FFFF
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+// A STIX pattern's string literal, undone: "[type:prop = 'lit']" -> lit, with \' and \\ unescaped.
+bool pattern_value(std::string_view pattern, std::string& type_prop, std::string& value) {
+  if (pattern.size() < 4 || pattern.front() != '[' || pattern.substr(pattern.size() - 2) != "']") return false;
+  size_t eq = pattern.find(" = '");
+  if (eq == std::string_view::npos) return false;
+  type_prop.assign(pattern.substr(1, eq - 1));
+  std::string_view lit = pattern.substr(eq + 4, pattern.size() - eq - 6);
+  value.clear();
+  for (size_t i = 0; i < lit.size(); ++i) {
+    if (lit[i] == '\\') {
+      if (i + 1 >= lit.size() || (lit[i + 1] != '\\' && lit[i + 1] != '\'')) return false;
+      value.push_back(lit[++i]);
+    } else if (lit[i] == '\'') {
+      return false;  // an unescaped quote inside the literal
+    } else {
+      value.push_back(lit[i]);
+    }
+  }
+  return true;
+}
+
+std::string_view field(simdjson::dom::element o, const char* key) {
+  std::string_view v;
+  if (o[key].get(v) != simdjson::SUCCESS) socd::fuzz::fail("a STIX object lacks a string field", key);
+  return v;
+}
+
+bool is_ipv4(std::string_view s) {
+  int parts = 0, digits = 0, value = 0;
+  for (char c : s) {
+    if (c == '.') {
+      if (digits == 0 || ++parts > 3) return false;
+      digits = value = 0;
+    } else if (c >= '0' && c <= '9') {
+      value = value * 10 + (c - '0');
+      if (++digits > 3 || value > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  return parts == 3 && digits > 0;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  static simdjson::dom::parser* parser = new simdjson::dom::parser();
+
+  // 1. The JSON string encoder on the whole input.
+  std::string encoded;
+  socd::append_json_string(encoded, in);
+  simdjson::dom::element decoded;
+  check(parser->parse(encoded).get(decoded) == simdjson::SUCCESS, "append_json_string wrote invalid JSON", encoded);
+  std::string_view text;
+  check(decoded.get(text) == simdjson::SUCCESS, "append_json_string wrote something else than a string");
+  check(text == as_valid_utf8(in), "decoding append_json_string's output does not give its input", in);
+
+  // 2. The STIX objects of an alert made of the input.
+  bool raw_json = !in.empty() && in[0] == 'J';
+  std::string_view rest = in;
+  const std::string_view time_bytes = rest.substr(0, std::min<size_t>(8, rest.size()));
+  rest.remove_prefix(time_bytes.size());
+  std::vector<std::string_view> f;
+  while (f.size() < 8) {
+    size_t nl = rest.find('\n');
+    f.push_back(rest.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
+  }
+  f.resize(8);
+  socd::StoredAlert alert;
+  int64_t ms = 0;
+  if (!time_bytes.empty()) std::memcpy(&ms, time_bytes.data(), time_bytes.size());
+  alert.time_ms = ms;
+  const std::string soc_name(f[0]);
+  alert.id.assign(f[1]);
+  alert.rule_id.assign(f[2]);
+  alert.level.assign(f[3]);
+  const std::string title(f[4]), command(f[5]), image(f[6]), address(f[7]);
+  if (raw_json) {
+    alert.json.assign(in.substr(1));
+  } else {
+    std::string& j = alert.json;
+    j = "{\"id\":";
+    socd::append_json_string(j, alert.id);
+    j += ",\"rule\":{\"title\":";
+    socd::append_json_string(j, title);
+    j += "},\"event\":{\"EventData\":{\"CommandLine\":";
+    socd::append_json_string(j, command);
+    j += ",\"Image\":";
+    socd::append_json_string(j, image);
+    j += "},\"SourceIp\":";
+    socd::append_json_string(j, address);
+    j += "}}";
+  }
+  std::vector<std::string> objects;
+  socd::stix::alert_objects(alert, soc_name, objects);
+  check(objects.size() >= 3, "fewer than identity, indicator and sighting");
+
+  std::string type_prop, literal;
+  for (const auto& object : objects) {
+    simdjson::dom::element o;
+    check(parser->parse(object).get(o) == simdjson::SUCCESS, "a STIX object is not valid JSON", object);
+    std::string_view type = field(o, "type");
+    check(field(o, "spec_version") == "2.1", "spec_version is not 2.1");
+    std::string_view id = field(o, "id");
+    check(id.substr(0, type.size() + 2) == std::string(type) + "--" && id.size() == type.size() + 38,
+          "an id is not TYPE--UUID", id);
+    if (type == "identity") {
+      check(field(o, "name") == as_valid_utf8(soc_name), "the identity's name does not decode to the SOC's name");
+    } else if (type == "indicator") {
+      if (!raw_json) {
+        std::string want_title = as_valid_utf8(title).empty() ? as_valid_utf8(alert.rule_id) : as_valid_utf8(title);
+        check(field(o, "name") == want_title, "the indicator's name does not decode to the title", title);
+      }
+      simdjson::dom::array labels;
+      check(o["labels"].get(labels) == simdjson::SUCCESS && labels.size() == 2, "the indicator's labels");
+      std::string_view l0, l1;
+      check(labels.at(0).get(l0) == simdjson::SUCCESS && l0 == "rule:" + as_valid_utf8(alert.rule_id),
+            "the rule label does not decode to the rule id");
+      check(labels.at(1).get(l1) == simdjson::SUCCESS && l1 == "level:" + as_valid_utf8(alert.level),
+            "the level label does not decode to the level");
+      std::string_view external;
+      check(o["external_references"].at(0)["external_id"].get(external) == simdjson::SUCCESS &&
+                external == as_valid_utf8(alert.id),
+            "the external id does not decode to the alert id");
+      std::string_view pattern = field(o, "pattern");
+      check(pattern_value(pattern, type_prop, literal), "the pattern is not one comparison to a literal", pattern);
+      if (type_prop == "x-socd-alert:rule_id")
+        check(literal == as_valid_utf8(alert.rule_id), "the pattern's literal is not the rule id", pattern);
+      else if (!raw_json && type_prop == "process:command_line")
+        check(literal == as_valid_utf8(command), "the pattern's literal is not the command line", pattern);
+      else if (!raw_json && type_prop == "ipv4-addr:value")
+        check(literal == address, "the pattern's literal is not the address", pattern);
+    } else if (type == "process" && !raw_json) {
+      check(field(o, "command_line") == as_valid_utf8(command), "command_line does not decode to the command line");
+    } else if (type == "ipv4-addr" && !raw_json) {
+      check(is_ipv4(address) && field(o, "value") == address, "an ipv4-addr that is not the address");
+    } else if (type == "file" && !raw_json) {
+      std::string valid = as_valid_utf8(image);
+      size_t slash = valid.find_last_of("/\\");
+      check(field(o, "name") == (slash == std::string::npos ? valid : valid.substr(slash + 1)),
+            "the file's name does not decode to the image's last path part");
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,56 @@
+// Helpers shared by the fuzz targets: a check that aborts with a message (a finding), and the field lookups
+// every parsed event gets (each value reached through the PathIndex must be one of the event's values).
+#pragma once
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include "socd/event.h"
+
+namespace socd::fuzz {
+
+[[noreturn]] inline void fail(const char* what, std::string_view detail = {}) {
+  std::fprintf(stderr, "fuzz check failed: %s: %.*s\n", what, static_cast<int>(detail.size()), detail.data());
+  std::abort();
+}
+
+inline void check(bool ok, const char* what, std::string_view detail = {}) {
+  if (!ok) fail(what, detail);
+}
+
+// The paths rules read most (Windows, syslog, web), registered once in `index`.
+inline void register_common_paths(PathIndex& index) {
+  static const char* const paths[] = {
+      "EventID", "Event.System.EventID", "Channel", "Image", "CommandLine", "User", "TargetFilename",
+      "EventData.CommandLine", "Event.EventData.Data", "host", "program", "message", "pid", "severity",
+      "facility", "@timestamp", "timestamp", "sd.origin.ip", "c-ip", "cs-uri", "cs-method", "sc-status",
+      "a.b.c", "a", "a.b", "x.y"};
+  for (const char* p : paths) index.add_path(p, index.field_id(p));
+}
+
+// Walks every field of `ev` through its links, and every value; checks the links stay within the event.
+inline void walk_fields(const Event& ev, const PathIndex& index) {
+  for (uint32_t field : ev.present_fields()) {
+    check(field < index.field_count(), "present field id out of range");
+    check(ev.has(field), "a present field has no value");
+    for (uint32_t link = ev.first(field); link != Event::end; link = ev.next(link)) {
+      size_t v = ev.link_value(link);
+      check(v < ev.value_count(), "a link names a value past the event's values");
+      volatile size_t n = ev.value(v).size();
+      (void)n;
+    }
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < ev.value_count(); ++i) {
+    std::string_view value = ev.value(i);
+    total += value.size() + 1;
+    if (ev.keeps_paths()) {
+      std::string_view path = ev.path(i);
+      PathIndex::Ids ids = index.lookup(path);
+      for (uint32_t k = 0; k < ids.size; ++k) check(ids.data[k] < index.field_count(), "lookup id out of range");
+    }
+  }
+  check(total <= ev.scan_buffer().size(), "the scan buffer is shorter than the values it holds");
+}
+
+}  // namespace socd::fuzz
