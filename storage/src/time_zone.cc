@@ -264,16 +264,19 @@ bool parse_duration_ms(std::string_view s, int64_t& ms, bool* days) {
     if (c < '0' || c > '9' || n > (int64_t{1} << 40)) return false;
     n = n * 10 + (c - '0');
   }
-  if (days) *days = false;
+  int64_t unit = 0;
   switch (s.back()) {
-    case 's': ms = n * 1000; return true;
-    case 'm': ms = n * 60'000; return true;
-    case 'h': ms = n * 3'600'000; return true;
-    case 'd': ms = n * 86'400'000; break;
-    case 'w': ms = n * 7 * 86'400'000; break;
+    case 's': unit = 1000; break;
+    case 'm': unit = 60'000; break;
+    case 'h': unit = 3'600'000; break;
+    case 'd': unit = 86'400'000; break;
+    case 'w': unit = 7 * 86'400'000; break;
     default: return false;
   }
-  if (days) *days = true;
+  // A count whose milliseconds do not fit in 64 bits is refused (the product would overflow).
+  if (n > INT64_MAX / unit) return false;
+  ms = n * unit;
+  if (days) *days = s.back() == 'd' || s.back() == 'w';
   return true;
 }
 
