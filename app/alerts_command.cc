@@ -106,14 +106,17 @@ std::optional<int64_t> parse_duration(std::string_view s) {
     if (c < '0' || c > '9' || n > (int64_t{1} << 40)) return std::nullopt;
     n = n * 10 + (c - '0');
   }
+  int64_t unit = 0;
   switch (s.back()) {
-    case 's': return n * 1000;
-    case 'm': return n * 60'000;
-    case 'h': return n * 3'600'000;
-    case 'd': return n * 86'400'000;
-    case 'w': return n * 7 * 86'400'000;
+    case 's': unit = 1000; break;
+    case 'm': unit = 60'000; break;
+    case 'h': unit = 3'600'000; break;
+    case 'd': unit = 86'400'000; break;
+    case 'w': unit = 7 * 86'400'000; break;
     default: return std::nullopt;
   }
+  if (n > INT64_MAX / unit) return std::nullopt;  // milliseconds beyond 64 bits: n * unit would overflow
+  return n * unit;
 }
 
 // A point in time from the command line: a duration before now, or a date-time.

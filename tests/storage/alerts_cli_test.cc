@@ -173,6 +173,7 @@ TEST_F(AlertsCommand, ShowOfAnUnknownIdFails) {
 TEST_F(AlertsCommand, UsageErrorsAndHelp) {
   for (std::vector<std::string> args : {std::vector<std::string>{"list", "--level", "severe"},
                                         {"list", "--since", "yesterday"},
+                                        {"list", "--since", "10000000000000d"},  // milliseconds beyond 64 bits
                                         {"list", "--until", "2024-05-01T10:00:00"},  // a time of day needs a zone
                                         {"list", "--no-such-option"},
                                         {"show"},
