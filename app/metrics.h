@@ -22,6 +22,8 @@ struct RunInfo {
   Forwarder* forwarder = nullptr;  // layer-4 forwarding, when configured
   std::atomic<double> compile_seconds{0};
   std::atomic<uint64_t> rules_loaded{0}, rules_skipped{0}, reloads{0}, reload_failures{0};
+  std::atomic<uint64_t> rules_over_limits{0};  // of the skipped rules, those left out by a compile-time limit
+  AlertStore* store = nullptr;                 // for the dead letters' gauges, when the store keeps them
 };
 
 class PipelineCollector : public prometheus::Collectable {
@@ -30,6 +32,7 @@ public:
   std::vector<prometheus::MetricFamily> Collect() const override;
 
 private:
+  void append_limit_metrics(std::vector<prometheus::MetricFamily>& out) const;
   const Pipeline& pipeline_;
   const RunInfo& info_;
 };

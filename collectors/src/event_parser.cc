@@ -15,11 +15,23 @@ Status EventParser::parse(std::string_view line, Event& ev) {
   while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
   if (i == line.size()) {
     ev.reset(line);
+    failure_ = ParseFailure::empty;
     return Status::error("empty line");
   }
   bool json = format_ == InputFormat::Json || (format_ == InputFormat::Auto && line[i] == '{');
   ev.set_keep_paths(!json);
-  return json ? json_.parse(line, ev) : syslog_.parse(line, ev);
+  if (json) {
+    Status st = json_.parse(line, ev);
+    failure_ = json_.failure();
+    return st;
+  }
+  Status st = syslog_.parse(line, ev);
+  failure_ = st.ok() ? ParseFailure::none : ParseFailure::malformed;
+  if (st.ok() && ev.value_count() > limits_.max_fields) {
+    failure_ = ParseFailure::fields;
+    return Status::error("more than " + std::to_string(limits_.max_fields) + " fields (limit max-event-fields)");
+  }
+  return st;
 }
 
 }  // namespace socd

@@ -13,9 +13,19 @@ namespace od = simdjson::ondemand;
 struct JsonEventParser::Impl {
   od::parser parser;
   size_t max_depth;
+  size_t max_fields = 10'000;
+  size_t fields = 0;
   Event* ev = nullptr;
   const PathIndex* index = nullptr;
-  bool too_deep = false;
+  bool too_deep = false, too_many = false;
+  ParseFailure failure = ParseFailure::none;
+
+  // Every scalar is a field of the event: past the limit the walk stops.
+  bool count_field() {
+    if (++fields <= max_fields) return true;
+    too_many = true;
+    return false;
+  }
 
   // The trie lookups of the last events, by parent node and the key's place in its object: lines of one source
   // mostly share their shape, so the n-th key of an object is usually the one seen there before, and comparing
@@ -73,12 +83,14 @@ struct JsonEventParser::Impl {
         return simdjson::SUCCESS;
       }
       case od::json_type::string: {
+        if (!count_field()) return simdjson::CAPACITY;
         std::string_view s;
         if (auto e = v.get_string().get(s)) return e;
         ev->add_at(node, s, ValueType::String);
         return simdjson::SUCCESS;
       }
       case od::json_type::number: {
+        if (!count_field()) return simdjson::CAPACITY;
         std::string_view raw = v.raw_json_token();
         while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\r' || raw.back() == '\n'))
           raw.remove_suffix(1);
@@ -89,12 +101,14 @@ struct JsonEventParser::Impl {
         return simdjson::SUCCESS;
       }
       case od::json_type::boolean: {
+        if (!count_field()) return simdjson::CAPACITY;
         bool b;
         if (auto e = v.get_bool().get(b)) return e;
         ev->add_at(node, b ? "true" : "false", ValueType::Bool);
         return simdjson::SUCCESS;
       }
       case od::json_type::null: {
+        if (!count_field()) return simdjson::CAPACITY;
         bool is_null;
         if (auto e = v.is_null().get(is_null)) return e;
         if (!is_null) return simdjson::INCORRECT_TYPE;
@@ -120,9 +134,25 @@ struct JsonEventParser::Impl {
   }
 };
 
+const char* parse_failure_name(ParseFailure failure) {
+  switch (failure) {
+    case ParseFailure::none: return "none";
+    case ParseFailure::malformed: return "malformed";
+    case ParseFailure::empty: return "empty";
+    case ParseFailure::depth: return "json_depth";
+    case ParseFailure::fields: return "event_fields";
+  }
+  return "malformed";
+}
+
 JsonEventParser::JsonEventParser(size_t max_depth) : impl_(std::make_unique<Impl>()) {
   impl_->max_depth = max_depth;
 }
+JsonEventParser::JsonEventParser(const ParseLimits& limits) : impl_(std::make_unique<Impl>()) {
+  impl_->max_depth = limits.max_depth;
+  impl_->max_fields = limits.max_fields;
+}
+ParseFailure JsonEventParser::failure() const { return impl_->failure; }
 JsonEventParser::~JsonEventParser() = default;
 JsonEventParser::JsonEventParser(JsonEventParser&&) noexcept = default;
 size_t JsonEventParser::padding() { return simdjson::SIMDJSON_PADDING; }
@@ -137,6 +167,9 @@ Status JsonEventParser::parse(std::string_view line, Event& ev) {
     p.memo_version = p.index->version();
   }
   p.too_deep = false;
+  p.too_many = false;
+  p.fields = 0;
+  p.failure = ParseFailure::malformed;
   od::document doc;
   auto err = p.parser.iterate(line.data(), line.size(), line.size() + simdjson::SIMDJSON_PADDING).get(doc);
   if (!err) {
@@ -147,9 +180,22 @@ Status JsonEventParser::parse(std::string_view line, Event& ev) {
     if (!err && !doc.current_location().error()) return Status::error("trailing content after the JSON object");
   }
   if (err) {
-    if (p.too_deep) return Status::error("nesting deeper than " + std::to_string(p.max_depth) + " levels");
+    if (p.too_deep) {
+      p.failure = ParseFailure::depth;
+      return Status::error("nesting deeper than " + std::to_string(p.max_depth) + " levels (limit max-json-depth)");
+    }
+    if (p.too_many) {
+      p.failure = ParseFailure::fields;
+      return Status::error("more than " + std::to_string(p.max_fields) + " fields (limit max-event-fields)");
+    }
+    // simdjson's own depth bound (the structural stage) is a depth limit too.
+    if (err == simdjson::DEPTH_ERROR) {
+      p.failure = ParseFailure::depth;
+      return Status::error("nesting too deep for the JSON parser (limit max-json-depth)");
+    }
     return Status::error(std::string("invalid JSON: ") + simdjson::error_message(err));
   }
+  p.failure = ParseFailure::none;
   return {};
 }
 

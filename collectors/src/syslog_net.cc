@@ -72,6 +72,7 @@ Status check_limits(const ListenerLimits& limits) {
     return Status::error("max_message_bytes must be between 1 and 67108864 (64 MiB)");
   if (limits.max_connections == 0) return Status::error("max_connections must be at least 1");
   if (limits.idle_timeout_seconds < 0) return Status::error("idle_timeout_seconds must be 0 (never) or more");
+  if (limits.frame_timeout_seconds < 0) return Status::error("frame_timeout_seconds must be 0 (never) or more");
   if (limits.batch_messages == 0) return Status::error("batch_messages must be at least 1");
   if (limits.batch_flush_ms < 1) return Status::error("batch_flush_ms must be at least 1");
   return {};

@@ -42,7 +42,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kOversizedHead = 256;       // bytes kept of an oversized message
+constexpr size_t kOversizedHead = 4096;      // bytes kept of an oversized message (its dead letter)
 constexpr int kReadsPerTurn = 16;            // reads from one connection before the others get a turn
 constexpr size_t kMaxOctetDigits = 9;        // a frame length of 10 digits or more is malformed (>= 1 GB)
 constexpr uint64_t kListenerId = 0, kWakeId = 1, kConnectionsId = 2, kFirstConnectionId = 3;
@@ -85,6 +85,8 @@ struct Connection {
   uint32_t events = 0;  // interest registered in the connections' epoll set
   bool interrupted = false;  // framing stopped because reading paused: complete messages may wait in `buffer`
   Clock::time_point last_activity;
+  // When the message now in progress (or the TLS handshake) started; the epoch when none is.
+  Clock::time_point partial_since{};
   uint64_t peer_batch = 0;  // the batch in which `peer_slot` is this connection's Line::peer
   uint32_t peer_slot = 0;
 };
@@ -299,8 +301,12 @@ private:
   }
 
   Clock::duration idle_check_interval() const {
-    if (limits_.idle_timeout_seconds <= 0) return std::chrono::hours(1);
-    return std::min<Clock::duration>(std::chrono::seconds(1), std::chrono::seconds(limits_.idle_timeout_seconds));
+    int shortest = 0;
+    for (int t : {limits_.idle_timeout_seconds, limits_.frame_timeout_seconds})
+      if (t > 0 && (shortest == 0 || t < shortest)) shortest = t;
+    if (shortest == 0) return std::chrono::hours(1);
+    // A tenth of the shortest timeout, at most a second: a connection is closed at most 10% late.
+    return std::min<Clock::duration>(std::chrono::seconds(1), std::chrono::milliseconds(100 * shortest));
   }
 
   int next_timeout() {
@@ -333,7 +339,8 @@ private:
         counters_.refused.fetch_add(1, std::memory_order_relaxed);
         ::close(fd);
         log_.write("refused a connection from " + peer + ": " + std::to_string(limits_.max_connections) +
-                   " connections are open (max_connections)");
+                   " connections are open (limit max_connections; counted in "
+                   "socd_limit_hits_total{limit=\"connections\"})");
         continue;
       }
       auto c = std::make_unique<Connection>();
@@ -354,6 +361,7 @@ private:
         }
         SSL_set_accept_state(c->ssl);
         c->handshaking = true;
+        c->partial_since = c->last_activity;  // the handshake must end within frame_timeout_seconds
       }
       counters_.connections.fetch_add(1, std::memory_order_relaxed);
       c->events = EPOLLIN | EPOLLRDHUP;
@@ -423,6 +431,7 @@ private:
     if (rc == 1) {
       c.handshaking = false;
       c.last_activity = Clock::now();
+      c.partial_since = {};
       set_interest(c, EPOLLIN | EPOLLRDHUP);
       return true;
     }
@@ -501,6 +510,7 @@ private:
   // the connection was closed (a malformed octet count).
   bool frame(Connection& c, bool at_eof) {
     c.interrupted = false;
+    const uint64_t messages_before = message_number_;
     if (c.framing == Framing::unknown && !c.buffer.empty()) {
       unsigned char first = static_cast<unsigned char>(c.buffer[0]);
       c.framing = first >= '0' && first <= '9' ? Framing::octet_counted : Framing::terminated;
@@ -510,6 +520,11 @@ private:
                                                   : frame_terminated(c, used, at_eof);
     if (!ok) return false;
     c.buffer.erase(0, used);
+    // The slow-sender clock: a message in progress started at the last read that completed one (or at the
+    // first read of it).
+    const bool partial = c.skipping || !c.buffer.empty();
+    if (!partial) c.partial_since = {};
+    else if (message_number_ != messages_before || c.partial_since == Clock::time_point{}) c.partial_since = Clock::now();
     return true;
   }
 
@@ -707,16 +722,35 @@ private:
   }
 
   void close_idle_connections(Clock::time_point now) {
-    if (limits_.idle_timeout_seconds <= 0 || paused_) return;
+    if (paused_) return;
     // While reading was paused nobody could be heard: silence is counted from the resumption at the earliest.
-    Clock::time_point limit = now - std::chrono::seconds(limits_.idle_timeout_seconds);
-    std::vector<uint64_t> idle;
+    const bool idle_limit = limits_.idle_timeout_seconds > 0, frame_limit = limits_.frame_timeout_seconds > 0;
+    if (!idle_limit && !frame_limit) return;
+    Clock::time_point idle_before = now - std::chrono::seconds(limits_.idle_timeout_seconds);
+    Clock::time_point frame_before = now - std::chrono::seconds(limits_.frame_timeout_seconds);
+    std::vector<uint64_t> idle, slow;
     for (auto& [id, c] : connections_) {
-      if (std::max(c->last_activity, resumed_at_) <= limit) idle.push_back(id);
+      if (frame_limit && c->partial_since != Clock::time_point{} && std::max(c->partial_since, resumed_at_) <= frame_before)
+        slow.push_back(id);
+      else if (idle_limit && std::max(c->last_activity, resumed_at_) <= idle_before)
+        idle.push_back(id);
     }
     for (uint64_t id : idle) {
+      counters_.idle_closed.fetch_add(1, std::memory_order_relaxed);
       log_.write("closing the connection from " + connections_[id]->peer + ": silent for " +
-                 std::to_string(limits_.idle_timeout_seconds) + " s (idle_timeout_seconds)");
+                 std::to_string(limits_.idle_timeout_seconds) + " s (limit idle_timeout_seconds; counted in "
+                 "socd_limit_hits_total{limit=\"idle_timeout\"})");
+      close_connection(id, /*pass_partial=*/true);
+    }
+    for (uint64_t id : slow) {
+      Connection& c = *connections_[id];
+      counters_.slow_closed.fetch_add(1, std::memory_order_relaxed);
+      log_.write("closing the connection from " + c.peer + ": " +
+                 (c.handshaking ? std::string("its TLS handshake")
+                                : "a message of " + std::to_string(c.buffer.size() + c.skip_seen) + " bytes so far") +
+                 " not complete after " + std::to_string(limits_.frame_timeout_seconds) +
+                 " s (slow sender; limit frame_timeout_seconds; counted in "
+                 "socd_limit_hits_total{limit=\"slow_sender\"}); its partial message is passed on");
       close_connection(id, /*pass_partial=*/true);
     }
   }

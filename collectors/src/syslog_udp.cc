@@ -181,7 +181,8 @@ private:
     batch_->lines.finish();
     if (!sink_->push(std::move(batch_), /*may_block=*/false)) {
       counters_.dropped.fetch_add(count, std::memory_order_relaxed);
-      log_.write("the pipeline is full: " + std::to_string(count) + " messages dropped (counted in 'dropped')");
+      log_.write("the pipeline is full or the source is over its rate (source-rate): " + std::to_string(count) +
+                 " messages dropped (counted in socd_source_dropped_total)");
     }
     new_batch();
   }

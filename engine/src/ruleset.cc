@@ -145,6 +145,23 @@ public:
   // Compiles a PCRE2 pattern with flags i, m, s, x (Sagan's pcre also: A anchored, E dollar-end-only,
   // G ungreedy); null with `why` set when it does not compile.
   pcre2_code* compile_regex(const std::string& text, const std::string& flags, std::string& why) {
+    if (limits_) {
+      const CompileOptions& o = *limits_;
+      auto over = [&](const std::string& what, uint64_t value, uint64_t limit, const char* option) {
+        over_limit_ = true;
+        why = "regular expression '" + text.substr(0, 80) + (text.size() > 80 ? "...'" : "'") + " over the limit: " +
+              what + " " + std::to_string(value) + " > " + std::to_string(limit) + " (" + option +
+              "; the rule is left out)";
+        return nullptr;
+      };
+      if (o.max_regex_bytes && text.size() > o.max_regex_bytes)
+        return over("length", text.size(), o.max_regex_bytes, "max-regex-bytes");
+      RegexComplexity c = regex_complexity(text);
+      if (o.max_regex_repeat && c.repeat_weight > o.max_regex_repeat)
+        return over("repetition weight", c.repeat_weight, o.max_regex_repeat, "max-regex-repeat");
+      if (o.max_regex_nesting && c.nesting > o.max_regex_nesting)
+        return over("nested parentheses", c.nesting, o.max_regex_nesting, "max-regex-nesting");
+    }
     uint32_t options = 0;
     for (char f : flags) {
       if (f == 'i') options |= PCRE2_CASELESS;
@@ -157,8 +174,12 @@ public:
     }
     int err = 0;
     PCRE2_SIZE off = 0;
+    pcre2_compile_context* context = pcre2_compile_context_create(nullptr);
+    if (context && limits_ && limits_->max_regex_nesting)
+      pcre2_set_parens_nest_limit(context, limits_->max_regex_nesting);
     pcre2_code* code =
-        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), options, &err, &off, nullptr);
+        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), options, &err, &off, context);
+    pcre2_compile_context_free(context);
     if (!code) {
       PCRE2_UCHAR msg[256];
       pcre2_get_error_message(err, msg, sizeof msg);
@@ -393,6 +414,8 @@ public:
   std::map<std::string, bool> usable_;        // hs_expression_info verdicts
   size_t refused_ = 0;
   bool enabled_ = true;
+  const CompileOptions* limits_ = nullptr;  // the compile-time limits on regexes
+  bool over_limit_ = false;                 // the last failure was a limit, not an error
 
 private:
   RuleSet::Impl& impl_;
@@ -491,6 +514,128 @@ bool get_db(std::string_view& in, hs_database_t*& db) {
 
 }  // namespace
 
+RegexComplexity regex_complexity(std::string_view re) {
+  // A stack of open groups: the weight of the sequence so far in each, and the weight of its last atom (which a
+  // quantifier multiplies).
+  struct Group {
+    uint64_t sum = 0, last = 0;
+  };
+  auto saturate = [](uint64_t a, uint64_t b) {
+    const uint64_t cap = uint64_t{1} << 62;
+    if (a != 0 && b > cap / a) return cap;
+    return std::min(cap, a * b);
+  };
+  std::vector<Group> stack(1);
+  RegexComplexity out;
+  auto atom = [&](uint64_t weight) {
+    stack.back().sum = std::min<uint64_t>(stack.back().sum + weight, uint64_t{1} << 62);
+    stack.back().last = weight;
+  };
+  size_t i = 0;
+  const size_t n = re.size();
+  auto read_number = [&](size_t& at, uint64_t& v) {
+    size_t start = at;
+    v = 0;
+    while (at < n && re[at] >= '0' && re[at] <= '9' && at - start < 9) v = v * 10 + static_cast<uint64_t>(re[at++] - '0');
+    return at > start;
+  };
+  while (i < n) {
+    char c = re[i];
+    if (c == '\\') {
+      if (i + 1 < n && re[i + 1] == 'Q') {  // \Q...\E: literal text
+        size_t end = re.find("\\E", i + 2);
+        size_t stop = end == std::string_view::npos ? n : end;
+        for (size_t k = i + 2; k < stop; ++k) atom(1);
+        i = end == std::string_view::npos ? n : end + 2;
+        continue;
+      }
+      i += 2;
+      if (i < n && re[i] == '{' && i >= 1 && std::strchr("xopPNgk", re[i - 1]) != nullptr) {
+        size_t close = re.find('}', i);
+        i = close == std::string_view::npos ? n : close + 1;
+      }
+      atom(1);
+      continue;
+    }
+    if (c == '[') {  // a class is one atom; ']' first (after an optional '^') is literal
+      size_t k = i + 1;
+      if (k < n && re[k] == '^') ++k;
+      if (k < n && re[k] == ']') ++k;
+      while (k < n && re[k] != ']') {
+        if (re[k] == '\\') k += 2;
+        else if (re[k] == '[' && k + 1 < n && re[k + 1] == ':') {
+          size_t close = re.find(":]", k + 2);
+          k = close == std::string_view::npos ? n : close + 2;
+        } else ++k;
+      }
+      i = std::min(n, k + 1);
+      atom(1);
+      continue;
+    }
+    if (c == '(') {
+      stack.emplace_back();
+      out.nesting = std::max<uint32_t>(out.nesting, static_cast<uint32_t>(stack.size() - 1));
+      ++i;
+      continue;
+    }
+    if (c == ')') {
+      if (stack.size() > 1) {
+        uint64_t weight = std::max<uint64_t>(stack.back().sum, 1);
+        stack.pop_back();
+        atom(weight);
+      }
+      ++i;
+      continue;
+    }
+    if (c == '|') {  // alternatives: the heavier one counts (kept as the sum, an upper bound)
+      ++i;
+      continue;
+    }
+    if (c == '*' || c == '+' || c == '?') {
+      ++i;
+      continue;
+    }
+    if (c == '{') {
+      size_t k = i + 1;
+      uint64_t low = 0, high = 0;
+      bool has_low = read_number(k, low);
+      bool counted = false;
+      if (k < n && re[k] == '}' && has_low) {
+        high = low;
+        counted = true;
+      } else if (k < n && re[k] == ',') {
+        ++k;
+        bool has_high = read_number(k, high);
+        if (k < n && re[k] == '}' && (has_low || has_high)) {
+          counted = true;
+          if (!has_high) high = low;
+        }
+      }
+      if (counted) {
+        Group& g = stack.back();
+        uint64_t factor = std::max<uint64_t>(high, 1);
+        uint64_t weighted = saturate(g.last, factor);
+        g.sum = std::min<uint64_t>(g.sum - g.last + weighted, uint64_t{1} << 62);
+        g.last = weighted;
+        i = k + 1;
+        continue;
+      }
+      atom(1);  // a literal '{'
+      ++i;
+      continue;
+    }
+    atom(1);
+    ++i;
+  }
+  while (stack.size() > 1) {
+    uint64_t weight = stack.back().sum;
+    stack.pop_back();
+    atom(weight);
+  }
+  out.repeat_weight = stack.back().sum;
+  return out;
+}
+
 RuleSet::Impl::~Impl() {
   for (auto& d : databases)
     if (d.db) hs_free_database(d.db);
@@ -512,6 +657,8 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
   std::shared_ptr<RuleSet> set(new RuleSet());
   Impl& impl = *set->impl_;
   Builder b(impl, mapping, diags);
+  b.limits_ = &options;
+  impl.regex_match_limit = options.regex_match_limit;
   std::map<std::string, int> unmapped;  // log sources with no mapping entry -> rules
 
   for (auto& rule : rules) {
@@ -519,6 +666,21 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
     std::string why;
     int line = rule.line;
     bool ok = true;
+    if (options.max_patterns_per_rule) {
+      size_t patterns = 0;
+      for (const auto& sel : rule.selections)
+        for (const auto& conj : sel.alternatives)
+          for (const auto& fc : conj)
+            for (const auto& vt : fc.values) patterns += vt.contents.empty() ? 1 : vt.contents.size();
+      if (patterns > options.max_patterns_per_rule) {
+        diags.push_back({rule.file, rule.line, "limit-patterns-per-rule",
+                         "rule '" + rule.id + "' tests " + std::to_string(patterns) + " values, over the limit of " +
+                             std::to_string(options.max_patterns_per_rule) +
+                             " (max-rule-patterns); the rule is left out"});
+        continue;
+      }
+    }
+    b.over_limit_ = false;
     for (const auto& sel : rule.selections) {
       CompiledSelection cs;
       if (!b.selection(sel, cs, why, line)) {
@@ -528,7 +690,10 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
       cr.selections.push_back(std::move(cs));
     }
     if (!ok) {
-      diags.push_back({rule.file, line, why.rfind("invalid regular", 0) == 0 ? "bad-regex" : "bad-value", why});
+      diags.push_back({rule.file, line,
+                       b.over_limit_ ? "limit-regex-complexity"
+                                     : why.rfind("invalid regular", 0) == 0 ? "bad-regex" : "bad-value",
+                       why});
       continue;
     }
     cr.condition = rule.condition;

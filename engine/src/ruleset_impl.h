@@ -70,6 +70,7 @@ struct RuleSet::Impl {
   hs_scratch_t* scratch_prototype = nullptr;
   std::vector<uint32_t> unconditional;  // rules with no necessary pattern, ascending
   CompileStats stats;
+  uint32_t regex_match_limit = 1'000'000;  // CompileOptions::regex_match_limit
 
   ~Impl();
 };
@@ -78,6 +79,7 @@ struct Matcher::State {
   hs_scratch_t* scratch = nullptr;
   pcre2_match_data* match_data = nullptr;
   pcre2_match_context* match_context = nullptr;
+  uint64_t regex_limit_hits = 0;  // evaluations that gave up at the match or depth limit
   std::vector<uint32_t> candidate_stamp;  // per rule: the event generation it was last marked in
   std::vector<uint32_t> candidates;
   std::vector<uint32_t> source_stamp;     // per log source: the generation its value was computed in

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "input_dead_letters_rocks.h"
 #include "outbox_rocks.h"
 #include "rocks_ledger.h"
 #include "store_layout.h"
@@ -91,6 +92,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const StoreTuning& 
   families.emplace_back(kActivityFamily, base_family(cache, tuning.small_write_buffer, 0));
   families.emplace_back(kOutboxFamily, base_family(cache, tuning.small_write_buffer, 0));
   families.emplace_back(kDeadLetterFamily, base_family(cache, tuning.small_write_buffer, 0));
+  families.emplace_back(kInputDeadLetterFamily, base_family(cache, tuning.small_write_buffer, 0));
   return families;
 }
 

@@ -8,6 +8,7 @@
 //   state          a stage's name ("stateful")            its snapshot (StatefulStage::snapshot, socd/stateful.h)
 //   incidents, incident_alerts, chain, activity: the ledger (incidents and audit chain), see rocks_ledger.h
 //   outbox, dead_letter_forward: the layer-4 outbox, see outbox_rocks.h
+//   dead_letter_input: the input's dead letters (lines set aside), see input_dead_letters_rocks.h
 //   default        "format"                               kFormat: marks the directory as an alert store
 //                  "alert_count"                          8 bytes little-endian: alerts stored, kept exact by commit()
 //

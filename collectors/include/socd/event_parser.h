@@ -16,15 +16,20 @@ bool parse_input_format(std::string_view name, InputFormat& out);
 class EventParser {
 public:
   explicit EventParser(InputFormat format = InputFormat::Auto) : format_(format) {}
+  EventParser(InputFormat format, const ParseLimits& limits) : format_(format), json_(limits), limits_(limits) {}
   // Auto: a line whose first non-blank byte is '{' is JSON, any other line is syslog/plain text.
   // An empty line is an error ("empty line"): it holds no event.
   Status parse(std::string_view line, Event& ev);
   SyslogParser& syslog() { return syslog_; }
+  // Why the last parse() failed: a limit (depth, fields), an empty line, or anything else (malformed).
+  ParseFailure failure() const { return failure_; }
 
 private:
   InputFormat format_;
   JsonEventParser json_;
   SyslogParser syslog_;
+  ParseLimits limits_;
+  ParseFailure failure_ = ParseFailure::none;
 };
 
 }  // namespace socd

@@ -8,15 +8,28 @@
 
 namespace socd {
 
+// Why a line did not become an event: a limit it went over, or anything else wrong with it.
+enum class ParseFailure { none, malformed, empty, depth, fields };
+const char* parse_failure_name(ParseFailure failure);  // "malformed", "empty", "json_depth", "event_fields"
+
+// Limits a hostile line cannot pass: nesting depth of objects and arrays, and values (fields) per event.
+struct ParseLimits {
+  size_t max_depth = 64;
+  size_t max_fields = 10'000;
+};
+
 class JsonEventParser {
 public:
   explicit JsonEventParser(size_t max_depth = 64);
+  explicit JsonEventParser(const ParseLimits& limits);
   ~JsonEventParser();
   JsonEventParser(JsonEventParser&&) noexcept;
   // Parses one line into `ev` (ev.reset(line) first). `line` must be followed by at least `padding()` readable
   // bytes (the line reader's batches guarantee it). An error names what is wrong; the event is then unusable.
   Status parse(std::string_view line, Event& ev);
   static size_t padding();
+  // Why the last parse() failed (ParseFailure::none after a success).
+  ParseFailure failure() const;
 
 private:
   struct Impl;

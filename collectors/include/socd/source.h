@@ -39,6 +39,8 @@ struct SourceCounters {
   std::atomic<uint64_t> connections{0}; // connections accepted (stream listeners)
   std::atomic<uint64_t> errors{0};      // read/accept/TLS errors
   std::atomic<uint64_t> refused{0};     // connections refused (over the listener's connection limit)
+  std::atomic<uint64_t> idle_closed{0}; // connections closed after idle_timeout_seconds of silence
+  std::atomic<uint64_t> slow_closed{0}; // connections closed holding a partial frame past frame_timeout_seconds
 };
 
 class BatchSink {

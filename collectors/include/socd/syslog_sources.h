@@ -31,6 +31,9 @@ struct ListenerLimits {
   size_t max_message_bytes = 64 * 1024;  // longer messages are passed on as oversized lines
   size_t max_connections = 1024;         // stream listeners: connections over this are refused (counted)
   int idle_timeout_seconds = 300;        // stream listeners: a connection silent this long is closed; 0: never
+  // Stream listeners: a message (or a TLS handshake) must be complete this long after its first byte arrived,
+  // or the connection is closed (a slow sender, "slow loris", holding a partial frame open); 0: never.
+  int frame_timeout_seconds = 30;
   size_t batch_messages = 1024;          // a batch is pushed once it holds this many messages ...
   int batch_flush_ms = 50;               // ... or this long after its first message arrived
 };

@@ -1,0 +1,250 @@
+// Hostile input against a real `socd run` on 127.0.0.1: a slow-loris syslog TCP client, a 1 GB line, 100,000-deep
+// JSON, invalid UTF-8 and NUL bytes, a regex bomb in a rule, and a burst of 2,000 connection attempts. Each is met
+// by its limit, counted in socd_limit_hits_total (read over --metrics), said on stderr, and (lines) kept as dead
+// letters, while a well-behaved source (a file with numbered lines) is served throughout: all its events arrive
+// and every alert of its lines is stored exactly once.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <fstream>
+
+#include "support/socd_service.h"
+
+namespace socd {
+namespace {
+
+using namespace std::chrono_literals;
+using test::series;
+
+constexpr const char* kHitRule = "5e1f0000-0000-4000-8000-0000000000e1";
+constexpr uint64_t kGoodLines = 300;
+
+class HostileInputTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_TRUE(dir_.ok());
+    std::filesystem::create_directories(dir_.path() / "rules");
+    test::write_file(dir_.path() / "rules" / "hit.yml", test::keyword_rule(kHitRule, "Test hit", test::kHitToken));
+  }
+
+  // Starts socd with the good file and a TCP listener, plus `extra` options.
+  void start(std::vector<std::string> extra) {
+    test::SocdService::Options o;
+    o.data_dir = dir_.file("store");
+    o.rules = dir_.file("rules");
+    o.cache_dir = dir_.file("cache");
+    o.log = dir_.file("socd.log");
+    good_path_ = dir_.file("good.log");
+    test::write_file(good_path_, "");
+    o.sources = {"--file", good_path_, "--syslog-tcp", "127.0.0.1:0"};
+    o.sources.insert(o.sources.end(), extra.begin(), extra.end());
+    service_ = std::make_unique<test::SocdService>(o);
+    std::string error;
+    ASSERT_TRUE(service_->start(error)) << error;
+    tcp_name_ = service_->source_name("syslog-tcp", "127.0.0.1");
+    port_ = service_->port_of("syslog-tcp", "127.0.0.1");
+    ASSERT_NE(port_, 0);
+  }
+
+  // The well-behaved source: numbered lines appended to its file, some at a time.
+  void write_good(uint64_t first, uint64_t count) {
+    std::ofstream out(good_path_, std::ios::app);
+    for (uint64_t seq = first; seq < first + count; ++seq) {
+      out << test::numbered_line(seq, test::hits(seq));
+      if (test::hits(seq)) hit_seqs_.push_back(seq);
+    }
+  }
+
+  double limit_hits(const std::string& limit) {
+    return test::sample(service_->metrics(), series("socd_limit_hits_total", {{"limit", limit}, {"source", tcp_name_}}));
+  }
+  double wait_limit(const std::string& limit, double at_least, std::chrono::milliseconds timeout = 30s) {
+    return service_->wait_metric_at_least(
+        series("socd_limit_hits_total", {{"limit", limit}, {"source", tcp_name_}}), at_least, timeout);
+  }
+
+  // The good source was served: every event arrived, every alert stored once. Stops socd.
+  void expect_good_source_served() {
+    std::string file_source = "file:" + good_path_;
+    EXPECT_EQ(service_->wait_metric_at_least(series("socd_source_events_total", {{"source", file_source}}),
+                                             static_cast<double>(kGoodLines), 60s),
+              static_cast<double>(kGoodLines));
+    test::Summary summary;
+    EXPECT_EQ(service_->stop(summary), "");
+    std::string error;
+    auto alerts = test::list_alerts(dir_.file("store"), error);
+    ASSERT_TRUE(error.empty()) << error;
+    EXPECT_EQ(test::exactly_once(test::seq_counts(alerts, kHitRule), hit_seqs_), "");
+  }
+
+  // `socd deadletter list --json` (with `args`), one object a line.
+  std::vector<std::string> dead_letters(std::vector<std::string> args = {}) {
+    std::vector<std::string> all{"deadletter", "list", "--data-dir", dir_.file("store"), "--json"};
+    all.insert(all.end(), args.begin(), args.end());
+    test::ProcessResult r = test::run_socd(all);
+    EXPECT_TRUE(r.exited_with(0)) << r.describe() << "\n" << r.err;
+    std::vector<std::string> lines;
+    for (auto l : test::split_lines(r.out)) lines.emplace_back(l);
+    return lines;
+  }
+
+  test::TempDir dir_;
+  std::unique_ptr<test::SocdService> service_;
+  std::string good_path_, tcp_name_;
+  uint16_t port_ = 0;
+  std::vector<uint64_t> hit_seqs_;
+};
+
+TEST_F(HostileInputTest, SlowLorisAndSilentConnectionsAreClosedAtTheirTimeouts) {
+  start({"--frame-timeout", "2", "--idle-timeout", "3"});
+  int slow = test::tcp_connect("127.0.0.1", port_), silent = test::tcp_connect("127.0.0.1", port_);
+  ASSERT_GE(slow, 0);
+  ASSERT_GE(silent, 0);
+  write_good(0, kGoodLines / 2);
+  auto start_time = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (const char* p = "<13>Nov 22 10:00:01 web01 app: a message sent one byte at a time, never ended";
+       *p && std::chrono::steady_clock::now() - start_time < 8s; ++p) {
+    if (!test::send_all(slow, std::string_view(p, 1))) {
+      closed = true;
+      break;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_TRUE(closed || test::closed_by_peer(slow, 5s));
+  EXPECT_EQ(wait_limit("slow_sender", 1), 1);
+  EXPECT_TRUE(test::closed_by_peer(silent, 5s));
+  EXPECT_EQ(wait_limit("idle_timeout", 1), 1);
+  EXPECT_TRUE(service_->wait_stderr("slow sender; limit frame_timeout_seconds"));
+  EXPECT_TRUE(service_->wait_stderr("(limit idle_timeout_seconds"));
+  ::close(slow);
+  ::close(silent);
+  write_good(kGoodLines / 2, kGoodLines / 2);
+  expect_good_source_served();
+}
+
+TEST_F(HostileInputTest, AGigabyteLineIsSetAsideWithItsHeadAndLength) {
+  // The line must not be cut as a slow sender on a loaded machine: the frame timeout is set far off.
+  start({"--frame-timeout", "600"});
+  write_good(0, kGoodLines);
+  int fd = test::tcp_connect("127.0.0.1", port_);
+  ASSERT_GE(fd, 0);
+  const std::string chunk(1 << 20, 'A');  // streamed: the test never holds more than a megabyte of it
+  const uint64_t total = 1ull << 30;
+  auto start_time = std::chrono::steady_clock::now();
+  ASSERT_TRUE(test::send_all(fd, "<13>Nov 22 10:00:01 web01 app: "));
+  for (uint64_t sent = 0; sent < total; sent += chunk.size()) ASSERT_TRUE(test::send_all(fd, chunk));
+  ASSERT_TRUE(test::send_all(fd, "\n<13>Nov 22 10:00:02 web01 app: after the long line socd-test-miss\n"));
+  EXPECT_EQ(wait_limit("line_bytes", 1, 90s), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start_time, 100s);
+  EXPECT_EQ(service_->wait_metric_at_least(series("socd_source_events_total", {{"source", tcp_name_}}), 1), 1);
+  EXPECT_TRUE(service_->wait_stderr("set aside (line_bytes)"));
+  ::close(fd);
+  auto letters = dead_letters({"--reason", "line_bytes"});
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_NE(letters[0].find("\"length\":" + std::to_string(total + 31)), std::string::npos) << letters[0];
+  EXPECT_NE(letters[0].find("\"kept_bytes\":4096"), std::string::npos) << letters[0].substr(0, 400);
+  expect_good_source_served();
+}
+
+TEST_F(HostileInputTest, DeepJsonInvalidUtf8AndNulBytesAreSetAsideAsDeadLetters) {
+  start({"--max-json-depth", "64", "--max-frame-bytes", "1048576"});
+  write_good(0, kGoodLines / 2);
+  int fd = test::tcp_connect("127.0.0.1", port_);
+  ASSERT_GE(fd, 0);
+  std::string deep;
+  for (int i = 0; i < 100'000; ++i) deep += "{\"a\":";
+  deep += "1" + std::string(100'000, '}');
+  const std::string bad_utf8 = "{\"message\":\"caf\xc3\x28 \xff\xfe\"}";
+  const std::string nul("{\"message\":\"x\0y\"}", 18);
+  // Octet counting keeps NUL bytes inside a message (LF framing would end the message there).
+  std::string frames;
+  const std::string fine = "{\"message\":\"still served socd-test-miss\"}";
+  for (const std::string* m : std::initializer_list<const std::string*>{&deep, &bad_utf8, &nul, &fine})
+    frames += std::to_string(m->size()) + " " + *m;
+  ASSERT_TRUE(test::send_all(fd, frames));
+  EXPECT_EQ(wait_limit("json_depth", 1), 1);
+  EXPECT_EQ(service_->wait_metric_at_least(series("socd_source_dead_letters_total", {{"source", tcp_name_}}), 3), 3);
+  EXPECT_EQ(service_->wait_metric_at_least(series("socd_source_events_total", {{"source", tcp_name_}}), 1), 1);
+  EXPECT_TRUE(service_->wait_stderr("set aside (json_depth): nesting deeper than 64 levels"));
+  EXPECT_TRUE(service_->wait_stderr("set aside (malformed): invalid JSON", 2));
+  ::close(fd);
+  write_good(kGoodLines / 2, kGoodLines / 2);
+  auto letters = dead_letters({"--source", tcp_name_});
+  ASSERT_EQ(letters.size(), 3u);
+  EXPECT_NE(letters[0].find("\"reason\":\"json_depth\""), std::string::npos);
+  EXPECT_NE(letters[1].find("\"reason\":\"malformed\""), std::string::npos);
+  EXPECT_NE(letters[2].find("\\u0000"), std::string::npos) << letters[2];  // the NUL byte is kept
+  test::ProcessResult shown = test::run_socd({"deadletter", "show", "--data-dir", dir_.file("store"), "2"});
+  EXPECT_TRUE(shown.exited_with(0)) << shown.err;
+  EXPECT_NE(shown.out.find("\\xff\\xfe"), std::string::npos) << shown.out;  // the invalid bytes, escaped
+  expect_good_source_served();
+}
+
+TEST_F(HostileInputTest, ARegexBombRuleIsLeftOutAndABacktrackingRegexGivesUp) {
+  test::write_file(dir_.path() / "rules" / "bomb.yml",
+                   "title: Regex bomb\nid: 5e1f0000-0000-4000-8000-0000000000e2\nstatus: test\nlogsource: {}\n"
+                   "detection:\n  selection:\n    message|re: '((a{100}){100}){100}'\n  condition: selection\n"
+                   "level: low\n");
+  test::write_file(dir_.path() / "rules" / "redos.yml",
+                   "title: Backtracking\nid: 5e1f0000-0000-4000-8000-0000000000e3\nstatus: test\nlogsource: {}\n"
+                   "detection:\n  trigger:\n    message|contains: redos-trigger\n  redos:\n"
+                   "    message|re: '(a|aa)+$'\n  condition: trigger and redos\nlevel: low\n");
+  start({"--regex-match-limit", "20000"});
+  EXPECT_TRUE(service_->wait_stderr("bomb.yml:7"));
+  EXPECT_TRUE(service_->wait_stderr("[limit-regex-complexity]"));
+  EXPECT_EQ(test::sample(service_->metrics(), "socd_rules_over_limit"), 1);
+  write_good(0, kGoodLines / 2);
+  int fd = test::tcp_connect("127.0.0.1", port_);
+  ASSERT_GE(fd, 0);
+  std::string hostile;
+  for (int i = 0; i < 20; ++i) hostile += "{\"message\":\"redos-trigger " + std::string(40, 'a') + "b\"}\n";
+  ASSERT_TRUE(test::send_all(fd, hostile));
+  EXPECT_EQ(wait_limit("regex_match", 20), 20);
+  EXPECT_TRUE(service_->wait_stderr("gave up at the match limit"));
+  ::close(fd);
+  write_good(kGoodLines / 2, kGoodLines / 2);
+  expect_good_source_served();
+}
+
+TEST_F(HostileInputTest, ABurstOfConnectionsIsRefusedOverTheLimit) {
+  start({"--max-connections", "50"});
+  write_good(0, kGoodLines / 2);
+  int kept = test::tcp_connect("127.0.0.1", port_);  // a sender that stays and is served
+  ASSERT_GE(kept, 0);
+  constexpr int kRounds = 10, kPerRound = 200;
+  int attempts = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<int> fds;
+    for (int i = 0; i < kPerRound; ++i, ++attempts) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_storage address;
+      socklen_t length = test::loopback_address("127.0.0.1", port_, address);
+      if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), length) == 0) fds.push_back(fd);
+      else if (fd >= 0) ::close(fd);
+    }
+    // Held until the service has taken them all (accepted or refused), then closed.
+    double seen = 0;
+    test::eventually([&] {
+      auto m = service_->metrics();
+      seen = test::sample(m, series("socd_source_connections_total", {{"source", tcp_name_}})) +
+             test::sample(m, series("socd_limit_hits_total", {{"limit", "connections"}, {"source", tcp_name_}}));
+      return seen >= attempts + 1;
+    }, 20s);
+    for (int fd : fds) ::close(fd);
+  }
+  EXPECT_EQ(attempts, 2000);
+  double refused = limit_hits("connections");
+  EXPECT_GE(refused, 1000) << "each round holds 200 connections open against a limit of 50";
+  EXPECT_TRUE(service_->wait_stderr("(limit max_connections"));
+  ASSERT_TRUE(test::send_all(kept, "<13>Nov 22 10:00:01 web01 app: kept sender socd-test-miss\n"));
+  EXPECT_EQ(service_->wait_metric_at_least(series("socd_source_events_total", {{"source", tcp_name_}}), 1), 1);
+  ::close(kept);
+  write_good(kGoodLines / 2, kGoodLines / 2);
+  expect_good_source_served();
+}
+
+}  // namespace
+}  // namespace socd
