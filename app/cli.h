@@ -22,6 +22,7 @@ void print_diagnostics(const std::vector<Diagnostic>& diagnostics, bool warnings
 int scan_main(int argc, char** argv);
 int rules_main(int argc, char** argv);
 int alerts_main(int argc, char** argv);
+int deadletter_main(int argc, char** argv);
 int run_main(int argc, char** argv);
 int incidents_main(int argc, char** argv);
 int audit_main(int argc, char** argv);

@@ -17,6 +17,7 @@ const char* kUsage =
     "  scan          match rules against log files or stdin, print alerts as JSON lines\n"
     "  rules check   compile rule files and report every rule that cannot be used, and why\n"
     "  alerts        list and show stored alerts (alerts list, alerts show), also while socd run writes them\n"
+    "  deadletter    list and show the input set aside (malformed or over a limit): deadletter list, show\n"
     "  incidents     the incident workflow: list, show, ack, assign, note, resolve, close ... and deadlines\n"
     "  audit         verify the tamper-evident audit chain of the store (audit verify, audit log)\n"
     "  report        the periodic assessment report for a period (json, md, html)\n"
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") return socd::cli::run_main(argc - 1, argv + 1);
   if (cmd == "rules") return socd::cli::rules_main(argc - 1, argv + 1);
   if (cmd == "alerts") return socd::cli::alerts_main(argc - 1, argv + 1);
+  if (cmd == "deadletter") return socd::cli::deadletter_main(argc - 1, argv + 1);
   if (cmd == "incidents") return socd::cli::incidents_main(argc - 1, argv + 1);
   if (cmd == "audit") return socd::cli::audit_main(argc - 1, argv + 1);
   if (cmd == "report") return socd::cli::report_main(argc - 1, argv + 1);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "socd/input_dead_letters.h"
 #include "socd/ledger.h"
 
 namespace socd {
@@ -53,6 +54,54 @@ bool process_usage(double& rss_bytes, double& cpu_seconds) {
 
 }  // namespace
 
+// The limits hostile input cannot pass (limits.h): each hit, per source, and the dead letters kept.
+void PipelineCollector::append_limit_metrics(std::vector<MetricFamily>& out) const {
+  auto hits = family("socd_limit_hits_total",
+                     "Limits hit, per source: line_bytes (lines/frames over the size limit), json_depth, "
+                     "event_fields, regex_match (a regex gave up on a value), connections (refused at the "
+                     "listener's limit), idle_timeout and slow_sender (connections closed), rate (lines over the "
+                     "source's rate: waited for, or dropped by UDP).",
+                     MetricType::Counter);
+  auto dead = family("socd_source_dead_letters_total",
+                     "Lines of each source set aside in the store's dead letters (malformed or over a limit).",
+                     MetricType::Counter);
+  for (const auto& s : pipeline_.sources()) {
+    for (const auto& [limit, n] : std::initializer_list<std::pair<const char*, uint64_t>>{
+             {"line_bytes", s.counters->oversized.load()}, {"json_depth", s.json_depth.load()},
+             {"event_fields", s.event_fields.load()}, {"regex_match", s.regex_match.load()},
+             {"connections", s.counters->refused.load()}, {"idle_timeout", s.counters->idle_closed.load()},
+             {"slow_sender", s.counters->slow_closed.load()}, {"rate", s.rate_limited.load()}})
+      add(hits, static_cast<double>(n), {{"limit", limit}, {"source", s.name}});
+    add(dead, static_cast<double>(s.dead_letters.load()), {{"source", s.name}});
+  }
+  out.push_back(std::move(hits));
+  out.push_back(std::move(dead));
+  auto rules = family("socd_rules_over_limit",
+                      "Rules of the rule set in use left out by a compile-time limit (max-rule-patterns, "
+                      "max-regex-bytes, max-regex-repeat, max-regex-nesting), each with a diagnostic.",
+                      MetricType::Gauge);
+  add(rules, static_cast<double>(info_.rules_over_limits.load()));
+  out.push_back(std::move(rules));
+  if (info_.store && info_.store->input_dead_letters()) {
+    auto st = info_.store->input_dead_letters()->state();
+    if (st) {
+      auto kept = family("socd_dead_letters", "Dead letters kept in the store.", MetricType::Gauge);
+      add(kept, static_cast<double>(st->count));
+      out.push_back(std::move(kept));
+      auto kept_bytes = family("socd_dead_letters_bytes", "Bytes of dead letters kept in the store.",
+                               MetricType::Gauge);
+      add(kept_bytes, static_cast<double>(st->bytes));
+      out.push_back(std::move(kept_bytes));
+      auto evicted = family("socd_dead_letters_evicted_total",
+                            "Dead letters dropped, oldest first, to stay within dead-letter-max-count and "
+                            "dead-letter-max-bytes (since the store was created).",
+                            MetricType::Counter);
+      add(evicted, static_cast<double>(st->evicted));
+      out.push_back(std::move(evicted));
+    }
+  }
+}
+
 std::vector<MetricFamily> PipelineCollector::Collect() const {
   std::vector<MetricFamily> out;
   auto bytes = family("socd_source_bytes_total", "Bytes read by each source.", MetricType::Counter);
@@ -84,6 +133,7 @@ std::vector<MetricFamily> PipelineCollector::Collect() const {
   }
   for (auto* f : {&bytes, &lines, &events, &malformed, &dropped, &oversized, &conns, &errors, &refused, &alerts})
     out.push_back(std::move(*f));
+  append_limit_metrics(out);
 
   auto depth = family("socd_queue_batches", "Batches in the pipeline, pushed and not yet stored.", MetricType::Gauge);
   add(depth, static_cast<double>(pipeline_.in_flight()));

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "socd/input_dead_letters.h"
 #include "socd/ledger.h"
 #include "stage_writer.h"
 
@@ -28,6 +29,8 @@ struct Pipeline::Job {
   int64_t last_event_ms = -1;    // the time of the batch's last event, for the stateful stage's clock
   std::vector<std::pair<std::string, uint32_t>> matches;  // (rule id, count) for metrics
   uint64_t events = 0, malformed = 0;
+  uint64_t json_depth = 0, event_fields = 0, regex_match = 0;  // limits hit
+  std::vector<InputDeadLetter> dead;  // lines set aside, for the writer to store
   std::chrono::steady_clock::time_point pushed;
   bool done = false;
 };
@@ -42,7 +45,8 @@ struct WorkerState {
   std::unique_ptr<AlertAnnotator> annotator;  // asset, routing and intelligence, for the current rules
   std::vector<IntelHit> intel_hits;
   std::string extra;
-  explicit WorkerState(InputFormat f) : parser(f) {}
+  uint64_t regex_limit_hits = 0;  // the matcher's count of regex give-ups as of the last event
+  WorkerState(InputFormat f, const ParseLimits& limits) : parser(f, limits) {}
 };
 
 Pipeline::Pipeline(AlertStore& store, std::shared_ptr<const RuleSet> rules, PipelineOptions options,
@@ -116,7 +120,7 @@ std::optional<std::string> Pipeline::checkpoint(const std::string& key) {
 }
 
 void Pipeline::work() {
-  WorkerState ws(options_.format);
+  WorkerState ws(options_.format, options_.parse_limits);
   for (;;) {
     Job* job;
     {
@@ -134,6 +138,7 @@ void Pipeline::work() {
     if (ws.rules != rules) {  // a new rule set: a matcher and an event layout for it
       ws.rules = rules;
       ws.matcher = std::make_unique<Matcher>(rules->set);
+      ws.regex_limit_hits = 0;
       ws.event = std::make_unique<Event>(&rules->set->paths());
       ws.annotator = std::make_unique<AlertAnnotator>(rules->enrichment, rules->set);
     }
@@ -164,10 +169,26 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
     sample = false;
     sampled_alerts += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t_matched).count();
   };
+  // A line that did not become an event: counted, and kept (its first bytes) as a dead letter.
+  auto set_aside = [&](const Line& l, const char* reason, std::string detail) {
+    ++job.malformed;
+    if (!options_.dead_letters) return;
+    InputDeadLetter& d = job.dead.emplace_back();
+    d.source = sb.source < sources_.size() ? sources_[sb.source].name : sb.origin;
+    d.origin = l.peer ? std::string(lb.peer(l)) : sb.origin;
+    d.reason = reason;
+    d.detail = std::move(detail);
+    d.line = l.number;
+    d.position = l.position;
+    d.length = l.full_length;
+    d.data.assign(lb.text(l).substr(0, options_.dead_letter_bytes));
+  };
   for (const Line& l : lb.lines) {
     end_sample();
     if (l.oversized) {
-      ++job.malformed;
+      set_aside(l, "line_bytes",
+                "a line of " + std::to_string(l.full_length) + " bytes, over the limit (max-line-bytes for files "
+                "and stdin, max-frame-bytes for syslog listeners)");
       continue;
     }
     sample = timing && (seen++ % 32 == 0);
@@ -179,7 +200,14 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
     }
     if (!st.ok()) {
       sample = false;
-      ++job.malformed;
+      const ParseFailure why = ws.parser.failure();
+      if (why == ParseFailure::empty) {  // a blank line holds nothing to keep
+        ++job.malformed;
+        continue;
+      }
+      if (why == ParseFailure::depth) ++job.json_depth;
+      if (why == ParseFailure::fields) ++job.event_fields;
+      set_aside(l, why == ParseFailure::malformed ? "malformed" : parse_failure_name(why), st.message());
       continue;
     }
     ev.line = l.number;
@@ -196,6 +224,10 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
     last_parsed = &l;
     ws.matched.clear();
     ws.matcher->match(ev, ws.matched);
+    if (uint64_t gave_up = ws.matcher->regex_limit_hits(); gave_up != ws.regex_limit_hits) {
+      job.regex_match += gave_up - ws.regex_limit_hits;
+      ws.regex_limit_hits = gave_up;
+    }
     if (sample) {
       t_matched = Clock::now();
       sampled_match += std::chrono::duration_cast<std::chrono::nanoseconds>(t_matched - t_parsed).count();
@@ -308,6 +340,7 @@ void Pipeline::write() {
   std::vector<std::unique_ptr<Job>> ready;
   std::vector<StoredAlert> alerts;
   std::vector<std::pair<std::string, std::string>> checkpoints, state;
+  std::vector<InputDeadLetter> dead;
   for (;;) {
     ready.clear();
     {
@@ -323,6 +356,9 @@ void Pipeline::write() {
     alerts.clear();
     checkpoints.clear();
     state.clear();
+    dead.clear();
+    for (auto& j : ready)
+      for (auto& d : j->dead) dead.push_back(std::move(d));
     auto t_stage = std::chrono::steady_clock::now();
     for (auto& j : ready) {
       // The stateful stage, in push order, before the batch's alerts are stored.
@@ -340,11 +376,14 @@ void Pipeline::write() {
     auto t0 = std::chrono::steady_clock::now();
     stateful_nanos_ += std::chrono::duration_cast<std::chrono::nanoseconds>(t0 - t_stage).count();
     size_t stored = 0;
-    Status st = store_.commit_with_state(alerts, checkpoints, state, &stored);
+    // A store without dead letters (tests' stores) gets the alerts alone; the lines stay counted as malformed.
+    const bool keep_dead = !dead.empty() && store_.input_dead_letters() != nullptr;
+    static const std::vector<InputDeadLetter> kNone;
+    Status st = store_.commit_all(alerts, checkpoints, state, keep_dead ? dead : kNone, &stored);
     for (int attempt = 1; !st.ok() && attempt < 5; ++attempt) {
       std::fprintf(stderr, "socd run: storing alerts failed (%s); retrying\n", st.message().c_str());
       std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
-      st = store_.commit_with_state(alerts, checkpoints, state, &stored);
+      st = store_.commit_all(alerts, checkpoints, state, keep_dead ? dead : kNone, &stored);
     }
     auto t1 = std::chrono::steady_clock::now();
     if (!st.ok()) {
@@ -370,9 +409,23 @@ void Pipeline::write() {
         t.events += j->events;
         t.malformed += j->malformed;
         t.alerts += j->alerts.size();
+        t.json_depth += j->json_depth;
+        t.event_fields += j->event_fields;
+        t.regex_match += j->regex_match;
+        if (keep_dead) t.dead_letters += j->dead.size();  // moved from, still sized
       }
       if (latencies_.size() > 1000000) latencies_.erase(latencies_.begin(), latencies_.begin() + 500000);
     }
+    // One clear line per kind of limit or malformed line, rate-limited: where, what, and the counter.
+    for (const InputDeadLetter& d : dead) {
+      say_limit(d.source + ": line " + std::to_string(d.line) + (d.origin.empty() ? "" : " from " + d.origin) +
+                " set aside (" + d.reason + "): " + d.detail + (keep_dead ? "; see `socd deadletter list`" : ""));
+    }
+    for (auto& j : ready)
+      if (j->regex_match > 0)
+        say_limit(sources_[j->batch->source].name + ": " + std::to_string(j->regex_match) +
+                  " regex evaluation(s) gave up at the match limit (regex-match-limit; the value counted as not "
+                  "matching; socd_limit_hits_total{limit=\"regex_match\"})");
     batches_stored_ += ready.size();
     for (auto& j : ready)
       if (j->batch->on_stored) j->batch->on_stored();
@@ -392,6 +445,80 @@ void Pipeline::write() {
     if (st.ok()) stage_->written();
     else std::fprintf(stderr, "socd run: cannot save the correlation state: %s\n", st.message().c_str());
   }
+}
+
+void Pipeline::say_limit(const std::string& text) {
+  constexpr int kPerMinute = 20;
+  std::lock_guard lk(say_mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (now - say_window_ >= std::chrono::minutes(1)) {
+    if (unsaid_ > 0)
+      std::fprintf(stderr, "socd run: %llu more line(s) set aside or limit(s) hit in the last minute, not shown "
+                           "(see socd_source_malformed_total, socd_limit_hits_total and `socd deadletter list`)\n",
+                   static_cast<unsigned long long>(unsaid_));
+    say_window_ = now;
+    said_ = 0;
+    unsaid_ = 0;
+  }
+  if (said_ >= kPerMinute) {
+    ++unsaid_;
+    return;
+  }
+  ++said_;
+  std::fprintf(stderr, "socd run: %s\n", text.c_str());
+}
+
+void Pipeline::stop_waiting() { stop_waiting_.store(true); }
+
+bool Pipeline::SourceSink::push(std::unique_ptr<SourceBatch> batch, bool may_block) {
+  batch->source = index_;
+  const double rate = pipeline_.options_.source_rate;
+  if (rate > 0 && !pipeline_.stop_waiting_.load()) {
+    using Clock = std::chrono::steady_clock;
+    const double burst = pipeline_.options_.source_burst > 0 ? pipeline_.options_.source_burst : rate;
+    const size_t lines = batch->lines.lines.size();
+    SourceTally& tally = pipeline_.sources_[index_];
+    bool waited = false;
+    for (;;) {
+      double wait_s = 0;
+      {
+        std::lock_guard lk(bucket_mu_);
+        Clock::time_point now = Clock::now();
+        if (tokens_ < 0 && refilled_ == Clock::time_point{}) tokens_ = burst;
+        else tokens_ = std::min(burst, tokens_ + rate * std::chrono::duration<double>(now - refilled_).count());
+        refilled_ = now;
+        if (tokens_ >= 0) {  // not in debt: the batch goes, and its lines are owed
+          tokens_ -= static_cast<double>(lines);
+          break;
+        }
+        wait_s = -tokens_ / rate;
+        if (!may_block) {
+          tally.rate_limited += lines;
+          if (now - last_said_ >= std::chrono::minutes(1)) {
+            last_said_ = now;
+            pipeline_.say_limit(tally.name + ": over its rate of " + std::to_string(static_cast<uint64_t>(rate)) +
+                                " lines/s (source-rate): " + std::to_string(lines) +
+                                " messages dropped (UDP cannot wait; counted in "
+                                "socd_limit_hits_total{limit=\"rate\"} and socd_source_dropped_total)");
+          }
+          return false;
+        }
+        if (!waited) {
+          waited = true;
+          tally.rate_limited += lines;
+          if (now - last_said_ >= std::chrono::minutes(1)) {
+            last_said_ = now;
+            pipeline_.say_limit(tally.name + ": over its rate of " + std::to_string(static_cast<uint64_t>(rate)) +
+                                " lines/s (source-rate): reading slowed down (back-pressure, nothing is lost; "
+                                "counted in socd_limit_hits_total{limit=\"rate\"})");
+          }
+        }
+      }
+      if (pipeline_.stop_waiting_.load()) break;
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::min(wait_s, 0.05)));
+    }
+  }
+  return pipeline_.push(std::move(batch), may_block);
 }
 
 StageTimes Pipeline::stage_times() const {

@@ -6,6 +6,7 @@
 // blocks in push() (back-pressure); one that can't (UDP) gets `false` and counts the loss. Nothing is dropped here.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -31,7 +32,17 @@ struct PipelineOptions {
   // Time per stage (stage_times()): each worker times its whole batch and, on one event in 32, how that event's
   // time splits into parse, match and alert building; the batch time is shared out in those proportions.
   bool stage_timing = false;
+  // Limits on each line (socd/json_parser.h): a line over one is counted and set aside as a dead letter.
+  ParseLimits parse_limits;
+  // Lines that did not become events are kept in the store's dead letters (socd/input_dead_letters.h), their
+  // first `dead_letter_bytes` bytes; false: only counted.
+  bool dead_letters = true;
+  size_t dead_letter_bytes = 4096;
+  // Per-source rate, lines a second (token bucket holding `source_burst` lines, default one second's worth);
+  // 0: no limit. Over it, a source that can wait (file, TCP, stdin) waits (back-pressure); UDP drops and counts.
+  double source_rate = 0, source_burst = 0;
 };
+
 
 // Cumulative seconds per stage, summed over threads (see PipelineOptions::stage_timing; stateful and store are
 // always measured, per write).
@@ -44,6 +55,10 @@ struct SourceTally {
   std::string name;
   const SourceCounters* counters = nullptr;  // the source's own (bytes, lines, dropped ...)
   std::atomic<uint64_t> events{0}, malformed{0}, alerts{0};
+  // Limits hit by its lines (counted per line): nesting depth, fields per event, regex evaluations that gave
+  // up at the match limit, lines over the source's rate (waited for, or dropped by UDP).
+  std::atomic<uint64_t> json_depth{0}, event_fields{0}, regex_match{0}, rate_limited{0};
+  std::atomic<uint64_t> dead_letters{0};  // set aside in the store's dead letters
 };
 
 class StageWriter;
@@ -71,6 +86,8 @@ public:
   void drain();
 
   bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override;
+  // Sources waiting for their rate go on at once from now (call before stopping the sources, so none waits).
+  void stop_waiting();
   std::optional<std::string> checkpoint(const std::string& key) override;
 
   // Swaps in a new rule set: batches taken by a worker after the swap use it; none is lost or processed twice.
@@ -128,16 +145,24 @@ private:
   class SourceSink : public BatchSink {
   public:
     SourceSink(Pipeline& pipeline, uint32_t index) : pipeline_(pipeline), index_(index) {}
-    bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override {
-      batch->source = index_;
-      return pipeline_.push(std::move(batch), may_block);
-    }
+    bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override;
     std::optional<std::string> checkpoint(const std::string& key) override { return pipeline_.checkpoint(key); }
 
   private:
     Pipeline& pipeline_;
     uint32_t index_;
+    // The source's token bucket (PipelineOptions::source_rate).
+    std::mutex bucket_mu_;
+    double tokens_ = -1;  // < 0 before the first batch: starts full
+    std::chrono::steady_clock::time_point refilled_{};
+    std::chrono::steady_clock::time_point last_said_{};
   };
+  std::atomic<bool> stop_waiting_{false};
+  void say_limit(const std::string& text);  // a limit message on stderr, rate-limited
+  std::mutex say_mu_;
+  std::chrono::steady_clock::time_point say_window_{};
+  int said_ = 0;
+  uint64_t unsaid_ = 0;
 
   std::deque<SourceTally> sources_;
   std::deque<SourceSink> sinks_;

@@ -17,11 +17,13 @@
 #include "api_server.h"
 #include "cli.h"
 #include "forward.h"
+#include "run_limits.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "rule_set_record.h"
 #include "socd/alert_store.h"
 #include "socd/command_inbox.h"
+#include "socd/input_dead_letters.h"
 #include "socd/ledger.h"
 #include "socd/file_source.h"
 #include "socd/stream_source.h"
@@ -43,6 +45,7 @@ struct RunOptions {
   unsigned workers = 0;
   bool read_stdin = false, exit_when_done = false, from_end = false, sync = false;
   size_t max_line = 4 << 20;
+  RunLimits limits;  // what hostile input cannot pass (--max-frame-bytes ... --dead-letter-bytes)
 };
 
 void log(const char* fmt, auto... args) {
@@ -65,7 +68,7 @@ struct LoadedSet {
 };
 
 // Loads mappings and rules; `strict` refuses a set with any rule that could not be compiled (reloads).
-Expected<LoadedSet> load_set(const RunOptions& o, bool strict) {
+Expected<LoadedSet> load_set(const RunOptions& o, bool strict, size_t* over_limits = nullptr) {
   auto mapping = load_mapping(o.mappings);
   if (!mapping) return mapping.error();
   StageConfig stage;
@@ -80,6 +83,7 @@ Expected<LoadedSet> load_set(const RunOptions& o, bool strict) {
   if (!enrichment) return enrichment.error();
   CompileOptions copts;
   if (o.cache_dir != "none") copts.cache_dir = o.cache_dir;
+  apply_rule_limits(o.limits, copts);
   copts.extra_fields = enrichment->extra_fields();
   RuleLanguageOptions languages;
   if (!o.sagan_vars.empty()) {
@@ -89,6 +93,7 @@ Expected<LoadedSet> load_set(const RunOptions& o, bool strict) {
   }
   LoadedRules r = load_rules(o.rules, *mapping, copts, stage, languages);
   print_diagnostics(r.diagnostics, false);
+  if (over_limits) *over_limits = count_rule_limit_hits(r.diagnostics);
   if (strict && r.skipped > 0)
     return Status::error(std::to_string(r.skipped) + " rule(s) could not be compiled (see above)");
   if (r.loaded == 0 && r.skipped > 0) return Status::error("no rule could be compiled");
@@ -160,6 +165,7 @@ int run_main(int argc, char** argv) {
       ("api-key", po::value(&o.api_key), "private key (PEM) of the API")
       ("api-tokens", po::value(&o.api_tokens),
        "API tokens, one `NAME ROLE sha256:HEX` a line (roles analyst, auditor, admin); read at start");
+  add_limit_options(opts, o.limits);
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -209,7 +215,8 @@ int run_main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto set = load_set(o, false);
+  size_t rules_over_limits = 0;
+  auto set = load_set(o, false, &rules_over_limits);
   if (!set) {
     std::fprintf(stderr, "socd run: %s\n", set.error().message().c_str());
     return kUsageError;
@@ -253,6 +260,9 @@ int run_main(int argc, char** argv) {
   info.compile_seconds = set->seconds;
   info.rules_loaded = set->loaded;
   info.rules_skipped = set->skipped;
+  info.rules_over_limits = rules_over_limits;
+  info.store = store->get();
+  if (InputDeadLetters* dead = (*store)->input_dead_letters()) dead->set_limits(o.limits.dead_letters);
   // Layer-4 forwarding: a thread sending the outbox; what it has not sent stays queued for the next run.
   std::unique_ptr<Forwarder> forwarder;
   if (!o.forwarding.empty()) {
@@ -272,6 +282,7 @@ int run_main(int argc, char** argv) {
   PipelineOptions popts;
   popts.workers = o.workers;
   popts.format = format;
+  apply_pipeline_limits(o.limits, popts);
   Pipeline pipeline(**store, set->set, popts, set->stateful, set->enrichment);
 
   // Sources.
@@ -299,8 +310,7 @@ int run_main(int argc, char** argv) {
     stdin_source = s.get();
     sources.push_back(std::move(s));
   }
-  ListenerLimits limits;
-  limits.max_message_bytes = std::min(o.max_line, limits.max_message_bytes);
+  ListenerLimits limits = listener_limits(o.limits);
   TlsOptions tls{o.tls_cert, o.tls_key, o.tls_ca};
   for (const auto& a : o.udp) {
     if (!error.empty()) break;
@@ -428,7 +438,8 @@ int run_main(int argc, char** argv) {
         Status st = loaded ? ledger.configure(*loaded, *audit_key) : loaded.error();
         if (!st.ok()) log("incident settings not reloaded, the running ones stay: %s", st.message().c_str());
       }
-      auto next = load_set(o, true);
+      size_t next_over_limits = 0;
+      auto next = load_set(o, true, &next_over_limits);
       if (!next) {
         ++info.reload_failures;
         log("reload refused, the running rule set stays: %s", next.error().message().c_str());
@@ -438,6 +449,7 @@ int run_main(int argc, char** argv) {
         info.compile_seconds = next->seconds;
         info.rules_loaded = next->loaded;
         info.rules_skipped = next->skipped;
+        info.rules_over_limits = next_over_limits;
         log("reloaded: %zu rules, generation %llu", next->loaded,
             static_cast<unsigned long long>(pipeline.rules_generation()));
         Status recorded =
@@ -462,6 +474,7 @@ int run_main(int argc, char** argv) {
       break;
   }
   if (api) api->stop();
+  pipeline.stop_waiting();  // no source waits for its rate any more: stopping is not delayed
   for (auto& s : sources) s->stop();
   pipeline.drain();
   if (forwarder) forwarder->stop();

@@ -58,9 +58,13 @@ public:
       case Op::StartsWith: return detail::starts_with(v, t.text, t.cased);
       case Op::EndsWith: return detail::ends_with(v, t.text, t.cased);
       case Op::Glob: return detail::glob_match(v, t.text, t.cased);
-      case Op::Regex:
-        return pcre2_match(t.regex, reinterpret_cast<PCRE2_SPTR>(v.data()), v.size(), 0, 0, st_.match_data,
-                           st_.match_context) >= 0;
+      case Op::Regex: {
+        int rc = pcre2_match(t.regex, reinterpret_cast<PCRE2_SPTR>(v.data()), v.size(), 0, 0, st_.match_data,
+                             st_.match_context);
+        if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
+          ++st_.regex_limit_hits;
+        return rc >= 0;
+      }
       case Op::Cidr: return detail::network_contains(t.network, v);
       case Op::Lt:
       case Op::Lte:
@@ -196,7 +200,9 @@ Matcher::Matcher(std::shared_ptr<const RuleSet> rules) : rules_(std::move(rules)
   if (impl.scratch_prototype) hs_clone_scratch(impl.scratch_prototype, &state_->scratch);
   state_->match_data = pcre2_match_data_create(1, nullptr);
   state_->match_context = pcre2_match_context_create(nullptr);
-  pcre2_set_match_limit(state_->match_context, 1000000);  // bounds a pathological regex on a hostile value
+  // Bounds a pathological regex on a hostile value (CompileOptions::regex_match_limit).
+  pcre2_set_match_limit(state_->match_context, impl.regex_match_limit);
+  pcre2_set_depth_limit(state_->match_context, std::max<uint32_t>(1000, impl.regex_match_limit / 10));
   state_->candidate_stamp.assign(impl.rules.size(), 0);
   state_->source_stamp.assign(impl.sources.size(), 0);
   state_->source_value.assign(impl.sources.size(), 0);
@@ -208,6 +214,8 @@ Matcher::~Matcher() {
   pcre2_match_data_free(state_->match_data);
   pcre2_match_context_free(state_->match_context);
 }
+
+uint64_t Matcher::regex_limit_hits() const { return state_->regex_limit_hits; }
 
 void Matcher::match(const Event& event, std::vector<uint32_t>& matched) {
   const auto& impl = rules_->impl();

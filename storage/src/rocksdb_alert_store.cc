@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "input_dead_letters_rocks.h"
 #include "outbox_rocks.h"
 #include "retention.h"
 #include "rocks_ledger.h"
@@ -33,7 +35,7 @@ using namespace socd::store;
 
 enum Family : size_t {
   kDefault = 0, kAlerts, kAlertIds, kCheckpoints, kState, kIncidents, kIncidentAlerts, kChain, kActivity,
-  kOutbox, kDeadLetter, kKnownFamilies
+  kOutbox, kDeadLetter, kInputDeadLetters, kKnownFamilies
 };
 
 std::string in_quotes(const std::string& dir) { return "'" + dir + "'"; }
@@ -85,6 +87,7 @@ public:
       }
       ledger_.reset();
       outbox_.reset();
+      dead_letters_.reset();
       if (!options_.read_only) {
         // Memtables to table files, so the next open (and every reader's) has no log to replay. Best effort:
         // whatever is not flushed is in the log, and is replayed instead.
@@ -111,6 +114,10 @@ public:
                            const std::vector<std::pair<std::string, std::string>>& checkpoints,
                            const std::vector<std::pair<std::string, std::string>>& state,
                            size_t* stored) override;
+  Status commit_all(const std::vector<StoredAlert>& alerts,
+                    const std::vector<std::pair<std::string, std::string>>& checkpoints,
+                    const std::vector<std::pair<std::string, std::string>>& state,
+                    const std::vector<InputDeadLetter>& dead_letters, size_t* stored) override;
   Expected<std::optional<std::string>> state(std::string_view key) override;
   Status list(const AlertQuery& query, const std::function<bool(const StoredAlert&)>& visit) override;
   Expected<std::optional<StoredAlert>> get(std::string_view id) override;
@@ -126,6 +133,7 @@ public:
   }
   Ledger* ledger() override { return ledger_.get(); }
   Outbox* outbox() override { return outbox_.get(); }
+  InputDeadLetters* input_dead_letters() override { return dead_letters_.get(); }
 
 private:
   RocksAlertStore(std::string dir, const StoreOptions& options) : dir_(std::move(dir)), options_(options) {}
@@ -145,6 +153,7 @@ private:
   std::string encoded_;             // writer: scratch for one encoded alert
   std::unique_ptr<RocksLedger> ledger_;  // incidents and the audit chain, written with the alerts
   std::unique_ptr<RocksOutbox> outbox_;  // the layer-4 outbox, written with the alerts
+  std::unique_ptr<RocksInputDeadLetters> dead_letters_;  // the input's dead letters, written with the alerts
 };
 
 Expected<std::unique_ptr<AlertStore>> RocksAlertStore::open(const std::string& dir, const StoreOptions& options) {
@@ -173,6 +182,9 @@ Expected<std::unique_ptr<AlertStore>> RocksAlertStore::open(const std::string& d
                                                  store->handles_[kDeadLetter], store->handles_[kAlerts],
                                                  options.read_only);
   if (Status s = store->outbox_->open(); !s.ok()) return s;
+  store->dead_letters_ = std::make_unique<RocksInputDeadLetters>(dir, store->db_.get(),
+                                                                 store->handles_[kInputDeadLetters], options.read_only);
+  if (Status s = store->dead_letters_->open(); !s.ok()) return s;
   return std::unique_ptr<AlertStore>(std::move(store));
 }
 
@@ -289,10 +301,17 @@ Status RocksAlertStore::commit_with_state(const std::vector<StoredAlert>& alerts
                                           const std::vector<std::pair<std::string, std::string>>& checkpoints,
                                           const std::vector<std::pair<std::string, std::string>>& state,
                                           size_t* stored) {
+  return commit_all(alerts, checkpoints, state, {}, stored);
+}
+
+Status RocksAlertStore::commit_all(const std::vector<StoredAlert>& alerts,
+                                   const std::vector<std::pair<std::string, std::string>>& checkpoints,
+                                   const std::vector<std::pair<std::string, std::string>>& state,
+                                   const std::vector<InputDeadLetter>& dead_letters, size_t* stored) {
   if (stored) *stored = 0;
   if (options_.read_only)
     return Status::error("alert store " + in_quotes(dir_) + " is open read-only: only `socd run` writes alerts");
-  if (alerts.empty() && checkpoints.empty() && state.empty()) return Status();
+  if (alerts.empty() && checkpoints.empty() && state.empty() && dead_letters.empty()) return Status();
   for (const auto& alert : alerts)
     if (alert.id.empty())
       return Status::error("alert store: an alert of rule '" + alert.rule_id + "' has no id (set it with alert_id())");
@@ -316,6 +335,13 @@ Status RocksAlertStore::commit_with_state(const std::vector<StoredAlert>& alerts
       if (!written) outbox->failed();
     }
   } outbox_guard{outbox_.get()};
+  struct DeadLetterGuard {
+    RocksInputDeadLetters* letters;
+    bool written = false;
+    ~DeadLetterGuard() {
+      if (!written) letters->failed();
+    }
+  } dead_letter_guard{dead_letters_.get()};
 
   // Which ids are stored already: one batched lookup (bloom filters answer most of them).
   std::vector<rocksdb::Slice> ids;
@@ -366,6 +392,11 @@ Status RocksAlertStore::commit_with_state(const std::vector<StoredAlert>& alerts
     s = batch.Put(handles_[kState], key, value);
     if (!s.ok()) return rocks_error(dir_, "cannot add the detection state to the write batch", s);
   }
+  {
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    if (Status st = dead_letters_->stage(dead_letters, now, batch); !st.ok()) return st;
+  }
   const uint64_t new_count = count_.load() + added;
   if (added > 0) {
     std::string value;
@@ -383,6 +414,8 @@ Status RocksAlertStore::commit_with_state(const std::vector<StoredAlert>& alerts
   ledger_guard.written = true;
   outbox_->written();
   outbox_guard.written = true;
+  dead_letters_->written();
+  dead_letter_guard.written = true;
   count_ = new_count;
   if (stored) *stored = added;
   return Status();

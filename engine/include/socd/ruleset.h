@@ -22,7 +22,27 @@ struct CompileOptions {
   // the threat-intelligence fields (socd/intel.h). Registered after every other field, so the ids of the rules'
   // fields, and the cached databases, do not depend on them.
   std::vector<std::string> extra_fields;
+  // Limits a hostile rule cannot pass: a rule over one is left out with a diagnostic naming its file:line and
+  // the limit (reasons limit-patterns-per-rule, limit-regex-complexity). 0: no limit.
+  size_t max_patterns_per_rule = 10'000;  // values, contents and pcres one rule tests
+  size_t max_regex_bytes = 8'192;         // length of one regular expression
+  uint64_t max_regex_repeat = 50'000;     // a regex's repetitions, nested counts multiplied ((a{100}){100}: 10,000)
+  uint32_t max_regex_nesting = 64;        // nested parentheses in one regex
+  // At match time, a regex (PCRE2) gives up on a value after this many steps (catastrophic backtracking on a
+  // hostile value), with a backtracking depth bound to match; the value then does not match, and the give-ups
+  // are counted (Matcher::regex_limit_hits()).
+  uint32_t regex_match_limit = 1'000'000;
 };
+
+// The repetition weight of a regular expression: each atom weighs 1, a sequence the sum of its atoms, a
+// quantified atom its weight times the quantifier's upper count (its lower one when unbounded; * + ? count 1),
+// so nested counted repeats multiply ((a{100}){100}: 10,000) as they do in the automata Hyperscan builds.
+// Also the deepest nesting of parentheses.
+struct RegexComplexity {
+  uint64_t repeat_weight = 0;
+  uint32_t nesting = 0;
+};
+RegexComplexity regex_complexity(std::string_view regex);
 
 struct CompileStats {
   size_t rules = 0;               // rules in the set
@@ -71,6 +91,9 @@ public:
   // Appends to `matched` the indexes of the rules that fire on `event`, ascending. `event` must have been filled
   // with this rule set's PathIndex.
   void match(const Event& event, std::vector<uint32_t>& matched);
+  // Regex evaluations that gave up at CompileOptions::regex_match_limit (the value counted as not matching),
+  // since this matcher was made.
+  uint64_t regex_limit_hits() const;
   const RuleSet& rules() const { return *rules_; }
 
   struct State;

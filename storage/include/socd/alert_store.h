@@ -16,6 +16,8 @@
 
 namespace socd {
 
+class InputDeadLetters;  // socd/input_dead_letters.h
+struct InputDeadLetter;
 class Ledger;  // socd/ledger.h
 class Outbox;  // socd/outbox.h
 
@@ -91,6 +93,15 @@ public:
                                    const std::vector<std::pair<std::string, std::string>>& checkpoints,
                                    const std::vector<std::pair<std::string, std::string>>& state,
                                    size_t* stored) = 0;
+  // commit_with_state(), and in the same atomic write the input's dead letters (socd/input_dead_letters.h); their
+  // ids are given here.
+  virtual Status commit_all(const std::vector<StoredAlert>& alerts,
+                            const std::vector<std::pair<std::string, std::string>>& checkpoints,
+                            const std::vector<std::pair<std::string, std::string>>& state,
+                            const std::vector<InputDeadLetter>& dead_letters, size_t* stored) {
+    if (!dead_letters.empty()) return Status::error("this alert store keeps no dead letters");
+    return commit_with_state(alerts, checkpoints, state, stored);
+  }
   // The state entry under `key`, or nothing.
   virtual Expected<std::optional<std::string>> state(std::string_view key) = 0;
   Status put_state(const std::string& key, const std::string& value) {
@@ -111,6 +122,8 @@ public:
   virtual Ledger* ledger() { return nullptr; }
   // The layer-4 outbox, filled by commit() with the alerts routed to L4 (socd/outbox.h); null without one.
   virtual Outbox* outbox() { return nullptr; }
+  // The input's dead letters; null for a store without them.
+  virtual InputDeadLetters* input_dead_letters() { return nullptr; }
 };
 
 // The rank of an alert level: informational 0, low 1, medium 2, high 3, critical 4; -1 for any other text.
