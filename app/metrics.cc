@@ -154,7 +154,9 @@ std::vector<MetricFamily> PipelineCollector::Collect() const {
                       "Stateful stage: hits seen, alerts passed, suppressed (in a summary), consumed by "
                       "a correlation, correlation alerts and summaries emitted, late hits, hits without "
                       "a group-by field, groups evicted over the limit, groups restored or dropped from "
-                      "the saved state.",
+                      "the saved state; Sagan rules: matches whose condition failed (sagan_unmet: "
+                      "alert_time, a list, xbits/flexbits, the header), held by an after (sagan_pending), "
+                      "xbits/flexbits set and unset, messages `normalize` matched or not.",
                       MetricType::Counter);
   const StageCounters sc = pipeline_.stage_counters();
   for (const auto& [what, n] : std::initializer_list<std::pair<const char*, uint64_t>>{
@@ -162,7 +164,10 @@ std::vector<MetricFamily> PipelineCollector::Collect() const {
            {"consumed", sc.consumed}, {"correlation_alerts", sc.correlations}, {"summaries", sc.summaries},
            {"late", sc.late}, {"late_unapplied", sc.late_unapplied}, {"missing_fields", sc.missing_fields},
            {"evicted", sc.evicted}, {"entries_dropped", sc.entries_dropped},
-           {"restored_groups", sc.restored_groups}, {"restore_dropped", sc.restore_dropped}})
+           {"restored_groups", sc.restored_groups}, {"restore_dropped", sc.restore_dropped},
+           {"sagan_unmet", sc.sagan_unmet}, {"sagan_pending", sc.sagan_pending}, {"bits_set", sc.bits_set},
+           {"bits_unset", sc.bits_unset}, {"sagan_normalized", sc.sagan_normalized},
+           {"sagan_not_normalized", sc.sagan_not_normalized}})
     add(stage, static_cast<double>(n), {{"what", what}});
   out.push_back(std::move(stage));
   MetricFamily write = family("socd_store_write_seconds", "Time of each store write (one per group of batches).",

@@ -19,6 +19,12 @@ void add(StageCounters& to, const StageCounters& c) {
   to.entries_dropped += c.entries_dropped;
   to.restored_groups += c.restored_groups;
   to.restore_dropped += c.restore_dropped;
+  to.sagan_unmet += c.sagan_unmet;
+  to.sagan_pending += c.sagan_pending;
+  to.bits_set += c.bits_set;
+  to.bits_unset += c.bits_unset;
+  to.sagan_normalized += c.sagan_normalized;
+  to.sagan_not_normalized += c.sagan_not_normalized;
 }
 
 StoredAlert to_stored(StageAlert&& a) {
