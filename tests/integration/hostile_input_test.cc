@@ -246,5 +246,25 @@ TEST_F(HostileInputTest, ABurstOfConnectionsIsRefusedOverTheLimit) {
   expect_good_source_served();
 }
 
+TEST_F(HostileInputTest, AFloodOverTheSourceRateIsSlowedDownNotLost) {
+  start({"--source-rate", "1000", "--source-burst", "500"});
+  write_good(0, kGoodLines / 2);
+  int fd = test::tcp_connect("127.0.0.1", port_);
+  ASSERT_GE(fd, 0);
+  constexpr int kFlood = 3000;
+  std::string flood;
+  for (int i = 0; i < kFlood; ++i) flood += "<13>Nov 22 10:00:01 web01 app: flood " + std::to_string(i) + "\n";
+  auto start_time = std::chrono::steady_clock::now();
+  ASSERT_TRUE(test::send_all(fd, flood));
+  EXPECT_EQ(service_->wait_metric_at_least(series("socd_source_events_total", {{"source", tcp_name_}}), kFlood, 60s),
+            kFlood);  // every line arrives: TCP waits, nothing is dropped
+  EXPECT_GE(std::chrono::steady_clock::now() - start_time, 1500ms) << "3,000 lines at 1,000/s after a burst of 500";
+  EXPECT_GT(limit_hits("rate"), 0);
+  EXPECT_TRUE(service_->wait_stderr("over its rate of 1000 lines/s (source-rate): reading slowed down"));
+  ::close(fd);
+  write_good(kGoodLines / 2, kGoodLines / 2);
+  expect_good_source_served();
+}
+
 }  // namespace
 }  // namespace socd
