@@ -29,5 +29,6 @@ int audit_main(int argc, char** argv);
 int report_main(int argc, char** argv);
 int forward_main(int argc, char** argv);
 int replay_main(int argc, char** argv);
+int bench_main(int argc, char** argv);
 
 }  // namespace socd::cli

@@ -23,6 +23,7 @@ const char* kUsage =
     "  report        the periodic assessment report for a period (json, md, html)\n"
     "  forward       the layer-4 outbox: forward status, forward retry, forward drain\n"
     "  replay        feed a capture (JSON lines, syslog, pcap) through the pipeline and report its cost\n"
+    "  bench         the standard benchmark suite on the corpora, in one table\n"
     "  version       print the version\n"
     "\n"
     "Run 'socd <command> --help' for the options of a command.\n";
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   if (cmd == "report") return socd::cli::report_main(argc - 1, argv + 1);
   if (cmd == "forward") return socd::cli::forward_main(argc - 1, argv + 1);
   if (cmd == "replay") return socd::cli::replay_main(argc - 1, argv + 1);
+  if (cmd == "bench") return socd::cli::bench_main(argc - 1, argv + 1);
   std::fprintf(stderr, "socd: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return socd::cli::kUsageError;
 }

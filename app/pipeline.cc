@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <tuple>
 
 #include "socd/input_dead_letters.h"
 #include "socd/ledger.h"
@@ -28,6 +29,7 @@ struct Pipeline::Job {
   std::vector<AlertHit> hits;    // the alerts the stateful stage decides about
   int64_t last_event_ms = -1;    // the time of the batch's last event, for the stateful stage's clock
   std::vector<std::pair<std::string, uint32_t>> matches;  // (rule id, count) for metrics
+  std::vector<std::tuple<uint32_t, uint64_t, uint64_t>> rule_costs;  // (rule, nanos, evaluations), rule_timing
   uint64_t events = 0, malformed = 0;
   uint64_t json_depth = 0, event_fields = 0, regex_match = 0;  // limits hit
   std::vector<InputDeadLetter> dead;  // lines set aside, for the writer to store
@@ -45,6 +47,7 @@ struct WorkerState {
   std::unique_ptr<AlertAnnotator> annotator;  // asset, routing and intelligence, for the current rules
   std::vector<IntelHit> intel_hits;
   std::string extra;
+  Matcher::RuleCosts rule_costs;  // rule_timing: the sampled events' time per rule, emptied per batch
   uint64_t regex_limit_hits = 0;  // the matcher's count of regex give-ups as of the last event
   WorkerState(InputFormat f, const ParseLimits& limits) : parser(f, limits) {}
 };
@@ -138,6 +141,7 @@ void Pipeline::work() {
     if (ws.rules != rules) {  // a new rule set: a matcher and an event layout for it
       ws.rules = rules;
       ws.matcher = std::make_unique<Matcher>(rules->set);
+      ws.rule_costs = {};
       ws.regex_limit_hits = 0;
       ws.event = std::make_unique<Event>(&rules->set->paths());
       ws.annotator = std::make_unique<AlertAnnotator>(rules->enrichment, rules->set);
@@ -160,7 +164,7 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
   std::unordered_map<uint32_t, uint32_t> counts;
   const Line* last_parsed = nullptr;  // the batch's last line, once it parsed
   using Clock = std::chrono::steady_clock;
-  const bool timing = options_.stage_timing;
+  const bool timing = options_.stage_timing, rule_timing = options_.rule_timing;
   Clock::time_point batch_start = timing ? Clock::now() : Clock::time_point(), t_parsed, t_matched;
   uint64_t sampled_parse = 0, sampled_match = 0, sampled_alerts = 0, seen = 0;
   bool sample = false;  // this event is timed (stage_timing: one in 32)
@@ -191,7 +195,7 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
                 "and stdin, max-frame-bytes for syslog listeners)");
       continue;
     }
-    sample = timing && (seen++ % 32 == 0);
+    sample = (timing || rule_timing) && (seen++ % kSampleEvery == 0);
     Clock::time_point t_start = sample ? Clock::now() : Clock::time_point();
     Status st = ws.parser.parse(lb.text(l), ev);
     if (sample) {
@@ -223,7 +227,8 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
     ++job.events;
     last_parsed = &l;
     ws.matched.clear();
-    ws.matcher->match(ev, ws.matched);
+    if (sample && rule_timing) ws.matcher->match_timed(ev, ws.matched, ws.rule_costs);
+    else ws.matcher->match(ev, ws.matched);
     if (uint64_t gave_up = ws.matcher->regex_limit_hits(); gave_up != ws.regex_limit_hits) {
       job.regex_match += gave_up - ws.regex_limit_hits;
       ws.regex_limit_hits = gave_up;
@@ -334,6 +339,12 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
   if (rules.stateful && last_parsed && last_parsed == &lb.lines.back())  // the stage's clock: the batch's end
     job.last_event_ms = rules.stateful->event_time_ms(ev);
   for (auto [r, n] : counts) job.matches.emplace_back(rules.set->rule(r).id, n);
+  if (rule_timing)
+    for (uint32_t r = 0; r < ws.rule_costs.evaluations.size(); ++r)
+      if (ws.rule_costs.evaluations[r]) {
+        job.rule_costs.emplace_back(r, ws.rule_costs.nanos[r], ws.rule_costs.evaluations[r]);
+        ws.rule_costs.nanos[r] = ws.rule_costs.evaluations[r] = 0;
+      }
 }
 
 void Pipeline::write() {
@@ -404,6 +415,11 @@ void Pipeline::write() {
       std::lock_guard lk(stats_mu_);
       for (auto& j : ready) {
         for (auto& [id, n] : j->matches) rule_matches_[id] += n;
+        for (auto& [r, nanos, evaluations] : j->rule_costs) {
+          auto& c = rule_costs_[j->rules->set->rule(r).id];
+          c.first += nanos;
+          c.second += evaluations;
+        }
         latencies_.push_back(std::chrono::duration<double>(t1 - j->pushed).count());
         SourceTally& t = sources_[j->batch->source];
         t.events += j->events;
@@ -545,6 +561,14 @@ void Pipeline::drain() {
 std::vector<std::pair<std::string, uint64_t>> Pipeline::rule_matches() const {
   std::lock_guard lk(stats_mu_);
   return {rule_matches_.begin(), rule_matches_.end()};
+}
+
+std::vector<RuleTime> Pipeline::rule_times() const {
+  std::lock_guard lk(stats_mu_);
+  std::vector<RuleTime> out;
+  out.reserve(rule_costs_.size());
+  for (const auto& [id, c] : rule_costs_) out.push_back({id, c.first * kSampleEvery / 1e9, c.second});
+  return out;
 }
 
 std::vector<double> Pipeline::take_latencies() {

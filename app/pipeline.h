@@ -32,6 +32,9 @@ struct PipelineOptions {
   // Time per stage (stage_times()): each worker times its whole batch and, on one event in 32, how that event's
   // time splits into parse, match and alert building; the batch time is shared out in those proportions.
   bool stage_timing = false;
+  // Time per rule (rule_times()): on the same sampled events (one in 32), each rule evaluated is timed
+  // (Matcher::match_timed). Off, the hot path is unchanged.
+  bool rule_timing = false;
   // Limits on each line (socd/json_parser.h): a line over one is counted and set aside as a dead letter.
   ParseLimits parse_limits;
   // Lines that did not become events are kept in the store's dead letters (socd/input_dead_letters.h), their
@@ -43,6 +46,12 @@ struct PipelineOptions {
   double source_rate = 0, source_burst = 0;
 };
 
+// The evaluation time of one rule, from the sampled events scaled up to all (see PipelineOptions::rule_timing).
+struct RuleTime {
+  std::string rule;
+  double seconds = 0;        // estimated over every event: the sampled time x the sampling interval
+  uint64_t evaluations = 0;  // evaluations timed (on sampled events)
+};
 
 // Cumulative seconds per stage, summed over threads (see PipelineOptions::stage_timing; stateful and store are
 // always measured, per write).
@@ -110,6 +119,9 @@ public:
   StageTimes stage_times() const;
   // Matches per rule id since start (all generations).
   std::vector<std::pair<std::string, uint64_t>> rule_matches() const;
+  // Evaluation time per rule id since start (PipelineOptions::rule_timing), unsorted; empty when off.
+  std::vector<RuleTime> rule_times() const;
+  static constexpr uint64_t kSampleEvery = 32;  // the events timed by stage_timing and rule_timing: 1 in this
   // Latencies from push to stored, in seconds, of the batches stored since the last call (for percentiles).
   std::vector<double> take_latencies();
   bool failed() const { return failed_.load(); }
@@ -173,6 +185,7 @@ private:
 
   mutable std::mutex stats_mu_;
   std::unordered_map<std::string, uint64_t> rule_matches_;
+  std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> rule_costs_;  // rule id -> (nanos, evaluations)
   std::vector<double> latencies_;
 
   std::unique_ptr<StageWriter> stage_;  // the stateful stage; used by the writer thread only

@@ -1,6 +1,6 @@
 // socd replay: a captured stream through the whole pipeline of `socd run` (parse, match, correlate, store), as
 // fast as it goes or at the pace of its event times, with a report of what it cost: events/s, MB/s, latency from
-// read to stored, peak RSS, time per stage and the rules that matched most.
+// read to stored, peak RSS, time per stage, the rules that matched most and the rules that took most time.
 //
 // Inputs: JSON-lines or syslog files (framed as `socd run --file` frames them) and pcap/pcapng captures of syslog
 // traffic (replay_capture.h). The store is a fresh temporary directory, removed at the end, unless --data-dir
@@ -43,6 +43,7 @@ struct ReplayOptions {
   uint16_t port = 0;
   std::string progress;
   size_t max_line = 4 << 20;
+  bool no_rule_timing = false;
 };
 
 // Batches are read, stamped with the time they were read, and their read-to-stored latency recorded once the
@@ -312,7 +313,9 @@ int replay_main(int argc, char** argv) {
       ("max-line-bytes", po::value(&o.max_line)->default_value(4 << 20),
        "longer lines are counted as malformed and set aside")
       ("json", po::value(&o.json), "also write the report as JSON to FILE ('-': standard output)")
-      ("top", po::value(&o.top)->default_value(10), "rules listed in the report, by matches")
+      ("top", po::value(&o.top)->default_value(10), "rules listed in the report, by matches and by time")
+      ("no-rule-timing", po::bool_switch(&o.no_rule_timing),
+       "do not time each rule's evaluation (on one event in 32) for the top rules by time")
       ("progress", po::value(&o.progress)->default_value("auto"),
        "progress bar on stderr: auto (when stderr is a terminal), always or never");
   po::positional_options_description pos;
@@ -412,6 +415,7 @@ int replay_main(int argc, char** argv) {
     popts.workers = o.workers;
     popts.format = format;
     popts.stage_timing = true;
+    popts.rule_timing = !o.no_rule_timing;
     LatencyLog latencies;
     std::vector<std::unique_ptr<ReplaySource>> sources;
     for (const auto& in : o.inputs)
@@ -488,6 +492,14 @@ int replay_main(int argc, char** argv) {
       return a.second != b.second ? a.second > b.second : a.first < b.first;
     });
     if (matches.size() > o.top) matches.resize(o.top);
+    auto costs = pipeline.rule_times();
+    std::sort(costs.begin(), costs.end(), [](auto& a, auto& b) {
+      return a.seconds != b.seconds ? a.seconds > b.seconds : a.rule < b.rule;
+    });
+    if (costs.size() > o.top) costs.resize(o.top);
+    auto us_per_evaluation = [](const RuleTime& c) {
+      return c.evaluations ? c.seconds / Pipeline::kSampleEvery / c.evaluations * 1e6 : 0.0;
+    };
     StageTimes times = pipeline.stage_times();
     CaptureCounters cap;
     bool any_capture = false;
@@ -535,6 +547,10 @@ int replay_main(int argc, char** argv) {
                    static_cast<unsigned long long>(cap.framing_errors));
     for (auto& [id, n] : matches)
       std::fprintf(stderr, "replay: top rule %s matches=%llu\n", id.c_str(), static_cast<unsigned long long>(n));
+    // Time per rule: the evaluations on one event in 32, timed, scaled to all events.
+    for (auto& c : costs)
+      std::fprintf(stderr, "replay: top rule by time %s seconds=%.4f us_per_evaluation=%.3f evaluations_timed=%llu\n",
+                   c.rule.c_str(), c.seconds, us_per_evaluation(c), static_cast<unsigned long long>(c.evaluations));
 
     if (!o.json.empty()) {
       std::string j = "{";
@@ -594,6 +610,14 @@ int replay_main(int argc, char** argv) {
       for (size_t i = 0; i < matches.size(); ++i)
         j += std::string(i ? "," : "") + "{\"rule\":" + json_string(matches[i].first) +
              ",\"matches\":" + std::to_string(matches[i].second) + "}";
+      j += "],\"top_rules_by_time\":[";
+      for (size_t i = 0; i < costs.size(); ++i) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, ",\"seconds\":%.6g,\"us_per_evaluation\":%.6g,\"evaluations_timed\":%llu}",
+                      costs[i].seconds, us_per_evaluation(costs[i]),
+                      static_cast<unsigned long long>(costs[i].evaluations));
+        j += std::string(i ? "," : "") + "{\"rule\":" + json_string(costs[i].rule) + buf;
+      }
       j += "]}\n";
       if (o.json == "-") {
         std::fputs(j.c_str(), stdout);

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "cli.h"
-#include "sigma_literals.h"
+#include "bench_reference.h"
 #include "socd/alert_store.h"
 #include "socd/event_parser.h"
 #include "socd/line_reader.h"
@@ -93,8 +93,9 @@ void BM_HyperscanBatchScan(benchmark::State& state) {
   const char* r = std::getenv("SOCD_BENCH_RULES");
   std::string rules_dir = r && *r ? r : std::string(SOCD_SOURCE_DIR) + "/rules/windows";
   std::set<std::string> literals = socd::bench::sigma_literals(rules_dir);
-  hs_database_t* db = socd::bench::compile_literals(literals);
-  if (!db) return state.SkipWithError("no literal database");
+  auto compiled = socd::bench::compile_literals(literals);
+  if (!compiled) return state.SkipWithError(compiled.error().message().c_str());
+  hs_database_t* db = *compiled;
   hs_scratch_t* scratch = nullptr;
   hs_alloc_scratch(db, &scratch);
   uint64_t matches = 0;
@@ -148,18 +149,10 @@ void BM_StoreBatchWrite(benchmark::State& state) {
     if (!store) return state.SkipWithError(store.error().message().c_str());
     const size_t n = static_cast<size_t>(state.range(0));
     std::vector<socd::StoredAlert> alerts(n);
-    std::string json(600, 'x');  // about the size of a rendered Windows alert
     uint64_t serial = 0;
     std::vector<std::pair<std::string, std::string>> checkpoints = {{"bench", "0"}}, no_state;
     for (auto _ : state) {
-      for (auto& a : alerts) {
-        a.id = "bench-" + std::to_string(++serial);
-        a.time_ms = 1714558830000 + static_cast<int64_t>(serial);
-        a.rule_id = "rule-" + std::to_string(serial % 100);
-        a.level = "high";
-        a.host = "WS01";
-        a.json = json;
-      }
+      socd::bench::fill_bench_alerts(alerts, serial);  // as socd bench writes them
       checkpoints[0].second = std::to_string(serial);
       size_t stored = 0;
       socd::Status st = (*store)->commit_with_state(alerts, checkpoints, no_state, &stored);
