@@ -24,10 +24,12 @@ logrotate cron, cups lpr, anything else daemon; severity info.
 
 Both shapes carry the same host, program and message:
   syslog:  <PRI>Mmm dd hh:mm:ss HOST TAG: MESSAGE
-  sagan:   HOST|FACILITY|SEVERITY|SEVERITY|TAG:|LINE|hh:mm:ss|PROGRAM|MESSAGE
+  sagan:   HOST|FACILITY|SEVERITY|SEVERITY|TAG:|LINE|hh:mm:ss|PROGRAM| MESSAGE
 where PROGRAM is the tag without its [pid] and without a "(...)" suffix (how socd's syslog parser reads a
 3164 tag), and LINE, the line's number (1-based) in the Sagan date field, lets Sagan's alert log be mapped
-back to lines: Sagan prints the date field in its alerts and matches nothing against it. A message holding
+back to lines: Sagan prints the date field in its alerts and matches nothing against it. The message Sagan
+gets starts with a blank, as rsyslog's %msg% property gives it (the blank after "TAG:"), which Sagan's
+liblognorm rulebase (`normalize`) is written for: without it no rulebase rule matches. A message holding
 '|' (none in the samples) would shift Sagan's fields: the script stops on it.
 """
 import argparse
@@ -123,7 +125,7 @@ def main():
         if sagan_out:
             program = re.split(r"[( ]", tag_name, maxsplit=1)[0] or tag_name
             sagan_out.write(f"{host}|{facility}|info|info|{tag_name}{pid}:|{i + 1}|{t.strftime('%H:%M:%S')}|"
-                            f"{program}|{message}\n")
+                            f"{program}| {message}\n")
     syslog_out.close()
     if sagan_out:
         sagan_out.close()

@@ -91,6 +91,7 @@ def check_same_events(events, input_path):
             if number not in wanted:
                 continue
             host, _, _, _, _, _, _, program, message = text.rstrip("\n").split("|", 8)
+            message = message[1:] if message.startswith(" ") else message  # rsyslog's msg: " " + message
             ev = events[number]
             got = (ev.get("host"), ev.get("program"), ev.get("message"))
             checked += 1
