@@ -4,7 +4,8 @@
 //
 // Inputs: JSON-lines or syslog files (framed as `socd run --file` frames them) and pcap/pcapng captures of syslog
 // traffic (replay_capture.h). The store is a fresh temporary directory, removed at the end, unless --data-dir
-// names one.
+// names one. With --assets/--intel/--routing the alerts are enriched and routed as in socd run, and with
+// --forwarding those routed to layer 4 go through the same forwarder (forward.h) as socd run's.
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -20,12 +21,15 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cli.h"
+#include "forward.h"
 #include "pipeline.h"
 #include "replay_capture.h"
 #include "socd/alert_store.h"
+#include "socd/enrichment.h"
 #include "socd/line_reader.h"
 
 namespace po = boost::program_options;
@@ -44,6 +48,9 @@ struct ReplayOptions {
   std::string progress;
   size_t max_line = 4 << 20;
   bool no_rule_timing = false;
+  EnrichmentPaths enrichment;  // --assets, --intel, --routing, as for socd run
+  std::string forwarding;      // layer-4 forwarding (forwarding.yml), as for socd run
+  double forward_timeout = 60;
 };
 
 // Batches are read, stamped with the time they were read, and their read-to-stored latency recorded once the
@@ -302,6 +309,14 @@ int replay_main(int argc, char** argv) {
        "directory caching compiled rule databases; 'none' disables it")
       ("thresholds", po::value(&o.thresholds), "settings of the stateful stage (config/thresholds.yml)")
       ("sagan-vars", po::value(&o.sagan_vars), "Sagan YAML for the *.rules files (as for socd run)")
+      ("assets", po::value(&o.enrichment.assets), "asset inventory (config/assets.yml), as for socd run")
+      ("intel", po::value(&o.enrichment.intel)->composing(), "threat-intelligence list or lists.yml (repeatable)")
+      ("routing", po::value(&o.enrichment.routing), "four-layer routing (config/routing.yml), as for socd run")
+      ("forwarding", po::value(&o.forwarding),
+       "send the alerts routed to layer 4 to the sinks of this file (config/forwarding.yml) through the forwarder "
+       "of socd run; the replay ends once they are all delivered (or --forward-timeout passes)")
+      ("forward-timeout", po::value(&o.forward_timeout)->default_value(60),
+       "seconds to wait, after the last alert is stored, for the forwarder to deliver everything")
       ("data-dir", po::value(&o.data_dir), "alert store to write (default: a temporary one, removed at the end)")
       ("workers", po::value(&o.workers)->default_value(0), "matching threads (0: the number of cores)")
       ("format", po::value(&o.format_name)->default_value("auto"),
@@ -382,8 +397,25 @@ int replay_main(int argc, char** argv) {
     }
     languages.sagan_variables = std::move(*v);
   }
+  std::vector<Diagnostic> enrichment_diagnostics;
+  auto enrichment = load_enrichment(o.enrichment, enrichment_diagnostics);
+  print_diagnostics(enrichment_diagnostics, false);
+  if (!enrichment) {
+    std::fprintf(stderr, "socd replay: %s\n", enrichment.error().message().c_str());
+    return kUsageError;
+  }
+  std::optional<ForwardingConfig> forwarding;
+  if (!o.forwarding.empty()) {
+    auto fc = load_forwarding(o.forwarding);
+    if (!fc) {
+      std::fprintf(stderr, "socd replay: %s\n", fc.error().message().c_str());
+      return kUsageError;
+    }
+    forwarding = std::move(*fc);
+  }
   CompileOptions copts;
   if (o.cache_dir != "none") copts.cache_dir = o.cache_dir;
+  copts.extra_fields = enrichment->extra_fields();
   LoadedRules rules = load_rules(o.rules, *mapping, copts, stage, languages);
   print_diagnostics(rules.diagnostics, false);
   if (rules.loaded == 0 && rules.skipped > 0) {
@@ -421,7 +453,17 @@ int replay_main(int argc, char** argv) {
     for (const auto& in : o.inputs)
       sources.push_back(std::make_unique<ReplaySource>(in, looks_like_capture(in), o, speed, format,
                                                        rules.stateful, latencies));
-    Pipeline pipeline(**store, rules.set, popts, rules.stateful);
+    // Layer-4 forwarding: the forwarder of socd run, on the replay store's outbox, started before the first alert.
+    std::unique_ptr<Forwarder> forwarder;
+    if (forwarding) {
+      forwarder = std::make_unique<Forwarder>(*(*store)->outbox(), std::move(*forwarding));
+      if (Status st = forwarder->start(); !st.ok()) {
+        std::fprintf(stderr, "socd replay: %s\n", st.message().c_str());
+        if (temporary) fs::remove_all(o.data_dir);
+        return kRuntimeError;
+      }
+    }
+    Pipeline pipeline(**store, rules.set, popts, rules.stateful, *enrichment);
     std::vector<uint32_t> indexes;
     for (auto& s : sources) indexes.push_back(pipeline.add_source(*s));
     pipeline.start();
@@ -469,6 +511,25 @@ int replay_main(int argc, char** argv) {
     pipeline.drain();
     double seconds = std::chrono::duration<double>(Clock::now() - started_at).count();
     if (bar) std::fputs("\r\033[K", stderr);
+    // Forwarding: until the outbox is empty for every sink; its rate from the start of the replay.
+    uint64_t fwd_acknowledged = 0, fwd_failed = 0, fwd_dead = 0;
+    double fwd_seconds = 0;
+    bool fwd_done = true;
+    if (forwarder) {
+      fwd_done = forwarder->drain(static_cast<int64_t>(o.forward_timeout * 1000));
+      fwd_seconds = std::chrono::duration<double>(Clock::now() - started_at).count();
+      forwarder->stop();
+      for (const auto& c : forwarder->counters()) {
+        fwd_acknowledged += c->acknowledged;
+        fwd_failed += c->failed;
+        fwd_dead += c->dead_lettered;
+      }
+      if (!fwd_done) {
+        std::fprintf(stderr, "socd replay: the forwarder had not delivered every layer-4 alert after %.0f s "
+                             "(--forward-timeout); see 'socd forward status' with --data-dir\n", o.forward_timeout);
+        rc = kRuntimeError;
+      }
+    }
     for (auto& s : sources)
       if (!s->status().ok()) {
         std::fprintf(stderr, "socd replay: %s: %s\n", s->name().c_str(), s->status().message().c_str());
@@ -537,6 +598,12 @@ int replay_main(int argc, char** argv) {
                  load[2], times.parse, per_event_us(times.parse), times.match, per_event_us(times.match),
                  times.alerts, per_event_us(times.alerts), times.stateful, per_event_us(times.stateful),
                  times.store, per_event_us(times.store));
+    if (forwarder)
+      std::fprintf(stderr, "replay: forwarding sinks=%zu acknowledged=%llu failed_attempts=%llu dead_lettered=%llu "
+                           "all_delivered=%s seconds=%.3f alerts_per_s=%.1f\n",
+                   forwarder->counters().size(), static_cast<unsigned long long>(fwd_acknowledged),
+                   static_cast<unsigned long long>(fwd_failed), static_cast<unsigned long long>(fwd_dead),
+                   fwd_done ? "yes" : "no", fwd_seconds, fwd_seconds > 0 ? fwd_acknowledged / fwd_seconds : 0.0);
     if (any_capture)
       std::fprintf(stderr,
                    "replay: capture packets=%llu tcp_streams=%llu payload_bytes=%llu set_aside: other=%llu "
@@ -595,6 +662,16 @@ int replay_main(int argc, char** argv) {
       num("stateful", times.stateful);
       num("store", times.store, true);
       j += "},";
+      if (forwarder) {
+        j += "\"forwarding\":{";
+        num("sinks", forwarder->counters().size());
+        num("acknowledged", fwd_acknowledged);
+        num("failed_attempts", fwd_failed);
+        num("dead_lettered", fwd_dead);
+        num("seconds", fwd_seconds);
+        num("alerts_per_s", fwd_seconds > 0 ? fwd_acknowledged / fwd_seconds : 0.0);
+        j += std::string("\"all_delivered\":") + (fwd_done ? "true" : "false") + "},";
+      }
       if (any_capture) {
         j += "\"capture\":{";
         num("packets", cap.packets);
