@@ -2,6 +2,7 @@
 // walk.
 #include "socd/sigma.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -418,6 +419,47 @@ bool is_rule_file(const std::filesystem::path& p) {
 
 }  // namespace
 
+// yaml-cpp 0.7's LoadAll never returns on a ',' where a top-level node should be (",x", "{a: b},", "---\n,x"):
+// its parser yields empty documents forever without consuming the comma, the list of documents growing until
+// memory runs out. A first pass counts the documents (events only, nothing built), bounded by the document
+// markers the text holds; past the bound the text is refused, naming the line where the endless run starts.
+static bool yaml_documents_end(std::string_view text, YAML::Mark& stuck) {
+  struct Counter final : YAML::EventHandler {
+    size_t documents = 0;
+    YAML::Mark last;
+    void OnDocumentStart(const YAML::Mark& mark) override {
+      ++documents;
+      last = mark;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  };
+  size_t markers = 0;  // "---" and "..." at a line's start: a stream holds at most markers + 1 documents
+  for (size_t at = 0; at < text.size();) {
+    std::string_view start = text.substr(at, 3);
+    if (start == "---" || start == "...") ++markers;
+    size_t newline = text.find('\n', at);
+    if (newline == std::string_view::npos) break;
+    at = newline + 1;
+  }
+  std::stringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  Counter counter;
+  while (parser.HandleNextDocument(counter)) {
+    if (counter.documents > markers + 1) {
+      stuck = counter.last;
+      return false;
+    }
+  }
+  return true;
+}
+
 void load_sigma_text(const std::string& file, std::string_view text, const FieldMapping& mapping,
                      RuleLoad& out) {
   if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
@@ -431,6 +473,13 @@ void load_sigma_text(const std::string& file, std::string_view text, const Field
   }
   std::vector<YAML::Node> docs;
   try {
+    if (YAML::Mark stuck; !yaml_documents_end(text, stuck)) {
+      out.diagnostics.push_back({file, stuck.line + 1, "yaml-error",
+                                 "YAML syntax error: a ',' outside a flow collection (column " +
+                                     std::to_string(stuck.column + 1) + "); remove it or quote the value"});
+      ++out.skipped;
+      return;
+    }
     docs = YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception& e) {
     out.diagnostics.push_back(
