@@ -10,10 +10,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <random>
 #include <sstream>
 
+#include <filesystem>
+
+#include "cef.h"
+#include "misp.h"
 #include "socd/json.h"
 #include "stix.h"
 
@@ -350,6 +355,37 @@ private:
   std::string body_;
 };
 
+// MISP: one event per alert, POSTed to the events API. A resend of an event MISP holds already is answered with
+// an error naming the existing uuid: that is a delivery, not a rejection.
+class MispSink final : public Sink {
+public:
+  MispSink(const SinkConfig& c, const ForwardingConfig& f) : c_(c), http_(c_) {
+    options_.distribution = c_.distribution;
+    options_.analysis = c_.analysis;
+    options_.tag = c_.tag;
+    options_.soc_name = f.soc_name;
+  }
+  SendResult send(const std::vector<const OutboxItem*>& items) override {
+    for (const auto* item : items) {
+      const std::string body = misp::event_json(item->alert, options_);
+      std::vector<std::string> headers = {"Content-Type: application/json", "Accept: application/json"};
+      if (!c_.auth_key.empty()) headers.push_back("Authorization: " + c_.auth_key);
+      auto r = http_.request("POST", c_.url, headers, body);
+      if (r.error.empty() && r.status >= 400 && r.status < 500 && r.status != 401 && r.status != 404 &&
+          r.body.find("already exists") != std::string::npos)
+        continue;  // the same uuid is there: delivered before
+      SendResult result = classify(r, "POST " + c_.url + " (event " + misp::event_uuid(item->alert) + ")");
+      if (result.kind != SendResult::kOk) return result;
+    }
+    return {};
+  }
+
+private:
+  SinkConfig c_;
+  HttpClient http_;
+  misp::EventOptions options_;
+};
+
 }  // namespace
 
 Expected<ForwardingConfig> load_forwarding(const std::string& path) {
@@ -368,11 +404,18 @@ Expected<ForwardingConfig> load_forwarding(const std::string& path) {
     if (root["max_rejections"]) f.max_rejections = root["max_rejections"].as<uint32_t>();
     if (root["outbox_quota"]) f.outbox_quota = root["outbox_quota"].as<uint64_t>();
     if (root["quota_warning_ratio"]) f.quota_warning_ratio = root["quota_warning_ratio"].as<double>();
+    if (root["quota_policy"]) {
+      const std::string policy = root["quota_policy"].as<std::string>();
+      if (policy == "pause") f.quota_policy = Outbox::QuotaPolicy::kPause;
+      else if (policy != "shed_oldest")
+        return config_error(path, root["quota_policy"].Mark().line + 1,
+                            "quota_policy must be shed_oldest or pause, not '" + policy + "'");
+    }
     if (f.max_rejections == 0) return config_error(path, root["max_rejections"].Mark().line + 1,
                                                    "max_rejections must be 1 or more");
     const YAML::Node sinks = root["sinks"];
     if (!sinks || !sinks.IsSequence() || sinks.size() == 0)
-      return config_error(path, 1, "no `sinks:` list: name at least one sink (type taxii or webhook)");
+      return config_error(path, 1, "no `sinks:` list: name at least one sink (type taxii, misp, cef or webhook)");
     for (const auto& n : sinks) {
       const int line = n.Mark().line + 1;
       SinkConfig s;
@@ -389,6 +432,12 @@ Expected<ForwardingConfig> load_forwarding(const std::string& path) {
       text("client_key", s.client_key);
       text("username", s.username);
       text("signature_header", s.signature_header);
+      text("server_name", s.server_name);
+      text("hostname", s.hostname);
+      text("distribution", s.distribution);
+      text("analysis", s.analysis);
+      text("tag", s.tag);
+      if (n["facility"]) s.facility = n["facility"].as<int>();
       if (n["batch_size"]) s.batch_size = n["batch_size"].as<size_t>();
       if (n["timeout_ms"]) s.timeout_ms = n["timeout_ms"].as<int64_t>();
       if (n["backoff_initial_ms"]) s.backoff_initial_ms = n["backoff_initial_ms"].as<int64_t>();
@@ -399,10 +448,18 @@ Expected<ForwardingConfig> load_forwarding(const std::string& path) {
       if (s.name.empty()) return config_error(path, line, "a sink without `name`");
       for (const auto& other : f.sinks)
         if (other.name == s.name) return config_error(path, line, "a second sink named '" + s.name + "'");
-      if (s.type != "taxii" && s.type != "webhook")
-        return config_error(path, line, "sink '" + s.name + "': `type` must be taxii or webhook");
-      if (s.url.rfind("https://", 0) != 0)
+      if (s.type != "taxii" && s.type != "webhook" && s.type != "misp" && s.type != "cef")
+        return config_error(path, line, "sink '" + s.name + "': `type` must be taxii, misp, cef or webhook");
+      if (s.type == "cef" && (s.url.rfind("tls://", 0) != 0 || s.url.size() <= 6))
+        return config_error(path, line, "sink '" + s.name + "': a cef sink's `url` is tls://HOST:PORT (syslog over "
+                                        "TLS, RFC 5425; 6514 is the usual port)");
+      if (s.type != "cef" && s.url.rfind("https://", 0) != 0)
         return config_error(path, line, "sink '" + s.name + "': `url` must be an https:// URL");
+      if (s.facility < 0 || s.facility > 23)
+        return config_error(path, line, "sink '" + s.name + "': facility must be 0..23");
+      for (const auto* value : {&s.distribution, &s.analysis})
+        if (value->size() != 1 || (*value)[0] < '0' || (*value)[0] > (value == &s.analysis ? '2' : '4'))
+          return config_error(path, line, "sink '" + s.name + "': distribution is 0..4 and analysis 0..2");
       if (s.type == "taxii" && s.collection.empty())
         return config_error(path, line, "sink '" + s.name + "': a taxii sink needs `collection` (its id)");
       if (s.batch_size == 0 || s.breaker_failures == 0)
@@ -416,6 +473,12 @@ Expected<ForwardingConfig> load_forwarding(const std::string& path) {
       auto key = secret(path, n, "hmac_key_file", "hmac_key_env");
       if (!key) return key.error();
       s.hmac_key = *key;
+      auto auth_key = secret(path, n, "auth_key_file", "auth_key_env");
+      if (!auth_key) return auth_key.error();
+      s.auth_key = *auth_key;
+      if (s.type == "misp" && s.auth_key.empty())
+        return config_error(path, line, "sink '" + s.name + "': a misp sink needs its API key (auth_key_file or "
+                                        "auth_key_env)");
       f.sinks.push_back(std::move(s));
     }
   } catch (const YAML::Exception& e) {
@@ -426,6 +489,8 @@ Expected<ForwardingConfig> load_forwarding(const std::string& path) {
 
 std::unique_ptr<Sink> make_sink(const SinkConfig& config, const ForwardingConfig& forwarding) {
   if (config.type == "taxii") return std::make_unique<TaxiiSink>(config, forwarding);
+  if (config.type == "misp") return std::make_unique<MispSink>(config, forwarding);
+  if (config.type == "cef") return make_cef_sink(config);
   return std::make_unique<WebhookSink>(config);
 }
 
@@ -436,7 +501,6 @@ struct Forwarder::SinkState {
   size_t batch_limit = 0;
   uint32_t failures_in_row = 0;
   int64_t next_attempt_ms = 0;
-  std::map<uint64_t, uint32_t> rejections;  // seq -> permanent rejections so far
   std::mt19937_64 random{std::random_device{}()};
 };
 
@@ -463,6 +527,7 @@ Status Forwarder::start() {
   for (const auto& c : config_.sinks) names.push_back(c.name);
   if (Status s = outbox_.set_sinks(names); !s.ok()) return s;
   outbox_.set_quota(config_.outbox_quota);
+  outbox_.set_quota_policy(config_.quota_policy);
   thread_ = std::thread([this] { loop(); });
   return Status();
 }
@@ -531,7 +596,7 @@ bool Forwarder::pump(SinkState& s) {
         return false;
       }
       s.counters->acknowledged += n;
-      for (const auto* item : batch) s.rejections.erase(item->seq);
+      if (config_.quota_policy == Outbox::QuotaPolicy::kPause) gate_cv_.notify_all();
       if (s.counters->breaker_open.exchange(false)) log("%s: circuit closed: %s", s.config->name, "sending again");
       s.failures_in_row = 0;
       s.batch_limit = std::min(s.config->batch_size, s.batch_limit * 2);
@@ -553,14 +618,19 @@ bool Forwarder::pump(SinkState& s) {
         return true;
       }
       s.counters->failed += 1;
-      if (++s.rejections[batch[0]->seq] >= config_.max_rejections) {
+      auto rejected = outbox_.add_rejection(s.config->name, batch[0]->seq);
+      if (!rejected) {
+        log("%s: %s", s.config->name, rejected.error().message());
+        s.next_attempt_ms = now + 1000;
+        return false;
+      }
+      if (*rejected >= config_.max_rejections) {
         Status st = outbox_.dead_letter(s.config->name, *batch[0], r.reason);
         if (!st.ok()) {
           log("%s: %s", s.config->name, st.message());
           s.next_attempt_ms = now + 1000;
           return false;
         }
-        s.rejections.erase(batch[0]->seq);
         ++s.counters->dead_lettered;
         log("%s: dead-lettered alert %s", s.config->name, batch[0]->alert.id + ": " + r.reason);
         return true;
@@ -581,12 +651,137 @@ void Forwarder::loop() {
       }
       moved = pump(*s) || moved;
     }
+    check_quota();
+    std::string commands;
+    {
+      std::lock_guard lock(mutex_);
+      commands = command_dir_;
+    }
+    if (!commands.empty() && now_steady_ms() >= next_command_poll_ms_) {
+      next_command_poll_ms_ = now_steady_ms() + 200;
+      serve_commands(commands);
+    }
     if (moved) continue;
     std::unique_lock lock(mutex_);
     if (stop_) return;
     cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_ || woken_; });
     woken_ = false;
   }
+}
+
+void Forwarder::check_quota() {
+  const uint64_t quota = config_.outbox_quota;
+  if (quota == 0) return;
+  const uint64_t entries = outbox_.entries();
+  const bool near = static_cast<double>(entries) >= config_.quota_warning_ratio * static_cast<double>(quota);
+  if (near != near_quota_.exchange(near)) {
+    if (near)
+      log("warning: the outbox holds %s entries, near its quota of %s: the sinks are not keeping up (see socd "
+          "forward status)", std::to_string(entries), std::to_string(quota) +
+          (config_.quota_policy == Outbox::QuotaPolicy::kPause ? "; at the quota the sources pause"
+                                                                : "; at the quota the oldest are shed"));
+    else
+      log("the outbox is below its warning level again (%s of %s entries)", std::to_string(entries),
+          std::to_string(quota));
+  }
+  if (config_.quota_policy == Outbox::QuotaPolicy::kPause && entries < quota) gate_cv_.notify_all();
+}
+
+bool Forwarder::paused() {
+  return config_.quota_policy == Outbox::QuotaPolicy::kPause && config_.outbox_quota > 0 &&
+         !gate_released_.load() && outbox_.entries() >= config_.outbox_quota;
+}
+
+void Forwarder::release_gate() {
+  gate_released_ = true;
+  gate_cv_.notify_all();
+}
+
+namespace {
+
+class QuotaGate final : public BatchSink {
+public:
+  QuotaGate(Forwarder& forwarder, BatchSink& inner, std::mutex& mutex, std::condition_variable& cv,
+            std::atomic<uint64_t>& refused, std::atomic<uint64_t>& waits)
+      : forwarder_(forwarder), inner_(inner), mutex_(mutex), cv_(cv), refused_(refused), waits_(waits) {}
+  bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override {
+    if (forwarder_.paused()) {
+      if (!may_block) {
+        ++refused_;
+        return false;  // the source counts it as dropped
+      }
+      ++waits_;
+      std::unique_lock lock(mutex_);
+      while (forwarder_.paused()) cv_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    return inner_.push(std::move(batch), may_block);
+  }
+  std::optional<std::string> checkpoint(const std::string& key) override { return inner_.checkpoint(key); }
+
+private:
+  Forwarder& forwarder_;
+  BatchSink& inner_;
+  std::mutex& mutex_;
+  std::condition_variable& cv_;
+  std::atomic<uint64_t>&refused_, &waits_;
+};
+
+bool read_text(const std::filesystem::path& path, std::string& out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+void write_reply(const std::filesystem::path& path, const std::string& text) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << text;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+}
+
+}  // namespace
+
+std::unique_ptr<BatchSink> Forwarder::gate(BatchSink& inner) {
+  return std::make_unique<QuotaGate>(*this, inner, gate_mutex_, gate_cv_, gate_refused_, gate_waits_);
+}
+
+void Forwarder::serve_commands(const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  {
+    std::lock_guard lock(mutex_);
+    command_dir_ = data_dir;
+  }
+  const fs::path dir = fs::path(data_dir) / "forward-commands";
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(".retry")) names.push_back(name.substr(0, name.size() - 6));
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    const fs::path taken = dir / (name + ".taken");
+    fs::rename(dir / (name + ".retry"), taken, ec);
+    if (ec) continue;  // withdrawn
+    std::string sink, reply;
+    if (!read_text(taken, sink)) {
+      reply = "error cannot read " + taken.string();
+    } else {
+      while (!sink.empty() && (sink.back() == '\n' || sink.back() == '\r')) sink.pop_back();
+      auto n = outbox_.retry(sink);
+      reply = n ? "ok " + std::to_string(*n) : "error " + n.error().message();
+      if (n && *n > 0) log("retry: %s dead letter(s) queued again", std::to_string(*n));
+    }
+    write_reply(dir / (name + ".reply"), reply);
+    fs::remove(taken, ec);
+  }
+  wake();
 }
 
 bool Forwarder::drain(int64_t timeout_ms) {
@@ -650,6 +845,13 @@ void append_forward_metrics(Forwarder& forwarder, std::vector<prometheus::Metric
                      MetricType::Gauge);
   auto shed = family("socd_outbox_shed_total", "Outbox entries shed at the quota (the oldest first).",
                      MetricType::Counter);
+  auto paused = family("socd_outbox_paused", "1 while ingestion is paused at the outbox quota (policy pause).",
+                       MetricType::Gauge);
+  auto gate_waits = family("socd_outbox_pause_waits_total",
+                           "Source batches that waited at the outbox quota (policy pause).", MetricType::Counter);
+  auto gate_refused = family("socd_outbox_pause_refused_total",
+                             "Source batches refused at the outbox quota (sources that cannot wait, e.g. UDP, "
+                             "count them as dropped).", MetricType::Counter);
   if (auto st = forwarder.outbox().state()) {
     const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch()).count();
@@ -664,7 +866,11 @@ void append_forward_metrics(Forwarder& forwarder, std::vector<prometheus::Metric
         {});
     add(shed, static_cast<double>(st->shed), {});
   }
-  for (auto* f : {&sent, &acked, &failed, &dead, &breaker, &queued, &age, &dead_now, &entries, &near, &shed})
+  add(paused, forwarder.paused() ? 1 : 0, {});
+  add(gate_waits, static_cast<double>(forwarder.gate_waits()), {});
+  add(gate_refused, static_cast<double>(forwarder.gate_refused()), {});
+  for (auto* f : {&sent, &acked, &failed, &dead, &breaker, &queued, &age, &dead_now, &entries, &near, &shed, &paused,
+                  &gate_waits, &gate_refused})
     out.push_back(std::move(*f));
 }
 

@@ -3,9 +3,15 @@
 // backoff and jitter, a circuit breaker (after `breaker_failures` failed attempts in a row it waits
 // `breaker_open_ms`, then tries one batch), batches halved on 413, a batch narrowed to single alerts on a
 // permanent rejection (4xx) so the alert at fault is found; an alert rejected `max_rejections` times goes to the
-// dead letters with the reason. Sinks: STIX 2.1 over TAXII 2.1 and a JSON webhook, both HTTPS through libcurl
-// (certificate verification, client certificates, basic auth or bearer token), each body signed with
-// HMAC-SHA256 in a detached signature header.
+// dead letters with the reason (the count of rejections is kept in the store, so it survives a restart). Sinks:
+// STIX 2.1 over TAXII 2.1, MISP events and a JSON webhook, HTTPS through libcurl (certificate verification,
+// client certificates, basic auth, bearer token or MISP key), each body signed with HMAC-SHA256 in a detached
+// signature header; CEF over syslog TLS (app/cef.h).
+//
+// The outbox quota: near it (quota_warning_ratio) a warning and socd_outbox_quota_near; at it, the policy:
+// shed_oldest (the store sheds the oldest entries and counts them) or pause (the sources' pushes wait at the gate:
+// a file or TCP source stops reading, a UDP source counts what it cannot push; the forwarder's acknowledgements
+// open it again).
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -17,18 +23,21 @@
 #include <vector>
 
 #include "socd/outbox.h"
+#include "socd/source.h"
 #include "socd/status.h"
 
 namespace socd {
 
 struct SinkConfig {
-  std::string name, type;  // type: taxii | webhook
-  std::string url;         // taxii: the discovery URL (https://host/taxii2/); webhook: where batches are POSTed
+  std::string name, type;  // type: taxii | webhook | misp | cef
+  std::string url;         // taxii: the discovery URL (https://host/taxii2/); webhook: where batches are POSTed;
+                           // misp: the events API (https://host/events/add); cef: tls://host:port
   std::string api_root;    // taxii: the API root URL (default: the discovery's "default")
   std::string collection;  // taxii: the collection id
   std::string ca_file, client_cert, client_key;
   std::string username, password;  // basic auth (password from password_file or password_env)
   std::string token;               // bearer token (token_file or token_env)
+  std::string auth_key;            // misp: the API key sent as `Authorization: KEY` (auth_key_file or _env)
   std::string hmac_key;            // hmac_key_file or hmac_key_env; never logged
   std::string signature_header = "X-Socd-Signature";
   size_t batch_size = 200;
@@ -37,6 +46,10 @@ struct SinkConfig {
   uint32_t breaker_failures = 5;
   int64_t breaker_open_ms = 30000;
   int64_t status_poll_ms = 10000;  // taxii: how long to poll a pending status before sending again
+  std::string server_name;         // cef: the name the server's certificate must carry (default: the URL's host)
+  std::string hostname;            // cef: HOSTNAME of the syslog messages (default: the alert's host)
+  int facility = 16;               // cef: syslog facility (16: local0)
+  std::string distribution = "0", analysis = "0", tag;  // misp: the events' distribution, analysis, one more tag
 };
 
 struct ForwardingConfig {
@@ -44,6 +57,7 @@ struct ForwardingConfig {
   uint32_t max_rejections = 3;
   uint64_t outbox_quota = 0;         // entries; 0: none
   double quota_warning_ratio = 0.8;  // the warning gauge turns on from here
+  Outbox::QuotaPolicy quota_policy = Outbox::QuotaPolicy::kShedOldest;  // quota_policy: shed_oldest | pause
   std::vector<SinkConfig> sinks;
 };
 
@@ -80,6 +94,19 @@ public:
   void wake();     // new alerts may be queued
   // Sends until every sink has nothing pending, or `timeout_ms` passes; true when all was sent.
   bool drain(int64_t timeout_ms);
+
+  // The pause policy's gate in front of a source's sink: while the outbox is at its quota, a push that may block
+  // waits, one that may not is refused (the source counts it). A pass-through under shed_oldest.
+  std::unique_ptr<BatchSink> gate(BatchSink& inner);
+  bool paused();
+  // Opens the gate for good (shutting down: what the sources hold is stored, over the quota if need be).
+  void release_gate();
+  uint64_t gate_refused() const { return gate_refused_.load(); }
+  uint64_t gate_waits() const { return gate_waits_.load(); }
+
+  // `socd forward retry` beside a running writer: DATA_DIR/forward-commands/NAME.retry (the sink, or empty for
+  // every sink), renamed NAME.taken while applied, answered in NAME.reply ("ok N" or "error MESSAGE").
+  void serve_commands(const std::string& data_dir);
   const std::vector<std::unique_ptr<SinkCounters>>& counters() const { return counters_; }
   Outbox& outbox() { return outbox_; }
   const ForwardingConfig& config() const { return config_; }
@@ -88,6 +115,7 @@ private:
   struct SinkState;
   bool pump(SinkState& s);  // one batch; true when something moved
   void loop();
+  void check_quota();       // the warning near the quota, and waking the gate
 
   Outbox& outbox_;
   ForwardingConfig config_;
@@ -97,6 +125,12 @@ private:
   std::mutex mutex_;
   std::condition_variable cv_;
   bool stop_ = false, woken_ = false;
+  std::mutex gate_mutex_;
+  std::condition_variable gate_cv_;
+  std::atomic<bool> gate_released_{false}, near_quota_{false};
+  std::atomic<uint64_t> gate_refused_{0}, gate_waits_{0};
+  std::string command_dir_;  // guarded by mutex_
+  int64_t next_command_poll_ms_ = 0;
 };
 
 }  // namespace socd

@@ -277,7 +277,10 @@ int run_main(int argc, char** argv) {
       return kRuntimeError;
     }
     info.forwarder = forwarder.get();
+    forwarder->serve_commands(o.data_dir);  // `socd forward retry` beside this run
   }
+  // The outbox quota's pause policy: each source pushes through the forwarder's gate.
+  std::vector<std::unique_ptr<BatchSink>> gates;
 
   PipelineOptions popts;
   popts.workers = o.workers;
@@ -339,7 +342,12 @@ int run_main(int argc, char** argv) {
   pipeline.start();
   size_t started = 0;
   for (auto& s : sources) {
-    Status st = s->start(pipeline.sink(indexes[started]));
+    BatchSink* sink = &pipeline.sink(indexes[started]);
+    if (forwarder) {
+      gates.push_back(forwarder->gate(*sink));
+      sink = gates.back().get();
+    }
+    Status st = s->start(*sink);
     if (!st.ok()) {
       std::fprintf(stderr, "socd run: %s: %s\n", s->name().c_str(), st.message().c_str());
       for (size_t i = 0; i < started; ++i) sources[i]->stop();
@@ -354,6 +362,7 @@ int run_main(int argc, char** argv) {
     auto m = MetricsServer::start(o.metrics, pipeline, info);
     if (!m) {
       std::fprintf(stderr, "socd run: %s\n", m.error().message().c_str());
+      if (forwarder) forwarder->release_gate();
       for (auto& s : sources) s->stop();
       pipeline.drain();
       return kUsageError;
@@ -401,6 +410,7 @@ int run_main(int argc, char** argv) {
     }
     if (!failed.ok()) {
       std::fprintf(stderr, "socd run: %s\n", failed.message().c_str());
+      if (forwarder) forwarder->release_gate();
       for (auto& s : sources) s->stop();
       pipeline.drain();
       return kUsageError;
@@ -475,6 +485,7 @@ int run_main(int argc, char** argv) {
   }
   if (api) api->stop();
   pipeline.stop_waiting();  // no source waits for its rate any more: stopping is not delayed
+  if (forwarder) forwarder->release_gate();  // what the sources hold is stored, over the quota if need be
   for (auto& s : sources) s->stop();
   pipeline.drain();
   if (forwarder) forwarder->stop();

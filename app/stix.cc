@@ -51,9 +51,7 @@ std::string pattern_literal(std::string_view s) {
   return out;
 }
 
-struct Observables {
-  std::vector<std::string> ipv4, files, command_lines;
-};
+using Observables = AlertFacts;
 
 void add_unique(std::vector<std::string>& list, std::string_view value) {
   for (const auto& v : list)
@@ -136,23 +134,26 @@ std::string timestamp(int64_t ms) {
   return buf;
 }
 
-void alert_objects(const StoredAlert& alert, std::string_view soc_name, std::vector<std::string>& objects) {
-  std::string title = alert.rule_id;
-  Observables seen;
-  {
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (parser.parse(alert.json).get(doc) == simdjson::SUCCESS && doc.is_object()) {
-      std::string_view t;
-      if (doc["rule"]["title"].get(t) == simdjson::SUCCESS && !t.empty()) title.assign(t);
-      simdjson::dom::object event;
-      if (doc["event"].get(event) == simdjson::SUCCESS) collect(event, seen, 0);
-      std::string_view indicator, type;
-      if (doc["intel"]["indicator"].get(indicator) == simdjson::SUCCESS && is_ipv4(indicator))
-        add_unique(seen.ipv4, indicator);
-      (void)type;
-    }
+AlertFacts alert_facts(const StoredAlert& alert) {
+  AlertFacts seen;
+  seen.title = alert.rule_id;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(alert.json).get(doc) == simdjson::SUCCESS && doc.is_object()) {
+    std::string_view t;
+    if (doc["rule"]["title"].get(t) == simdjson::SUCCESS && !t.empty()) seen.title.assign(t);
+    simdjson::dom::object event;
+    if (doc["event"].get(event) == simdjson::SUCCESS) collect(event, seen, 0);
+    std::string_view indicator;
+    if (doc["intel"]["indicator"].get(indicator) == simdjson::SUCCESS && is_ipv4(indicator))
+      add_unique(seen.ipv4, indicator);
   }
+  return seen;
+}
+
+void alert_objects(const StoredAlert& alert, std::string_view soc_name, std::vector<std::string>& objects) {
+  const AlertFacts seen = alert_facts(alert);
+  const std::string& title = seen.title;
   const std::string created = timestamp(alert.time_ms);
   const std::string identity_id = "identity--" + uuid5(kSocdNamespace, "identity|" + std::string(soc_name));
   const std::string indicator_id = "indicator--" + uuid5(kSocdNamespace, "indicator|" + alert.id);

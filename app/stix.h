@@ -20,6 +20,14 @@ std::string timestamp(int64_t ms);
 inline constexpr std::string_view kSocdNamespace = "5c0d0b1e-6a4e-4f3c-9a1d-3d2b7c5e8f10";
 inline constexpr std::string_view kStixObservableNamespace = "00abedb4-aa42-466c-9c01-fed23315a9b7";
 
+// What the alert's JSON says beyond the stored columns: the rule's title (the rule id when it has none) and the
+// observables of its event (IPv4 addresses under address-like keys, image/file names, command lines), each once.
+struct AlertFacts {
+  std::string title;
+  std::vector<std::string> ipv4, files, command_lines;
+};
+AlertFacts alert_facts(const StoredAlert& alert);
+
 // Appends the alert's objects (each a JSON object text) to `objects`. `soc_name` names the SOC's identity.
 void alert_objects(const StoredAlert& alert, std::string_view soc_name, std::vector<std::string>& objects);
 

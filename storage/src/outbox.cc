@@ -27,6 +27,12 @@ uint64_t from_be64(std::string_view in) {
 }
 
 std::string entry_key(uint64_t seq) { return "q" + be64(seq); }
+std::string rejection_key(const std::string& sink, uint64_t seq) {
+  std::string key = "r" + sink;
+  key.push_back('\0');
+  key += be64(seq);
+  return key;
+}
 std::string cursor_key(const std::string& sink) { return "c" + sink; }
 std::string dead_key(const std::string& sink, uint64_t seq) {
   std::string key = sink;
@@ -104,7 +110,7 @@ Status RocksOutbox::stage(std::string_view alerts_key, rocksdb::WriteBatch& batc
 Status RocksOutbox::finish(rocksdb::WriteBatch& batch) {
   if (txn_next_ == next_) return Status();
   const uint64_t quota = quota_.load();
-  if (quota > 0 && txn_next_ - txn_floor_ > quota) {
+  if (quota > 0 && !pause_.load() && txn_next_ - txn_floor_ > quota) {
     // At the quota: the oldest entries go, counted (policy shed_oldest).
     const uint64_t new_floor = txn_next_ - quota;
     rocksdb::Status s = batch.DeleteRange(outbox_, entry_key(txn_floor_), entry_key(new_floor));
@@ -228,6 +234,16 @@ Status RocksOutbox::acknowledge(const std::string& sink, uint64_t seq) {
   put_fixed64(v, seq);
   rocksdb::Status s = batch.Put(outbox_, cursor_key(sink), v);
   if (!s.ok()) return error("cannot write a sink cursor", s);
+  // Rejection counts of the entries passed are no longer needed (a range deletion only when there are some).
+  {
+    const std::string from = rejection_key(sink, *c + 1), to = rejection_key(sink, seq + 1);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), outbox_));
+    it->Seek(from);
+    if (it->Valid() && it->key().compare(rocksdb::Slice(to)) < 0) {
+      s = batch.DeleteRange(outbox_, from, to);
+      if (!s.ok()) return error("cannot forget rejection counts", s);
+    }
+  }
   // The cursor first, so the floor below sees it.
   s = db_->Write(rocksdb::WriteOptions(), &batch);
   if (!s.ok()) return error("cannot write a sink cursor", s);
@@ -354,6 +370,36 @@ Expected<OutboxState> RocksOutbox::state() {
     st.sinks.push_back(std::move(s));
   }
   return st;
+}
+
+uint64_t RocksOutbox::entries() {
+  std::lock_guard lock(mutex_);
+  return next_ - floor_;
+}
+
+Expected<uint32_t> RocksOutbox::rejections(const std::string& sink, uint64_t seq) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), outbox_, rejection_key(sink, seq), &value);
+  if (s.IsNotFound()) return uint32_t{0};
+  if (!s.ok()) return error("cannot read a rejection count", s);
+  if (value.size() != 4)
+    return Status::error("alert store '" + dir_ + "': a rejection count is damaged; restore the store from a backup");
+  uint32_t n = 0;
+  for (int i = 3; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(value[i]);
+  return n;
+}
+
+Expected<uint32_t> RocksOutbox::add_rejection(const std::string& sink, uint64_t seq) {
+  if (read_only_) return Status::error("alert store '" + dir_ + "' is open read-only: the outbox cannot change");
+  std::lock_guard lock(mutex_);
+  auto n = rejections(sink, seq);
+  if (!n) return n;
+  const uint32_t count = *n + 1;
+  std::string value(4, '\0');
+  for (int i = 0; i < 4; ++i) value[i] = static_cast<char>(count >> (8 * i));
+  rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), outbox_, rejection_key(sink, seq), value);
+  if (!s.ok()) return error("cannot write a rejection count", s);
+  return count;
 }
 
 }  // namespace socd::store

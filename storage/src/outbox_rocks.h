@@ -7,6 +7,7 @@
 //                                                              (each a varint length and bytes)
 //                        "c" sink name                         8 bytes little-endian: the sink's cursor
 //                        "m" "next" / "m" "floor" / "m" "shed" 8 bytes little-endian each
+//                        "r" sink 0x00 seq (8 bytes big-endian)  4 bytes little-endian: permanent rejections so far
 //   dead_letter_forward  sink 0x00 seq (8 bytes big-endian)    time_ms (8), alerts key, reason (varint + bytes)
 #pragma once
 #include <rocksdb/db.h>
@@ -43,6 +44,10 @@ public:
   Expected<std::vector<DeadLetter>> dead_letters(const std::string& sink, size_t limit) override;
   Expected<uint64_t> retry(const std::string& sink) override;
   Expected<OutboxState> state() override;
+  uint64_t entries() override;
+  void set_quota_policy(QuotaPolicy policy) override { pause_ = policy == QuotaPolicy::kPause; }
+  Expected<uint32_t> add_rejection(const std::string& sink, uint64_t seq) override;
+  Expected<uint32_t> rejections(const std::string& sink, uint64_t seq) override;
 
 private:
   Status error(const char* what, const rocksdb::Status& s) const;
@@ -59,6 +64,7 @@ private:
   std::mutex mutex_;
   std::vector<std::string> sinks_;
   std::atomic<uint64_t> quota_{0};
+  std::atomic<bool> pause_{false};
   uint64_t next_ = 1, floor_ = 1, shed_ = 0;              // as written
   uint64_t txn_next_ = 1, txn_floor_ = 1, txn_shed_ = 0;  // as the commit in progress will write them
 };

@@ -4,7 +4,8 @@
 // entry is removed once every configured sink's cursor has passed it. An entry a sink rejects for good goes to the
 // dead letters of that sink with the reason; `retry` queues it again for that sink alone.
 //
-// Bounded disk: a quota in entries; at it, the oldest entries are shed and counted (never silently).
+// Bounded disk: a quota in entries; at it, the oldest entries are shed and counted (never silently), or, with the
+// pause policy, ingestion waits for the forwarder to free room.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -66,6 +67,18 @@ public:
   // Queues the dead letters of `sink` (every sink when empty) again, each for its sink alone; returns how many.
   virtual Expected<uint64_t> retry(const std::string& sink) = 0;
   virtual Expected<OutboxState> state() = 0;
+
+  // Entries now (next_seq - floor), cheap enough to ask per batch.
+  virtual uint64_t entries() = 0;
+  // Policy at the quota. kShedOldest (the default): the oldest entries go, counted in `shed`. kPause: nothing is
+  // shed; the entries may pass the quota by what is in flight, and the forwarder pauses ingestion (Forwarder::gate)
+  // until acknowledgements free room.
+  enum class QuotaPolicy { kShedOldest, kPause };
+  virtual void set_quota_policy(QuotaPolicy policy) = 0;
+  // Permanent rejections (4xx) of entry `seq` by `sink`: recorded in the store (they survive a restart) and the
+  // count so far returned. Forgotten when the sink's cursor passes the entry (acknowledged or dead-lettered).
+  virtual Expected<uint32_t> add_rejection(const std::string& sink, uint64_t seq) = 0;
+  virtual Expected<uint32_t> rejections(const std::string& sink, uint64_t seq) = 0;
 };
 
 }  // namespace socd
