@@ -306,6 +306,14 @@ std::shared_ptr<const Rulebase> Rulebase::parse(const std::string& file, std::st
 bool Rulebase::walk(uint32_t node_index, std::string_view text, size_t pos, std::vector<Capture>& out,
                     int& steps, int32_t& rule) const {
   if (++steps > kMaxSteps) return false;
+  // Runs of literal bytes with nothing else to try (most of a pattern) are followed in a loop.
+  for (;;) {
+    const Node& n = nodes_[node_index];
+    if (n.rule >= 0 || !n.fields.empty() || n.literal.size() != 1) break;
+    if (pos >= text.size() || static_cast<unsigned char>(text[pos]) != n.literal[0].first) return false;
+    node_index = n.literal[0].second;
+    ++pos;
+  }
   const Node& node = nodes_[node_index];
   if (pos == text.size() && node.rule >= 0) {
     rule = node.rule;

@@ -464,12 +464,22 @@ bool in_alert_time(const SaganRule& r, int64_t time_ms) {
 
 // `normalize`: the rulebase on " " + message (rsyslog's msg property keeps the space after the tag's ':', and
 // Sagan's rulebases expect it); what it finds replaces what parse_src_ip and the others found.
-void normalize(const lognorm::Rulebase& rulebase, std::string_view message, SaganFacts& f) {
+// The last message's result is kept per thread: the normalize rules an event matches (often several) share it.
+void normalize(const std::shared_ptr<const lognorm::Rulebase>& rulebase, std::string_view message,
+               SaganFacts& f) {
+  thread_local std::shared_ptr<const lognorm::Rulebase> last;  // held: its address is not reused meanwhile
   thread_local std::string text;
-  thread_local std::vector<lognorm::Capture> found;
-  text.assign(1, ' ');
-  text.append(message);
-  if (!rulebase.normalize(text, found)) {
+  thread_local std::vector<lognorm::Capture> found;  // views into `text`
+  thread_local bool matched = false;
+  const bool same = last == rulebase && text.size() == message.size() + 1 &&
+                    std::memcmp(text.data() + 1, message.data(), message.size()) == 0;
+  if (!same) {
+    text.assign(1, ' ');
+    text.append(message);
+    matched = rulebase->normalize(text, found);
+    last = rulebase;
+  }
+  if (!matched) {
     f.normalized = 2;
     return;
   }
@@ -623,7 +633,7 @@ void sagan_facts(const SaganRule& r, const std::vector<std::optional<std::string
     take(r.parse_src, f.src, f.src_port);
     take(r.parse_dst, f.dst, f.dst_port);
   }
-  if (r.rulebase) normalize(*r.rulebase, message, f);
+  if (r.rulebase) normalize(r.rulebase, message, f);
   if (!address_passes(r.source, f.src) || !address_passes(r.destination, f.dst) ||
       !port_passes(r.source_port, f.src_port >= 0 ? f.src_port : r.default_port) ||
       !port_passes(r.destination_port, f.dst_port >= 0 ? f.dst_port : r.default_port) ||
