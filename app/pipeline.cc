@@ -374,7 +374,7 @@ void Pipeline::write() {
     for (auto& j : ready) {
       // The stateful stage, in push order, before the batch's alerts are stored.
       if (stage_ && j->rules->stateful)
-        stage_->apply(j->rules->stateful, j->alerts, j->hits, j->last_event_ms);
+        stage_->apply(j->rules->stateful, j->alerts, j->hits, j->last_event_ms, &j->rules->enrichment);
       for (auto& a : j->alerts) alerts.push_back(std::move(a));
       if (!j->batch->checkpoint_key.empty())
         checkpoints.emplace_back(j->batch->checkpoint_key, j->batch->checkpoint_value);

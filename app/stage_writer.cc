@@ -27,8 +27,15 @@ void add(StageCounters& to, const StageCounters& c) {
   to.sagan_not_normalized += c.sagan_not_normalized;
 }
 
-StoredAlert to_stored(StageAlert&& a) {
+StoredAlert to_stored(StageAlert&& a, StageAlertAnnotator* annotator) {
+  AlertPlacement placement;
+  if (annotator) annotator->annotate(a, &placement);
   StoredAlert s;
+  if (placement.system) {
+    s.system = placement.system->name;
+    s.system_level = placement.system->level;
+  }
+  s.layers = placement.layers;
   s.id = std::move(a.id);
   s.time_ms = a.time_ms;
   s.rule_id = std::move(a.rule_id);
@@ -61,7 +68,7 @@ void StageWriter::restore() {
 }
 
 void StageWriter::apply(const std::shared_ptr<const StatefulRules>& rules, std::vector<StoredAlert>& alerts,
-                        std::vector<AlertHit>& hits, int64_t last_event_ms) {
+                        std::vector<AlertHit>& hits, int64_t last_event_ms, const Enrichment* enrichment) {
   if (rules && rules != stage_->shared_rules()) {
     // A reload: the new stage takes over the groups of the correlations and policies that did not change.
     StageCounters before = stage_->counters();
@@ -72,6 +79,12 @@ void StageWriter::apply(const std::shared_ptr<const StatefulRules>& rules, std::
     stage_ = std::move(next);
     add(retired_, before);
   }
+  StageAlertAnnotator* annotator = nullptr;
+  if (enrichment && (enrichment->assets || enrichment->routing)) {
+    if (!annotator_ || !annotator_->serves(*enrichment, &stage_->rules()))
+      annotator_ = std::make_unique<StageAlertAnnotator>(*enrichment, stage_->shared_rules());
+    annotator = annotator_.get();
+  }
   if (stage_->rules().active()) {
     merged_.clear();
     size_t next_hit = 0;
@@ -81,12 +94,12 @@ void StageWriter::apply(const std::shared_ptr<const StatefulRules>& rules, std::
       if (next_hit < hits.size() && hits[next_hit].alert == i)
         pass = stage_->observe(hits[next_hit++].hit, generated_) == StatefulStage::Verdict::Pass;
       if (pass) merged_.push_back(std::move(alerts[i]));
-      for (auto& g : generated_) merged_.push_back(to_stored(std::move(g)));
+      for (auto& g : generated_) merged_.push_back(to_stored(std::move(g), annotator));
     }
     if (last_event_ms != -1) {
       generated_.clear();
       stage_->advance(last_event_ms, generated_);
-      for (auto& g : generated_) merged_.push_back(to_stored(std::move(g)));
+      for (auto& g : generated_) merged_.push_back(to_stored(std::move(g), annotator));
     }
     alerts.swap(merged_);
   }

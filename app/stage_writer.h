@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "socd/alert_store.h"
+#include "socd/enrichment.h"
 #include "socd/stateful.h"
 
 namespace socd {
@@ -37,8 +38,10 @@ public:
   void restore();
   // One batch, in push order: `alerts` loses what the stage held back and gains what it made, in order.
   // `rules` are the batch's own (a reload may switch them: the state of unchanged correlations carries over).
+  // With `enrichment` (the batch's inventory and routing), the alerts the stage makes carry their asset and
+  // routing like single-event alerts (StageAlertAnnotator).
   void apply(const std::shared_ptr<const StatefulRules>& rules, std::vector<StoredAlert>& alerts,
-             std::vector<AlertHit>& hits, int64_t last_event_ms);
+             std::vector<AlertHit>& hits, int64_t last_event_ms, const Enrichment* enrichment = nullptr);
   // Before a write: takes the write's checkpoints and gives back those that may be written now, with the
   // state entry to write beside them when one is due (`final`: the last write before stopping).
   void prepare(std::vector<std::pair<std::string, std::string>>& checkpoints,
@@ -55,6 +58,7 @@ private:
   AlertStore& store_;
   std::unique_ptr<StatefulStage> stage_;
   std::vector<StageAlert> generated_;
+  std::unique_ptr<StageAlertAnnotator> annotator_;  // for the current rules and enrichment
   std::vector<StoredAlert> merged_;
   mutable std::mutex mu_;  // held_, counters_ (read by other threads)
   std::map<std::string, std::string> held_;

@@ -7,12 +7,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "socd/assets.h"
 #include "socd/intel.h"
 #include "socd/routing.h"
 #include "socd/ruleset.h"
+#include "socd/stateful.h"
 
 namespace socd {
 
@@ -80,6 +82,34 @@ private:
   std::string_view source_, sender_;
   bool looked_up_ = false;
   const AssetSystem* system_ = nullptr;
+  RouteDecision decision_;
+};
+
+// The same asset and routing members for the alerts the stateful stage makes (correlation alerts, threshold,
+// deduplication and Sagan threshold summaries), which no single event stands behind: the system is looked up
+// from the alert's host and the file (or listener) of its "source" member, the event that completed it (a
+// network sender's address is not kept by the stage, so an inventory entry matched only by sender address
+// needs the host field); the tags are the correlation's own, or the suppressed rule's. Used by the ordered
+// part of a pipeline (one thread).
+class StageAlertAnnotator {
+public:
+  StageAlertAnnotator(const Enrichment& enrichment, std::shared_ptr<const StatefulRules> rules);
+  bool active() const { return enrichment_.assets || enrichment_.routing; }
+  // Whether this annotator was made for these (a reload makes another).
+  bool serves(const Enrichment& enrichment, const StatefulRules* rules) const {
+    return enrichment.assets == enrichment_.assets && enrichment.routing == enrichment_.routing &&
+           rules == rules_.get();
+  }
+  // Inserts ,"asset":{..} and ,"routing":{..} before the closing brace of `alert.json` (the members a
+  // single-event alert has) and fills `placement`; nothing when inactive.
+  void annotate(StageAlert& alert, AlertPlacement* placement = nullptr);
+
+private:
+  Enrichment enrichment_;
+  std::shared_ptr<const StatefulRules> rules_;
+  std::unordered_map<std::string, const std::vector<std::string>*> tags_;  // alert rule id -> tags
+  std::vector<std::string> no_tags_;
+  std::string extra_;
   RouteDecision decision_;
 };
 
