@@ -402,4 +402,55 @@ Expected<uint32_t> RocksOutbox::add_rejection(const std::string& sink, uint64_t 
   return count;
 }
 
+Expected<std::unordered_set<std::string>> RocksOutbox::owed_alert_keys(std::string_view before) {
+  std::unordered_set<std::string> owed;
+  // One snapshot for both families: an entry moving between them (dead_letter, retry) is seen in one.
+  struct Snapshot {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snapshot;
+    ~Snapshot() { db->ReleaseSnapshot(snapshot); }
+  } snap{db_, db_->GetSnapshot()};
+  auto keep = [&](std::string_view key) {
+    if (before.empty() || key < before) owed.emplace(key);
+  };
+  {
+    const std::string lower = "q", upper = "r";
+    rocksdb::Slice lower_slice(lower), upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap.snapshot;
+    ro.iterate_lower_bound = &lower_slice;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, outbox_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      Entry e;
+      if (it->key().size() != 9 || !decode_entry(std::string_view(it->value().data(), it->value().size()), e))
+        return Status::error("alert store '" + dir_ + "': an outbox entry cannot be decoded; the store is damaged");
+      keep(e.alerts_key);
+    }
+    if (!it->status().ok()) return error("cannot read its entries", it->status());
+  }
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.snapshot;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, dead_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view value(it->value().data(), it->value().size()), akey;
+    if (value.size() < 8)
+      return Status::error("alert store '" + dir_ + "': a dead letter cannot be decoded; the store is damaged");
+    value.remove_prefix(8);
+    if (!get_field(value, akey))
+      return Status::error("alert store '" + dir_ + "': a dead letter cannot be decoded; the store is damaged");
+    keep(akey);
+  }
+  if (!it->status().ok()) return error("cannot read the dead letters", it->status());
+  return owed;
+}
+
+Expected<bool> RocksOutbox::owes(std::string_view alert_id) {
+  auto owed = owed_alert_keys({});
+  if (!owed) return owed.error();
+  for (const auto& key : *owed)
+    if (key.size() > kTimeKeySize && std::string_view(key).substr(kTimeKeySize) == alert_id) return true;
+  return false;
+}
+
 }  // namespace socd::store

@@ -48,6 +48,8 @@ public:
   void set_quota_policy(QuotaPolicy policy) override { pause_ = policy == QuotaPolicy::kPause; }
   Expected<uint32_t> add_rejection(const std::string& sink, uint64_t seq) override;
   Expected<uint32_t> rejections(const std::string& sink, uint64_t seq) override;
+  Expected<std::unordered_set<std::string>> owed_alert_keys(std::string_view before) override;
+  Expected<bool> owes(std::string_view alert_id) override;
 
 private:
   Status error(const char* what, const rocksdb::Status& s) const;

@@ -1,5 +1,6 @@
 // Retention: walks the alerts from the oldest up to the latest cutoff of any level, removes those past their
-// level's period that layer 4 no longer needs, as range deletions over runs of neighbouring removable alerts
+// level's period that layer 4 no longer needs (the layer-4 outbox holds neither a queued entry nor a dead letter
+// of them), as range deletions over runs of neighbouring removable alerts
 // (point deletions for a lone one), with their id index entries, the alert count and one retention record per
 // level in the audit chain, all in one atomic write per batch; then compacts the span so the space comes back.
 #include "retention.h"
@@ -7,16 +8,12 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <unordered_set>
 #include <vector>
 
 #include "store_layout.h"
 
 namespace socd {
-
-bool owed_to_layer4(const StoredAlert& alert, const std::function<bool(const StoredAlert&)>& forwarded) {
-  if ((alert.layers & kLayer4) == 0) return false;
-  return !(forwarded && forwarded(alert));
-}
 
 namespace store {
 namespace {
@@ -64,6 +61,20 @@ Expected<RetentionResult> enforce_retention(RetentionTarget& t, const RetentionO
   }
   if (latest == INT64_MIN) return result;  // everything is kept for ever
   const std::string stop = time_key(latest);
+  // What layer 4 is still owed, among the alerts the walk can reach, read once: an alert acknowledged while the
+  // walk runs stays until the next run; none is added meanwhile (commits wait for the commit mutex, a retry
+  // moves an alert from the dead letters back into the queue in one write).
+  std::unordered_set<std::string> owed;
+  if (t.outbox) {
+    auto keys = t.outbox->owed_alert_keys(stop);
+    if (!keys) return Status::error("alert store '" + t.dir + "': retention: " + keys.error().message() +
+                                    "; nothing was removed");
+    owed = std::move(*keys);
+  }
+  auto owed_to_layer4 = [&](std::string_view key, const StoredAlert& alert) {
+    if (!t.outbox) return (alert.layers & kLayer4) != 0;
+    return owed.count(std::string(key)) > 0;
+  };
 
   // Batches until the walk ends; each written before the next starts.
   std::string resume;
@@ -96,7 +107,7 @@ Expected<RetentionResult> enforce_retention(RetentionTarget& t, const RetentionO
           continue;
         }
         fill_alert(key, view, alert);
-        if (owed_to_layer4(alert, o.forwarded_to_layer4)) {
+        if (owed_to_layer4(key, alert)) {
           ++b.kept_by_level[level];
           if (Status st = flush_run(t, b); !st.ok()) return st;
           continue;

@@ -7,6 +7,7 @@
 
 #include "rocks_ledger.h"
 #include "socd/alert_store.h"
+#include "socd/outbox.h"
 
 namespace socd::store {
 
@@ -15,6 +16,7 @@ struct RetentionTarget {
   rocksdb::DB* db = nullptr;
   rocksdb::ColumnFamilyHandle *defaults = nullptr, *alerts = nullptr, *alert_ids = nullptr;
   RocksLedger* ledger = nullptr;
+  Outbox* outbox = nullptr;  // the layer-4 outbox: what it still holds is kept (null: every L4 alert is kept)
   std::atomic<uint64_t>* count = nullptr;  // the store's alert count, kept exact
   bool sync = false;
 };

@@ -128,7 +128,7 @@ public:
                                                  "writer removes alerts");
     std::lock_guard lock(commit_mutex_);
     RetentionTarget target{dir_, db_.get(), handles_[kDefault], handles_[kAlerts], handles_[kAlertIds],
-                           ledger_.get(), &count_, options_.sync};
+                           ledger_.get(), outbox_.get(), &count_, options_.sync};
     return store::enforce_retention(target, options);
   }
   Ledger* ledger() override { return ledger_.get(); }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "socd/ledger.h"
+#include "socd/outbox.h"
 #include "storage/store_test_support.h"
 #include "support/socd_process.h"
 
@@ -88,14 +89,30 @@ TEST(Retention, OldAlertsOfALevel2SystemGoThoseOwedToLayer4Stay) {
     ASSERT_TRUE(verified.ok());
     EXPECT_TRUE(verified->ok) << (verified->problems.empty() ? "" : verified->problems.front());
 
-    // A second run has nothing more to remove; once layer 4 has the owed alert, it goes too.
+    // A second run has nothing more to remove: the outbox still holds the owed alert. Once the national centre's
+    // sink has acknowledged it, it is no longer owed and goes too.
     auto again = (*store)->enforce_retention(ro);
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(again->removed, 0u);
-    ro.forwarded_to_layer4 = [&](const StoredAlert& a) { return a.id == owed.id; };
+    EXPECT_EQ(again->kept_for_layer4, 1u);
+    Outbox* outbox = (*store)->outbox();
+    ASSERT_TRUE(outbox);
+    ASSERT_TRUE(outbox->set_sinks({"national-centre"}).ok());
+    auto owes = outbox->owes(owed.id);
+    ASSERT_TRUE(owes.ok()) << owes.error().message();
+    EXPECT_TRUE(*owes);
+    auto items = outbox->next("national-centre", 10);
+    ASSERT_TRUE(items.ok()) << items.error().message();
+    ASSERT_EQ(items->size(), 1u);
+    EXPECT_EQ(items->front().alert.id, owed.id);
+    ASSERT_TRUE(outbox->acknowledge("national-centre", items->front().seq).ok());
+    owes = outbox->owes(owed.id);
+    ASSERT_TRUE(owes.ok());
+    EXPECT_FALSE(*owes);
     auto forwarded = (*store)->enforce_retention(ro);
     ASSERT_TRUE(forwarded.ok());
     EXPECT_EQ(forwarded->removed, 1u);
+    EXPECT_EQ(forwarded->kept_for_layer4, 0u);
     EXPECT_FALSE(stored(**store, owed.id));
   }
   // The untouched chain of the store after retention verifies with the CLI.
@@ -105,14 +122,91 @@ TEST(Retention, OldAlertsOfALevel2SystemGoThoseOwedToLayer4Stay) {
   EXPECT_NE(cli.out.find("verified: OK"), std::string::npos) << cli.out;
 }
 
-TEST(Retention, OwedToLayer4IsRoutedToItAndNotForwarded) {
-  StoredAlert a;
-  a.layers = kLayer2 | kLayer3;
-  EXPECT_FALSE(owed_to_layer4(a, nullptr));
-  a.layers |= kLayer4;
-  EXPECT_TRUE(owed_to_layer4(a, nullptr));
-  EXPECT_TRUE(owed_to_layer4(a, [](const StoredAlert&) { return false; }));
-  EXPECT_FALSE(owed_to_layer4(a, [](const StoredAlert&) { return true; }));
+// The outbox, not a flag, says what layer 4 is owed: an alert stays while any configured sink has not
+// acknowledged it, while it waits as a dead letter, and while it is queued again by a retry; it goes once the
+// last sink acknowledged it. An alert routed to layer 4 that the outbox no longer holds (shed at its quota,
+// counted there) is not kept.
+TEST(Retention, AnAlertStaysWhileTheOutboxHoldsItForAnySinkOrAsADeadLetter) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const int64_t now = kBaseTimeMs + 100 * kDay;
+  const uint8_t to_l4 = kLayer2 | kLayer3 | kLayer4;
+  StoredAlert first = on_system(make_alert(1, now - 40 * kDay, "rule-a", "high"), "intranet", 2, to_l4);
+  StoredAlert second = on_system(make_alert(2, now - 40 * kDay + 1000, "rule-a", "high"), "intranet", 2, to_l4);
+  StoredAlert shed = on_system(make_alert(3, now - 40 * kDay + 2000, "rule-a", "high"), "intranet", 2, to_l4);
+  StoredAlert young = on_system(make_alert(4, now - kDay, "rule-a", "high"), "intranet", 2, to_l4);
+  auto store = AlertStore::open(dir.file("store"));
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  Ledger* ledger = (*store)->ledger();
+  ledger->set_clock([now] { return now; });
+  ASSERT_TRUE(ledger->configure(IncidentSettings(), kKey).ok());
+  Outbox* outbox = (*store)->outbox();
+  ASSERT_TRUE(outbox);
+  ASSERT_TRUE(outbox->set_sinks({"taxii", "webhook"}).ok());
+  size_t n = 0;
+  ASSERT_TRUE((*store)->commit({shed}, {}, &n).ok());
+  outbox->set_quota(2);  // the next two entries push the first out
+  ASSERT_TRUE((*store)->commit({first, second, young}, {}, &n).ok());
+  ASSERT_EQ(n, 3u);
+  auto state = outbox->state();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->shed, 2u);  // `shed`, then `first` (quota 2, three entries queued in one write)
+  outbox->set_quota(0);
+
+  RetentionOptions ro;
+  ro.now_ms = now;
+  IncidentSettings defaults;
+  std::copy(std::begin(defaults.retention_ms), std::end(defaults.retention_ms), ro.keep_ms);
+  auto run = [&]() -> RetentionResult {
+    auto done = (*store)->enforce_retention(ro);
+    EXPECT_TRUE(done.ok()) << done.error().message();
+    return done.ok() ? *done : RetentionResult{};
+  };
+  // The shed ones are gone from the outbox, so nothing keeps them; `second` is queued for both sinks.
+  RetentionResult r = run();
+  EXPECT_EQ(r.removed, 2u);
+  EXPECT_EQ(r.kept_for_layer4, 1u);
+  EXPECT_FALSE(stored(**store, shed.id));
+  EXPECT_FALSE(stored(**store, first.id));
+  ASSERT_TRUE(stored(**store, second.id));
+
+  auto items = outbox->next("taxii", 10);
+  ASSERT_TRUE(items.ok());
+  ASSERT_EQ(items->size(), 2u);  // second, young
+  ASSERT_EQ(items->front().alert.id, second.id);
+  // One sink has it, the other not yet: still owed.
+  ASSERT_TRUE(outbox->acknowledge("taxii", items->front().seq).ok());
+  EXPECT_EQ(run().removed, 0u);
+  EXPECT_TRUE(stored(**store, second.id));
+  // The other sink refuses it for good: a dead letter, still owed.
+  ASSERT_TRUE(outbox->dead_letter("webhook", items->front(), "422 unprocessable").ok());
+  r = run();
+  EXPECT_EQ(r.removed, 0u);
+  EXPECT_EQ(r.kept_for_layer4, 1u);
+  EXPECT_TRUE(stored(**store, second.id));
+  // Queued again for that sink alone, then acknowledged by it: no longer owed, and past its period.
+  auto retried = outbox->retry("webhook");
+  ASSERT_TRUE(retried.ok());
+  EXPECT_EQ(*retried, 1u);
+  EXPECT_EQ(run().removed, 0u);
+  auto again = outbox->next("webhook", 10);
+  ASSERT_TRUE(again.ok());
+  uint64_t last = 0;
+  for (const auto& item : *again) last = std::max(last, item.seq);
+  ASSERT_TRUE(outbox->acknowledge("webhook", last).ok());
+  // An entry goes once every cursor has passed it (the retried one is the webhook's alone, the other sink skips it).
+  ASSERT_TRUE(outbox->acknowledge("taxii", last).ok());
+  auto owes = outbox->owes(second.id);
+  ASSERT_TRUE(owes.ok());
+  EXPECT_FALSE(*owes);
+  r = run();
+  EXPECT_EQ(r.removed, 1u);
+  EXPECT_EQ(r.kept_for_layer4, 0u);
+  EXPECT_FALSE(stored(**store, second.id));
+  EXPECT_TRUE(stored(**store, young.id));  // within its period, owed or not
+  auto verified = ledger->verify(kKey);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << (verified->problems.empty() ? "" : verified->problems.front());
 }
 
 }  // namespace

@@ -49,12 +49,11 @@ struct AlertQuery {
 // Retention: alerts older than the period kept for their system's security level are removed (RocksDB range
 // deletions over runs of removable alerts, then a compaction of the span), with a retention record per level in the
 // audit chain in the same atomic write, so `socd audit verify` knows they went. An alert still owed to layer 4 is
-// never removed.
+// never removed: one the layer-4 outbox (socd/outbox.h) still holds, queued for a sink or set aside as a dead
+// letter of one; it goes once every sink has acknowledged it (and it is past its period).
 struct RetentionOptions {
   int64_t now_ms = 0;
   int64_t keep_ms[6] = {};  // per system security level (0: unknown, 1..5); 0 keeps them for ever
-  // Whether layer 4 has received the alert (null: no delivery is known, so every alert routed to layer 4 stays).
-  std::function<bool(const StoredAlert&)> forwarded_to_layer4;
   size_t batch_alerts = 50'000;  // removals per atomic write
 };
 
@@ -64,11 +63,6 @@ struct RetentionResult {
   uint64_t removed_by_level[6] = {};
   uint64_t ranges = 0;           // range deletions written (runs of two or more alerts)
 };
-
-// An alert still owed to layer 4: routed to it (StoredAlert::layers has kLayer4) and not marked forwarded by
-// `forwarded` (null: nothing is marked, so it is owed). Stands in for the layer-4 outbox's own record of what is
-// still pending until the store keeps one.
-bool owed_to_layer4(const StoredAlert& alert, const std::function<bool(const StoredAlert&)>& forwarded);
 
 struct StoreOptions {
   bool read_only = false;  // open beside a running writer (a secondary instance that catches up on open); its

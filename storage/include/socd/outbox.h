@@ -9,6 +9,8 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "socd/alert_store.h"
@@ -79,6 +81,14 @@ public:
   // count so far returned. Forgotten when the sink's cursor passes the entry (acknowledged or dead-lettered).
   virtual Expected<uint32_t> add_rejection(const std::string& sink, uint64_t seq) = 0;
   virtual Expected<uint32_t> rejections(const std::string& sink, uint64_t seq) = 0;
+
+  // What layer 4 is still owed: the alerts of the entries still queued (for any sink) and of the dead letters
+  // (waiting for a retry), as their keys in the store's alerts family (time key + id), read at one point in
+  // time. Only keys below `before` (empty: all). Retention keeps these alerts; an entry shed at the quota is
+  // no longer owed (it was counted as shed).
+  virtual Expected<std::unordered_set<std::string>> owed_alert_keys(std::string_view before) = 0;
+  // Whether the alert with this id is still owed (a walk of the outbox: for tools and tests).
+  virtual Expected<bool> owes(std::string_view alert_id) = 0;
 };
 
 }  // namespace socd
