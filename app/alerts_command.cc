@@ -136,6 +136,18 @@ std::string format_time(int64_t ms) {
   return buf;
 }
 
+// The layers of an alert as "L2,L3" ("-": none recorded).
+std::string layer_names(uint8_t layers) {
+  std::string out;
+  for (int n = 1; n <= 4; ++n) {
+    if (!(layers & (1u << (n - 1)))) continue;
+    if (!out.empty()) out += ',';
+    out += 'L';
+    out += static_cast<char>('0' + n);
+  }
+  return out.empty() ? "-" : out;
+}
+
 // Text from logs shown in a terminal: control characters (escape sequences included) are shown as '?', and the
 // text is cut to `width` characters (UTF-8 aware) and padded to it.
 std::string cell(std::string_view text, size_t width) {
@@ -296,7 +308,9 @@ int list_main(int argc, char** argv) {
       "Usage: socd alerts list [--data-dir DIR] [--since DURATION|TIME] [--until DURATION|TIME] [--rule ID]\n"
       "                        [--host HOST] [--level LEVEL] [--limit N] [--newest-first] [--json]\n\n"
       "Lists stored alerts in time order (their event time), oldest first. Without --json a table (time, level,\n"
-      "rule title, host, id); with --json each alert as stored, one JSON object per line (with its \"id\").\n"
+      "rule title, host, system from the asset inventory ('-': unknown asset or no inventory), the layers the\n"
+      "routing sent it to (L1..L4; '-': no routing), id); with --json each alert as stored, one JSON object per\n"
+      "line (the scan alert object with its \"id\" and, when configured, \"asset\", \"routing\", \"intel\").\n"
       "Times are RFC 3339 (2024-05-01T10:20:30Z, 2024-05-01T12:20:30+02:00) or a date (2024-05-01, midnight UTC);\n"
       "a duration (30s, 15m, 2h, 7d, 1w) means that long before now. A count goes to stderr.\n"
       "Exit status: 0 done (also when nothing matched), 1 the store cannot be read, 2 usage.\n\nOptions");
@@ -356,7 +370,8 @@ int list_main(int argc, char** argv) {
   TitleReader titles;
   uint64_t shown = 0;
   if (!json)
-    std::printf("%-24s  %-13s  %-44s  %-20s  %s\n", "TIME", "LEVEL", "RULE", "HOST", "ID");
+    std::printf("%-24s  %-13s  %-44s  %-20s  %-16s  %-11s  %s\n", "TIME", "LEVEL", "RULE", "HOST", "SYSTEM",
+                "LAYERS", "ID");
   Status st = (*store)->list(query, [&](const StoredAlert& alert) {
     if (g_stop || std::ferror(stdout)) return false;
     ++shown;
@@ -367,8 +382,9 @@ int list_main(int argc, char** argv) {
     }
     std::string title = titles.title(alert.json);
     if (title.empty()) title = alert.rule_id;
-    std::printf("%-24s  %s  %s  %s  %s\n", format_time(alert.time_ms).c_str(), cell(alert.level, 13).c_str(),
+    std::printf("%-24s  %s  %s  %s  %s  %s  %s\n", format_time(alert.time_ms).c_str(), cell(alert.level, 13).c_str(),
                 cell(title, 44).c_str(), cell(alert.host.empty() ? "-" : alert.host, 20).c_str(),
+                cell(alert.system.empty() ? "-" : alert.system, 16).c_str(), cell(layer_names(alert.layers), 11).c_str(),
                 cell(alert.id, alert.id.size()).c_str());
     return true;
   });
