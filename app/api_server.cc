@@ -541,6 +541,13 @@ struct ApiServer::Impl {
   };
   std::mutex mu;
   std::list<Connection> connections;
+  mutable std::mutex tokens_mu;
+  std::shared_ptr<const ApiTokens> tokens;  // in force; swapped whole by set_tokens
+
+  std::shared_ptr<const ApiTokens> current_tokens() const {
+    std::lock_guard lk(tokens_mu);
+    return tokens;
+  }
 
   ~Impl() {
     if (ctx) SSL_CTX_free(ctx);
@@ -700,7 +707,7 @@ struct ApiServer::Impl {
           if (error.status != 0) write_all(ssl, serialize(error, false));
           break;
         }
-        HttpResponse response = handle_api_request(req, options.tokens, context);
+        HttpResponse response = handle_api_request(req, *current_tokens(), context);
         auto conn = req.headers.find("connection");
         bool keep_alive = req.version == "HTTP/1.1" ? !(conn != req.headers.end() && conn->second == "close")
                                                     : (conn != req.headers.end() && conn->second == "keep-alive");
@@ -717,6 +724,14 @@ struct ApiServer::Impl {
 ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ApiServer::~ApiServer() { stop(); }
 uint16_t ApiServer::port() const { return impl_->port; }
+
+void ApiServer::set_tokens(ApiTokens tokens) {
+  auto next = std::make_shared<const ApiTokens>(std::move(tokens));
+  std::lock_guard lk(impl_->tokens_mu);
+  impl_->tokens = std::move(next);
+}
+
+size_t ApiServer::token_count() const { return impl_->current_tokens()->size(); }
 
 void ApiServer::stop() {
   if (!impl_ || impl_->stopping.exchange(true)) return;
@@ -770,6 +785,8 @@ Expected<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options, 
   impl->port = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
                                               : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   if (::pipe2(impl->wake, O_CLOEXEC) != 0) return Status::error("--api: cannot create a pipe");
+  impl->tokens = std::make_shared<const ApiTokens>(std::move(options.tokens));
+  options.tokens.clear();
   impl->options = std::move(options);
   impl->context = std::move(context);
   Impl* raw = impl.get();

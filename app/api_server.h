@@ -6,7 +6,8 @@
 //   analyst  reads alerts, incidents, reports, metrics; works incidents (ack, assign, note, resolve, close ...)
 //   auditor  reads the same, and the audit chain (verify, chain); changes nothing
 //   admin    everything, and the service's configuration (reload, retention)
-// No token or an unknown one: 401. A role not allowed: 403. Every request, answered or refused, is appended to
+// The tokens file is read again on SIGHUP, with the rules: a file that cannot be read or parsed is refused with
+// its error and the tokens in force stay. No token or an unknown one: 401. A role not allowed: 403. Every request, answered or refused, is appended to
 // the audit chain (ChainKind::Request: the token's name, its role, method, path, status, peer).
 //
 // Endpoints (JSON unless said otherwise):
@@ -90,6 +91,10 @@ public:
   static Expected<std::unique_ptr<ApiServer>> start(ApiServerOptions options, ApiContext context);
   ~ApiServer();
   uint16_t port() const;
+  // Puts new tokens in force (a SIGHUP reload): requests read after the call are checked against them.
+  void set_tokens(ApiTokens tokens);
+  // How many tokens are in force.
+  size_t token_count() const;
   void stop();
   struct Impl;
 

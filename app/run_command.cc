@@ -164,7 +164,8 @@ int run_main(int argc, char** argv) {
       ("api-cert", po::value(&o.api_cert), "certificate chain (PEM) of the API")
       ("api-key", po::value(&o.api_key), "private key (PEM) of the API")
       ("api-tokens", po::value(&o.api_tokens),
-       "API tokens, one `NAME ROLE sha256:HEX` a line (roles analyst, auditor, admin); read at start");
+       "API tokens, one `NAME ROLE sha256:HEX` a line (roles analyst, auditor, admin); read at start and on "
+       "SIGHUP")
   add_limit_options(opts, o.limits);
   po::variables_map vm;
   try {
@@ -447,6 +448,16 @@ int run_main(int argc, char** argv) {
         auto loaded = load_incident_settings(o.incidents);
         Status st = loaded ? ledger.configure(*loaded, *audit_key) : loaded.error();
         if (!st.ok()) log("incident settings not reloaded, the running ones stay: %s", st.message().c_str());
+      }
+      if (api) {  // the API tokens, with the rules; a broken file leaves the tokens in force
+        auto tokens = load_api_tokens(o.api_tokens);
+        if (!tokens) {
+          log("API tokens not reloaded, the tokens in force stay: %s", tokens.error().message().c_str());
+        } else {
+          const size_t n = tokens->size();
+          api->set_tokens(std::move(*tokens));
+          log("API tokens reloaded: %zu token(s)", n);
+        }
       }
       size_t next_over_limits = 0;
       auto next = load_set(o, true, &next_over_limits);
