@@ -3,6 +3,7 @@
 // compiles beside the running one and swaps in atomically; a broken set is refused and the old one keeps running);
 // SIGTERM/SIGINT drain: stop reading, finish in-flight batches, store their alerts and checkpoints, exit 0.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -12,6 +13,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <prometheus/text_serializer.h>
 
 #include "api_server.h"
@@ -20,6 +22,7 @@
 #include "run_limits.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "privileges.h"
 #include "rule_set_record.h"
 #include "socd/alert_store.h"
 #include "socd/command_inbox.h"
@@ -42,6 +45,8 @@ struct RunOptions {
   std::string incidents, audit_key_file;  // incident, deadline and audit settings; the audit chain's key
   std::string forwarding;  // layer-4 forwarding: the outbox's sinks (forwarding.yml)
   std::string api, api_cert, api_key, api_tokens;  // the HTTP JSON API over TLS
+  std::string run_user, run_group;  // --user/--group: drop to them once the listeners are bound
+  bool chown_data_dir = false;
   unsigned workers = 0;
   bool read_stdin = false, exit_when_done = false, from_end = false, sync = false;
   size_t max_line = 4 << 20;
@@ -166,6 +171,12 @@ int run_main(int argc, char** argv) {
       ("api-tokens", po::value(&o.api_tokens),
        "API tokens, one `NAME ROLE sha256:HEX` a line (roles analyst, auditor, admin); read at start and on "
        "SIGHUP")
+      ("user", po::value(&o.run_user),
+       "started as root: run as this user once the listeners are bound (the store's files are created as it; "
+       "rules, lists and tokens read on SIGHUP must be readable by it)")
+      ("group", po::value(&o.run_group), "with --user: this group instead of the user's own groups")
+      ("chown-data-dir", po::bool_switch(&o.chown_data_dir),
+       "with --user: create the data directory and give it, with everything in it, to the user");
   add_limit_options(opts, o.limits);
   po::variables_map vm;
   try {
@@ -203,6 +214,21 @@ int run_main(int argc, char** argv) {
     std::fprintf(stderr, "socd run: --api needs --api-cert, --api-key and --api-tokens\n");
     return kUsageError;
   }
+  // Files and directories socd creates are for its own user only (0600, 0700).
+  ::umask(077);
+  std::optional<RunAs> run_as;
+  if (!o.run_group.empty() && o.run_user.empty()) {
+    std::fprintf(stderr, "socd run: --group needs --user\n");
+    return kUsageError;
+  }
+  if (!o.run_user.empty()) {
+    auto who = resolve_run_as(o.run_user, o.run_group);
+    if (!who) {
+      std::fprintf(stderr, "socd run: %s\n", who.error().message().c_str());
+      return kUsageError;
+    }
+    run_as = std::move(*who);
+  }
   if (o.files.empty() && !o.read_stdin && o.udp.empty() && o.tcp.empty() && o.tls.empty()) {
     std::fprintf(stderr, "socd run: no source given: use --file, --stdin, --syslog-udp, --syslog-tcp or --syslog-tls "
                          "(or a --config file that sets them)\n");
@@ -238,7 +264,20 @@ int run_main(int argc, char** argv) {
   }
   StoreOptions sopts;
   sopts.sync = o.sync;
+  if (run_as) {  // the store's files are created as the user (root is taken back to bind the listeners)
+    Status st = prepare_data_dir(o.data_dir, *run_as, o.chown_data_dir);
+    if (st.ok()) st = become_user_for_now(*run_as);
+    if (!st.ok()) {
+      std::fprintf(stderr, "socd run: %s\n", st.message().c_str());
+      return kRuntimeError;
+    }
+  }
   auto store = AlertStore::open(o.data_dir, sopts);
+  if (run_as)
+    if (Status st = back_to_root(); !st.ok()) {
+      std::fprintf(stderr, "socd run: %s\n", st.message().c_str());
+      return kRuntimeError;
+    }
   if (!store) {
     std::fprintf(stderr, "socd run: %s\n", store.error().message().c_str());
     return kRuntimeError;
@@ -417,6 +456,20 @@ int run_main(int argc, char** argv) {
       return kUsageError;
     }
     log("API on %s (port %u)", o.api.c_str(), static_cast<unsigned>(api->port()));
+  }
+  if (run_as) {  // every port is bound and every key read: root goes for good
+    auto given = own_files_created_as_root(o.data_dir, *run_as);
+    Status st = given ? drop_privileges(*run_as) : given.error();
+    if (!st.ok()) {
+      std::fprintf(stderr, "socd run: %s; stopping\n", st.message().c_str());
+      if (api) api->stop();
+      if (forwarder) forwarder->release_gate();
+      for (auto& s : sources) s->stop();
+      pipeline.drain();
+      return kRuntimeError;
+    }
+    log("running as %s (uid %u, gid %u)", run_as->user.c_str(), static_cast<unsigned>(run_as->uid),
+        static_cast<unsigned>(run_as->gid));
   }
   std::string names;
   for (auto& s : sources) names += (names.empty() ? "" : ", ") + s->name();
