@@ -471,8 +471,8 @@ void normalize(const std::shared_ptr<const lognorm::Rulebase>& rulebase, std::st
   thread_local std::string text;
   thread_local std::vector<lognorm::Capture> found;  // views into `text`
   thread_local bool matched = false;
-  const bool same = last == rulebase && text.size() == message.size() + 1 &&
-                    std::memcmp(text.data() + 1, message.data(), message.size()) == 0;
+  // (Compared as views: an empty message may have no buffer, and memcmp must not see its null pointer.)
+  const bool same = last == rulebase && !text.empty() && std::string_view(text).substr(1) == message;
   if (!same) {
     text.assign(1, ' ');
     text.append(message);
