@@ -117,6 +117,10 @@ public:
   double store_seconds() const { return store_nanos_.load() / 1e9; }
   uint64_t store_writes() const { return store_writes_.load(); }
   StageTimes stage_times() const;
+  // Seconds the workers spent waiting for a batch (summed over workers) and the sources waiting for room in
+  // the pipeline: where a run's time went when it is not spent working.
+  double workers_idle_seconds() const { return idle_nanos_.load() / 1e9; }
+  double sources_blocked_seconds() const { return blocked_nanos_.load() / 1e9; }
   // Matches per rule id since start (all generations).
   std::vector<std::pair<std::string, uint64_t>> rule_matches() const;
   // Evaluation time per rule id since start (PipelineOptions::rule_timing), unsorted; empty when off.
@@ -139,6 +143,7 @@ private:
   AlertStore& store_;
   PipelineOptions options_;
   size_t capacity_;
+  size_t resume_at_;  // a source blocked on a full window resumes once it holds this many batches or fewer
   std::string run_nonce_;
 
   std::shared_ptr<Rules> rules_;  // guarded by rules_mu_
@@ -150,6 +155,7 @@ private:
   std::deque<Job*> todo_;
   std::deque<std::unique_ptr<Job>> window_;  // pushed, not yet stored, in push order
   uint64_t next_sequence_ = 0;
+  unsigned blocked_sources_ = 0;  // sources waiting in push() for room
   bool stopping_ = false;
   std::atomic<size_t> in_flight_{0};
 
@@ -180,6 +186,7 @@ private:
   std::deque<SourceSink> sinks_;
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> alerts_stored_{0}, batches_stored_{0}, store_nanos_{0}, store_writes_{0};
+  std::atomic<uint64_t> idle_nanos_{0}, blocked_nanos_{0};
   std::atomic<uint64_t> parse_nanos_{0}, match_nanos_{0}, alerts_nanos_{0}, stateful_nanos_{0};
   std::atomic<bool> failed_{false};
 
