@@ -1,6 +1,8 @@
 #include "socd/stream_source.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 
 namespace socd {
 
@@ -10,6 +12,12 @@ StreamSource::StreamSource(int fd, std::string name, StreamSourceOptions options
 StreamSource::~StreamSource() { stop(); }
 
 Status StreamSource::start(BatchSink& sink) {
+  // A pipe holds 64 KiB by default, and a read never returns more than the pipe holds: batches of a few dozen
+  // lines, each a hand-over to a worker. A pipe as large as a batch (the kernel may refuse; then it stays as it
+  // is) lets a fast writer fill whole batches.
+  struct stat st {};
+  if (::fstat(fd_, &st) == 0 && S_ISFIFO(st.st_mode)) (void)::fcntl(fd_, F_SETPIPE_SZ, static_cast<int>(
+                                                             std::min<size_t>(options_.batch_bytes, 1 << 20)));
   thread_ = std::thread([this, &sink] {
     LineReader reader(fd_, options_.batch_bytes, options_.batch_lines, options_.max_line_bytes);
     for (;;) {
