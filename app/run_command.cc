@@ -548,8 +548,8 @@ int run_main(int argc, char** argv) {
       break;
   }
   if (api) api->stop();
-  pipeline.stop_waiting();  // no source waits for its rate any more: stopping is not delayed
   if (forwarder) forwarder->release_gate();  // what the sources hold is stored, over the quota if need be
+  pipeline.stop_waiting();  // no source waits for its rate any more: stopping is not delayed
   for (auto& s : sources) s->stop();
   pipeline.drain();
   if (forwarder) forwarder->stop();
