@@ -572,7 +572,9 @@ int run_main(int argc, char** argv) {
     dropped += t.counters->dropped;
     bytes += t.counters->bytes;
   }
-  log("stopped");
+  log("stopped: workers idle %.3f s (summed), sources blocked %.3f s, store %.3f s in %llu writes",
+      pipeline.workers_idle_seconds(), pipeline.sources_blocked_seconds(), pipeline.store_seconds(),
+      static_cast<unsigned long long>(pipeline.store_writes()));
   if (set->stateful->active()) {
     StageCounters c = pipeline.stage_counters();
     log("stateful: hits=%llu passed=%llu suppressed=%llu consumed=%llu correlation_alerts=%llu "
