@@ -45,6 +45,7 @@ struct BenchOptions {
   std::string corpus, json, work_dir, forward_script;
   int repeat = 3;
   uint64_t events = 0;  // 0: the whole input
+  unsigned copies = 20;  // the input is the events this many times over
   size_t store_batches = 1000;
   std::vector<unsigned> curve = {10, 100, 1000};
 };
@@ -280,6 +281,9 @@ int bench_main(int argc, char** argv) {
        "binary)")
       ("repeat", po::value(&o.repeat)->default_value(3), "timed runs of each row (the median is given)")
       ("events", po::value(&o.events)->default_value(0), "use only the first N events of the input (0: all)")
+      ("copies", po::value(&o.copies)->default_value(20),
+       "the input is those events this many times over, so that a run lasts seconds (a run of a fraction of a "
+       "second measures mostly its start and end)")
       ("curve", po::value(&curve)->default_value("10,100,1000"),
        "rule counts of the cost curve, comma-separated (all SigmaHQ rules are always added)")
       ("store-batches", po::value(&o.store_batches)->default_value(1000),
@@ -408,19 +412,24 @@ int bench_main(int argc, char** argv) {
       return kRuntimeError;
     }
   }
-  // The input: the events (the first --events of them), in the page cache.
+  // The input: the events (the first --events of them), --copies times over, in the page cache.
   const fs::path input = work / "input.jsonl";
   uint64_t input_events = 0, input_bytes = 0;
   {
+    if (o.copies < 1) o.copies = 1;
     std::ifstream in(events_file, std::ios::binary);
-    std::ofstream out(input, std::ios::binary);
+    std::string once;
+    uint64_t once_events = 0;
     for (std::string line; std::getline(in, line);) {
       if (line.empty()) continue;
-      if (o.events && input_events >= o.events) break;
-      out << line << '\n';
-      ++input_events;
-      input_bytes += line.size() + 1;
+      if (o.events && once_events >= o.events) break;
+      (once += line) += '\n';
+      ++once_events;
     }
+    std::ofstream out(input, std::ios::binary);
+    for (unsigned i = 0; i < o.copies; ++i) out.write(once.data(), static_cast<std::streamsize>(once.size()));
+    input_events = once_events * o.copies;
+    input_bytes = once.size() * o.copies;
     if (!out) {
       std::fprintf(stderr, "socd bench: cannot write %s\n", input.c_str());
       return kRuntimeError;
@@ -703,7 +712,7 @@ int bench_main(int argc, char** argv) {
   bool json_to_stdout = o.json == "-";
   if (!json_to_stdout) {
     std::printf("machine: %s; socd %s; %d run(s) a row, medians\n", machine.c_str(), SOCD_VERSION, o.repeat);
-    std::printf("corpus: %s; input: %s, %s events, %s bytes\n\n", corpus.c_str(), in_name.c_str(),
+    std::printf("corpus: %s; input: %s x %u, %s events, %s bytes\n\n", corpus.c_str(), in_name.c_str(), o.copies,
                 grouped(static_cast<double>(input_events)).c_str(), grouped(static_cast<double>(input_bytes)).c_str());
     std::printf("| figure | value | peak RSS | load avg (1 min) at start | command |\n|---|---|---|---|---|\n");
     for (const auto& row : rows)

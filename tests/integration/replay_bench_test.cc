@@ -79,7 +79,7 @@ TEST(Bench, PrintsEveryRowOnAFixtureCorpus) {
   ASSERT_TRUE(dir.ok());
   // A stand-in for bench/forward.sh, to check the forwarding row reads what such a script prints.
   write_file(dir.path() / "forward.sh", "echo 'forward: alerts_per_s=1234.5 peak_rss_mib=42'\n");
-  ProcessResult r = run_socd({"bench", "--corpus", "tests/fixtures/bench-corpus", "--repeat", "1", "--events", "40",
+  ProcessResult r = run_socd({"bench", "--corpus", "tests/fixtures/bench-corpus", "--repeat", "1", "--events", "40", "--copies", "2",
                               "--curve", "2,5", "--store-batches", "20", "--forward-script", dir.file("forward.sh"),
                               "--work-dir", dir.path().string(), "--json", dir.file("bench.json")});
   ASSERT_TRUE(r.exited_with(0)) << r.describe() << "\n" << last_lines(r.err, 30) << "\n" << r.out;
@@ -88,7 +88,7 @@ TEST(Bench, PrintsEveryRowOnAFixtureCorpus) {
         "1 worker:", "2 workers:", "rules loaded of 2 SigmaHQ rule files", "of 5 SigmaHQ rule files",
         "of all 19 SigmaHQ rule files", "alert-store writes", "cold cache", "warm cache", "layer-4 forwarding"})
     EXPECT_NE(r.out.find(figure), std::string::npos) << figure << " missing from:\n" << r.out;
-  EXPECT_NE(r.out.find("input: windows-events.jsonl, 40 events"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("input: windows-events.jsonl x 2, 80 events"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("failed ("), std::string::npos) << r.out;
 
   simdjson::dom::parser parser;
@@ -112,7 +112,7 @@ TEST(Bench, PrintsEveryRowOnAFixtureCorpus) {
       EXPECT_GT(double(row["peak_rss_mib"]), 1) << key;  // a child of its own
     }
   }
-  EXPECT_EQ(uint64_t(doc["input"]["events"]), 40u);
+  EXPECT_EQ(uint64_t(doc["input"]["events"]), 80u);  // 40 events, twice over
 
   // Without a corpus it says what is missing.
   ProcessResult missing = run_socd({"bench", "--corpus", dir.file("nothing-here")});
