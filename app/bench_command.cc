@@ -416,21 +416,37 @@ int bench_main(int argc, char** argv) {
   const fs::path input = work / "input.jsonl";
   uint64_t input_events = 0, input_bytes = 0;
   {
+    // Streamed, never held whole: every child spawned later starts with this process's peak RSS as its own
+    // high-water mark (the exec keeps it), so a large buffer here would inflate every row's peak RSS.
     if (o.copies < 1) o.copies = 1;
     std::ifstream in(events_file, std::ios::binary);
-    std::string once;
-    uint64_t once_events = 0;
+    std::ofstream out(input, std::ios::binary);
+    uint64_t once_events = 0, once_bytes = 0;
     for (std::string line; std::getline(in, line);) {
       if (line.empty()) continue;
       if (o.events && once_events >= o.events) break;
-      (once += line) += '\n';
+      out << line << '\n';
       ++once_events;
+      once_bytes += line.size() + 1;
     }
-    std::ofstream out(input, std::ios::binary);
-    for (unsigned i = 0; i < o.copies; ++i) out.write(once.data(), static_cast<std::streamsize>(once.size()));
+    out.close();
+    std::ifstream again(input, std::ios::binary);
+    std::ofstream more(input, std::ios::binary | std::ios::app);
+    std::vector<char> chunk(1 << 20);
+    for (unsigned i = 1; i < o.copies && again && more; ++i) {
+      again.clear();
+      again.seekg(0);
+      for (uint64_t left = once_bytes; left > 0 && again;) {
+        auto n = static_cast<std::streamsize>(std::min<uint64_t>(left, chunk.size()));
+        again.read(chunk.data(), n);
+        more.write(chunk.data(), again.gcount());
+        left -= static_cast<uint64_t>(again.gcount());
+      }
+    }
+    more.close();
     input_events = once_events * o.copies;
-    input_bytes = once.size() * o.copies;
-    if (!out) {
+    input_bytes = once_bytes * o.copies;
+    if (!out || !more || fs::file_size(input) != input_bytes) {
       std::fprintf(stderr, "socd bench: cannot write %s\n", input.c_str());
       return kRuntimeError;
     }
