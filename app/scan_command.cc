@@ -188,7 +188,8 @@ struct Totals {
 
 class Output {
 public:
-  explicit Output(StatefulStage* stage) : stage_(stage) {}
+  // `annotator`: the asset and routing members for the alerts the stage makes (may be null).
+  Output(StatefulStage* stage, StageAlertAnnotator* annotator) : stage_(stage), annotator_(annotator) {}
 
   void write(Job& job, Totals& t) {
     if (stage_) write_through_stage(job, t);
@@ -238,7 +239,8 @@ private:
   }
 
   void write_generated(Totals& t) {
-    for (const StageAlert& a : generated_) {
+    for (StageAlert& a : generated_) {
+      if (annotator_ && annotator_->active()) annotator_->annotate(a);
       std::fwrite(a.json.data(), 1, a.json.size(), stdout);
       std::fputc('\n', stdout);
       ++t.alerts;
@@ -246,6 +248,7 @@ private:
   }
 
   StatefulStage* stage_;
+  StageAlertAnnotator* annotator_;
   std::vector<StageAlert> generated_;
 };
 
@@ -393,7 +396,9 @@ int scan_main(int argc, char** argv) {
   std::unique_ptr<StatefulStage> stage;
   if (loaded.stateful->active()) stage = std::make_unique<StatefulStage>(loaded.stateful);
   const StatefulRules* stateful = stage ? loaded.stateful.get() : nullptr;
-  Output output(stage.get());
+  std::unique_ptr<StageAlertAnnotator> stage_annotator;
+  if (stage) stage_annotator = std::make_unique<StageAlertAnnotator>(*enrichment, loaded.stateful);
+  Output output(stage.get(), stage_annotator.get());
   static char out_buf[1 << 20];
   std::setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
   auto t0 = std::chrono::steady_clock::now();
