@@ -95,8 +95,9 @@ TEST(EnrichmentScan, EveryAlertOfTheSamplesEqualsTheGoldenFile) {
       got.push_back(a.file + "\t" + std::to_string(a.line) + "\t" + a.rule + "\t" + a.system + "\t" +
                     a.layers);
   std::vector<std::string> expected;
-  for (std::string_view line :
-       split_lines(read_file(std::string(SOCD_SOURCE_DIR) + "/tests/app/enrichment_expected.tsv")))
+  // The text outlives the loop: the views split_lines returns point into it.
+  const std::string golden = read_file(std::string(SOCD_SOURCE_DIR) + "/tests/app/enrichment_expected.tsv");
+  for (std::string_view line : split_lines(golden))
     if (!line.empty() && line.front() != '#') expected.emplace_back(line);
   std::sort(got.begin(), got.end());
   std::sort(expected.begin(), expected.end());
@@ -114,8 +115,8 @@ TEST(EnrichmentScan, IntelligenceHitsNameTheListTheIndicatorAndTheField) {
   // Every line from a listed address is a hit, and nothing else: count them in the input itself.
   std::multiset<uint64_t> expected_lines;
   uint64_t n = 0;
-  for (std::string_view line :
-       split_lines(read_file(std::string(SOCD_SOURCE_DIR) + "/config/samples/access.log"))) {
+  const std::string input = read_file(std::string(SOCD_SOURCE_DIR) + "/config/samples/access.log");
+  for (std::string_view line : split_lines(input)) {  // views into `input`, which outlives the loop
     ++n;
     std::string_view ip = line.substr(0, line.find(' '));
     bool listed = ip == "192.0.2.14" || ip == "198.51.100.23";
