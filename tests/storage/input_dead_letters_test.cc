@@ -53,7 +53,8 @@ protected:
 };
 
 TEST_F(InputDeadLettersTest, KeepsEachWithItsReasonSourcePositionAndTruncatedBytes) {
-  std::string nul_and_bad_utf8("{\"a\":\"\xff\xfe\0x\"}", 14);
+  const char kBytes[] = "{\"a\":\"\xff\xfe\0x\"}";  // 12 bytes, a NUL among them
+  std::string nul_and_bad_utf8(kBytes, sizeof kBytes - 1);
   ASSERT_TRUE(add({letter(7, nul_and_bad_utf8), letter(9, std::string(10000, 'x'), "line_bytes")}).ok());
   auto got = all(*store_->input_dead_letters());
   ASSERT_EQ(got.size(), 2u);
