@@ -20,6 +20,7 @@
 #include "cef.h"
 #include "misp.h"
 #include "socd/json.h"
+#include "socd/thread_name.h"
 #include "stix.h"
 
 namespace socd {
@@ -528,7 +529,10 @@ Status Forwarder::start() {
   if (Status s = outbox_.set_sinks(names); !s.ok()) return s;
   outbox_.set_quota(config_.outbox_quota);
   outbox_.set_quota_policy(config_.quota_policy);
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("socd-forward");
+    loop();
+  });
   return Status();
 }
 

@@ -7,6 +7,7 @@
 
 #include "socd/input_dead_letters.h"
 #include "socd/ledger.h"
+#include "socd/thread_name.h"
 #include "stage_writer.h"
 
 namespace socd {
@@ -82,8 +83,15 @@ void Pipeline::rename_source(uint32_t index, std::string name) { sources_.at(ind
 
 void Pipeline::start() {
   if (stage_) stage_->restore();
-  for (unsigned i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { work(); });
-  threads_.emplace_back([this] { write(); });
+  for (unsigned i = 0; i < options_.workers; ++i)
+    threads_.emplace_back([this, i] {
+      name_this_thread("socd-worker-" + std::to_string(i + 1));
+      work();
+    });
+  threads_.emplace_back([this] {
+    name_this_thread("socd-store");
+    write();
+  });
 }
 
 void Pipeline::swap_rules(std::shared_ptr<const RuleSet> rules,

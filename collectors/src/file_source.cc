@@ -19,6 +19,8 @@
 #include <set>
 #include <utility>
 
+#include "socd/thread_name.h"
+
 namespace socd {
 
 namespace {
@@ -818,7 +820,10 @@ Status FileSource::start(BatchSink& sink) {
     return Status::error(name() + ": " + s.message());
   }
   state_->take_snapshot(mutex_);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("socd-file");
+    run();
+  });
   return {};
 }
 

@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <sys/stat.h>
 
+#include "socd/thread_name.h"
+
 namespace socd {
 
 StreamSource::StreamSource(int fd, std::string name, StreamSourceOptions options)
@@ -19,6 +21,7 @@ Status StreamSource::start(BatchSink& sink) {
   if (::fstat(fd_, &st) == 0 && S_ISFIFO(st.st_mode)) (void)::fcntl(fd_, F_SETPIPE_SZ, static_cast<int>(
                                                              std::min<size_t>(options_.batch_bytes, 1 << 20)));
   thread_ = std::thread([this, &sink] {
+    name_this_thread("socd-stream");
     LineReader reader(fd_, options_.batch_bytes, options_.batch_lines, options_.max_line_bytes);
     for (;;) {
       // Wait for input in slices, so stop() is noticed on an idle pipe.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "socd/syslog_sources.h"
+#include "socd/thread_name.h"
 #include "syslog_net.h"
 
 namespace socd {
@@ -53,7 +54,10 @@ public:
     log_.set_name(name());
     sink_ = &sink;
     started_ = true;
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      name_this_thread("socd-udp");
+      run();
+    });
     return {};
   }
 
