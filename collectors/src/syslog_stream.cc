@@ -33,6 +33,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "socd/stream_framer.h"
 #include "socd/syslog_sources.h"
 #include "syslog_net.h"
 
@@ -42,9 +43,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kOversizedHead = 4096;      // bytes kept of an oversized message (its dead letter)
 constexpr int kReadsPerTurn = 16;            // reads from one connection before the others get a turn
-constexpr size_t kMaxOctetDigits = 9;        // a frame length of 10 digits or more is malformed (>= 1 GB)
 constexpr uint64_t kListenerId = 0, kWakeId = 1, kConnectionsId = 2, kFirstConnectionId = 3;
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);  // after running out of descriptors
 constexpr size_t kStopDrainBytes = 16u << 20;  // read at stop() from all connections together, at most
@@ -65,25 +64,15 @@ struct SslCtxDeleter {
   void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
 };
 
-enum class Framing { unknown, terminated, octet_counted };
-
 struct Connection {
+  explicit Connection(size_t max_message_bytes) : framer(max_message_bytes) {}
   uint64_t id = 0;
   int fd = -1;
   SSL* ssl = nullptr;
   bool handshaking = false;
   std::string peer;  // "192.0.2.7:49152"
-  Framing framing = Framing::unknown;
-  std::string buffer;  // bytes read and not framed yet
-  // An oversized message being skipped: its head, the bytes seen so far, and (octet counting) the bytes left.
-  bool skipping = false;
-  std::string skip_head;
-  uint64_t skip_seen = 0;
-  uint64_t skip_left = 0;
-  uint64_t skip_header = 0;  // octet counting: the bytes of its "LEN SP"
-  uint64_t uncounted_bytes = 0;  // bytes of skipped empty messages, added to the next message's batch
+  StreamFramer framer;  // the bytes read and not framed yet, and the framing state
   uint32_t events = 0;  // interest registered in the connections' epoll set
-  bool interrupted = false;  // framing stopped because reading paused: complete messages may wait in `buffer`
   Clock::time_point last_activity;
   // When the message now in progress (or the TLS handshake) started; the epoch when none is.
   Clock::time_point partial_since{};
@@ -293,9 +282,9 @@ private:
     if (it == connections_.end() || it->second->handshaking) return;
     Connection& c = *it->second;
     while (budget > 0) {
-      size_t before = c.buffer.size();
+      size_t before = c.framer.buffered();
       if (read_some(c) != ReadResult::data) return;
-      budget -= std::min(budget, c.buffer.size() - before);
+      budget -= std::min(budget, c.framer.buffered() - before);
       if (!frame(c, /*at_eof=*/false)) return;
     }
   }
@@ -343,12 +332,12 @@ private:
                    "socd_limit_hits_total{limit=\"connections\"})");
         continue;
       }
-      auto c = std::make_unique<Connection>();
+      auto c = std::make_unique<Connection>(limits_.max_message_bytes);
       c->id = next_connection_id_++;
       c->fd = fd;
       c->peer = std::move(peer);
       c->last_activity = Clock::now();
-      c->buffer.reserve(kReadChunk);
+      c->framer.reserve(kReadChunk);
       if (tls_) {
         ERR_clear_error();
         c->ssl = SSL_new(tls_ctx_.get());
@@ -399,7 +388,7 @@ private:
     if (c.handshaking && !continue_handshake(c)) return;
     // Messages left in the buffer by a pause are framed before anything more is read, so the buffer never grows
     // past one read beyond a message.
-    if (c.interrupted && !frame(c, /*at_eof=*/false)) return;  // false: closed (malformed frame)
+    if (c.framer.interrupted() && !frame(c, /*at_eof=*/false)) return;  // false: closed (malformed frame)
     for (int turn = 0; turn < kReadsPerTurn; ++turn) {
       if (paused_) {
         unfinished_.insert(id);
@@ -454,21 +443,19 @@ private:
   }
 
   ReadResult read_some(Connection& c) {
-    size_t old_size = c.buffer.size();
-    c.buffer.resize(old_size + kReadChunk);
-    char* into = c.buffer.data() + old_size;
+    char* into = c.framer.room(kReadChunk);
     ssize_t n;
     if (c.ssl == nullptr) {
       n = ::read(c.fd, into, kReadChunk);
       if (n < 0) {
         int saved = errno;
-        c.buffer.resize(old_size);
+        c.framer.commit(0);
         if (saved == EAGAIN || saved == EWOULDBLOCK || saved == EINTR) return ReadResult::again;
         log_.write("reading from " + c.peer + " failed: " + std::strerror(saved));
         return ReadResult::failed;
       }
       if (n == 0) {
-        c.buffer.resize(old_size);
+        c.framer.commit(0);
         return ReadResult::eof;
       }
     } else {
@@ -476,7 +463,7 @@ private:
       errno = 0;
       n = SSL_read(c.ssl, into, static_cast<int>(kReadChunk));
       if (n <= 0) {
-        c.buffer.resize(old_size);
+        c.framer.commit(0);
         int error = SSL_get_error(c.ssl, static_cast<int>(n));
         switch (error) {
           case SSL_ERROR_WANT_READ:
@@ -498,188 +485,73 @@ private:
       }
       if (c.events & EPOLLOUT) set_interest(c, EPOLLIN | EPOLLRDHUP);
     }
-    c.buffer.resize(old_size + static_cast<size_t>(n));
+    c.framer.commit(static_cast<size_t>(n));
     counters_.bytes.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     return ReadResult::data;
   }
 
   // ---- framing -----------------------------------------------------------------------------------------------
 
-  // Frames the complete messages in the connection's buffer into the batch, until reading pauses (a full batch
-  // could not be handed off); at EOF every message and the incomplete rest, paused or not. Returns false when
-  // the connection was closed (a malformed octet count).
+  // What a connection's framer passes on goes into the current batch, counted; framing stops for now when
+  // reading has paused (a full batch could not be handed off).
+  class ConnectionOutput final : public StreamFramerOutput {
+  public:
+    ConnectionOutput(SyslogStreamSource& source, Connection& c) : source_(source), c_(c) {}
+    void message(std::string_view text, uint64_t raw_bytes) override {
+      source_.start_message();
+      source_.batch_->lines.add(text, source_.message_number_, source_.message_number_, source_.peer_slot(c_));
+      source_.end_message(raw_bytes);
+    }
+    void oversized(std::string_view head, uint64_t full_length, uint64_t raw_bytes) override {
+      source_.start_message();
+      source_.counters_.oversized.fetch_add(1, std::memory_order_relaxed);
+      source_.batch_->lines.add_oversized(head, full_length, source_.message_number_, source_.message_number_,
+                                          source_.peer_slot(c_));
+      source_.end_message(raw_bytes);
+    }
+    bool paused() const override { return source_.paused_; }
+
+  private:
+    SyslogStreamSource& source_;
+    Connection& c_;
+  };
+
+  void start_message() {
+    if (batch_->lines.lines.empty()) flush_at_ = Clock::now() + std::chrono::milliseconds(limits_.batch_flush_ms);
+    ++message_number_;
+    counters_.lines.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void end_message(uint64_t raw_bytes) {
+    batch_->lines.bytes += raw_bytes;
+    if (batch_->lines.lines.size() >= limits_.batch_messages) flush();
+  }
+
+  // Frames the complete messages in the connection's buffer into the batch, until reading pauses; at EOF every
+  // message and the incomplete rest, paused or not. Returns false when the connection was closed (a malformed
+  // octet count).
   bool frame(Connection& c, bool at_eof) {
-    c.interrupted = false;
     const uint64_t messages_before = message_number_;
-    if (c.framing == Framing::unknown && !c.buffer.empty()) {
-      unsigned char first = static_cast<unsigned char>(c.buffer[0]);
-      c.framing = first >= '0' && first <= '9' ? Framing::octet_counted : Framing::terminated;
-    }
-    size_t used = 0;
-    bool ok = c.framing == Framing::octet_counted ? frame_octet_counted(c, used, at_eof)
-                                                  : frame_terminated(c, used, at_eof);
-    if (!ok) return false;
-    c.buffer.erase(0, used);
-    // The slow-sender clock: a message in progress started at the last read that completed one (or at the
-    // first read of it).
-    const bool partial = c.skipping || !c.buffer.empty();
-    if (!partial) c.partial_since = {};
-    else if (message_number_ != messages_before || c.partial_since == Clock::time_point{}) c.partial_since = Clock::now();
-    return true;
-  }
-
-  // LF framing (also CRLF and NUL): messages end at '\n' or '\0'; a '\r' before the end is dropped; empty
-  // messages (blank lines, "\r\n" after a NUL) are skipped.
-  bool frame_terminated(Connection& c, size_t& used, bool at_eof) {
-    const char* data = c.buffer.data();
-    const size_t size = c.buffer.size();
-    while (used < size) {
-      if (paused_ && !at_eof) {
-        c.interrupted = true;
-        break;
-      }
-      const char* start = data + used;
-      size_t available = size - used;
-      const char* end = static_cast<const char*>(std::memchr(start, '\n', available));
-      size_t scan = end ? static_cast<size_t>(end - start) : available;
-      if (const char* nul = static_cast<const char*>(std::memchr(start, '\0', scan))) end = nul;
-      if (c.skipping) {
-        size_t take = end ? static_cast<size_t>(end - start) : available;
-        c.skip_seen += take;
-        used += take;
-        if (!end) break;
-        ++used;  // the terminator
-        c.skipping = false;
-        pass_oversized(c, c.skip_seen, c.skip_seen + 1);
-        continue;
-      }
-      if (!end) {
-        if (available > limits_.max_message_bytes) {
-          // No terminator within the limit: keep the head and skip to the next terminator.
-          c.skipping = true;
-          c.skip_head.assign(start, std::min(available, kOversizedHead));
-          c.skip_seen = available;
-          used = size;
-        }
-        break;
-      }
-      pass_message(c, std::string_view(start, static_cast<size_t>(end - start)), end - start + 1, /*skip_empty=*/true);
-      used += static_cast<size_t>(end - start) + 1;
-    }
-    if (at_eof) {
-      if (c.skipping) {
-        c.skipping = false;
-        pass_oversized(c, c.skip_seen, c.skip_seen);
-      } else if (used < size) {
-        pass_message(c, std::string_view(data + used, size - used), size - used, /*skip_empty=*/true);
-        used = size;
-      }
-    }
-    return true;
-  }
-
-  // Octet counting: "LEN SP MSG" repeated, LEN in decimal without leading zero.
-  bool frame_octet_counted(Connection& c, size_t& used, bool at_eof) {
-    const char* data = c.buffer.data();
-    const size_t size = c.buffer.size();
-    while (used < size) {
-      if (paused_ && !at_eof) {
-        c.interrupted = true;
-        break;
-      }
-      if (c.skipping) {
-        size_t take = static_cast<size_t>(std::min<uint64_t>(c.skip_left, size - used));
-        if (c.skip_head.size() < kOversizedHead)
-          c.skip_head.append(data + used, std::min(take, kOversizedHead - c.skip_head.size()));
-        used += take;
-        c.skip_left -= take;
-        if (c.skip_left > 0) break;
-        c.skipping = false;
-        pass_oversized(c, c.skip_seen, c.skip_header + c.skip_seen);
-        continue;
-      }
-      size_t digits = 0;
-      uint64_t length = 0;
-      while (used + digits < size && digits <= kMaxOctetDigits && data[used + digits] >= '0' &&
-             data[used + digits] <= '9') {
-        length = length * 10 + static_cast<uint64_t>(data[used + digits] - '0');
-        ++digits;
-      }
-      if (used + digits == size && digits <= kMaxOctetDigits) break;  // the header is not complete yet
-      char after = data[used + digits];
-      if (digits == 0 || digits > kMaxOctetDigits || after != ' ' || data[used] == '0') {
+    ConnectionOutput out(*this, c);
+    switch (c.framer.frame(out, at_eof)) {
+      case StreamFramer::Result::ok: break;
+      case StreamFramer::Result::malformed:
         counters_.errors.fetch_add(1, std::memory_order_relaxed);
         log_.write("malformed octet-counted frame from " + c.peer + " (expected 'LENGTH SPACE MESSAGE', got '" +
-                   net::printable(std::string_view(data + used, std::min<size_t>(size - used, 32))) +
-                   "'): connection closed");
-        c.buffer.erase(0, used);
+                   net::printable(c.framer.malformed_text()) + "'): connection closed");
         close_connection(c.id, /*pass_partial=*/false);
         return false;
-      }
-      size_t header = digits + 1;
-      if (length > limits_.max_message_bytes) {
-        used += header;
-        c.skipping = true;
-        c.skip_head.clear();
-        c.skip_seen = length;
-        c.skip_left = length;
-        c.skip_header = header;
-        continue;
-      }
-      if (size - used - header < length) break;  // the message is not complete yet
-      pass_message(c, std::string_view(data + used + header, length), header + length, /*skip_empty=*/false);
-      used += header + length;
+      case StreamFramer::Result::cut_in_frame:
+        counters_.errors.fetch_add(1, std::memory_order_relaxed);
+        log_.write("connection from " + c.peer +
+                   " closed inside an octet-counted frame; its partial message is passed on");
+        break;
     }
-    if (at_eof && (c.skipping || used < size)) {
-      // The sender closed inside a frame: pass on what came, and count it.
-      counters_.errors.fetch_add(1, std::memory_order_relaxed);
-      log_.write("connection from " + c.peer + " closed inside an octet-counted frame; its partial message is passed on");
-      if (c.skipping) {
-        c.skipping = false;
-        pass_oversized(c, c.skip_seen, c.skip_header + c.skip_seen - c.skip_left);
-      } else {
-        std::string_view rest(data + used, size - used);
-        size_t space = rest.find(' ');
-        pass_message(c, space == std::string_view::npos ? std::string_view() : rest.substr(space + 1), rest.size(),
-                     /*skip_empty=*/true);
-      }
-      used = size;
-    }
+    // The slow-sender clock: a message in progress started at the last read that completed one (or at the
+    // first read of it).
+    if (!c.framer.partial()) c.partial_since = {};
+    else if (message_number_ != messages_before || c.partial_since == Clock::time_point{}) c.partial_since = Clock::now();
     return true;
-  }
-
-  // `raw_bytes`: what the message took in the stream, framing included (LineBatch::bytes).
-  void pass_message(Connection& c, std::string_view text, uint64_t raw_bytes, bool skip_empty) {
-    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);  // octet-counted messages may carry one
-    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-    if (text.empty() && skip_empty) {
-      c.uncounted_bytes += raw_bytes;
-      return;
-    }
-    if (text.size() > limits_.max_message_bytes) {
-      c.skip_head.assign(text.substr(0, kOversizedHead));
-      pass_oversized(c, text.size(), raw_bytes);
-      return;
-    }
-    if (batch_->lines.lines.empty()) flush_at_ = Clock::now() + std::chrono::milliseconds(limits_.batch_flush_ms);
-    ++message_number_;
-    counters_.lines.fetch_add(1, std::memory_order_relaxed);
-    batch_->lines.add(text, message_number_, message_number_, peer_slot(c));
-    batch_->lines.bytes += raw_bytes + c.uncounted_bytes;
-    c.uncounted_bytes = 0;
-    if (batch_->lines.lines.size() >= limits_.batch_messages) flush();
-  }
-
-  void pass_oversized(Connection& c, uint64_t full_length, uint64_t raw_bytes) {
-    if (batch_->lines.lines.empty()) flush_at_ = Clock::now() + std::chrono::milliseconds(limits_.batch_flush_ms);
-    ++message_number_;
-    counters_.lines.fetch_add(1, std::memory_order_relaxed);
-    counters_.oversized.fetch_add(1, std::memory_order_relaxed);
-    batch_->lines.add_oversized(c.skip_head, full_length, message_number_, message_number_, peer_slot(c));
-    batch_->lines.bytes += raw_bytes + c.uncounted_bytes;
-    c.uncounted_bytes = 0;
-    c.skip_head.clear();
-    if (batch_->lines.lines.size() >= limits_.batch_messages) flush();
   }
 
   uint32_t peer_slot(Connection& c) {
@@ -747,7 +619,7 @@ private:
       counters_.slow_closed.fetch_add(1, std::memory_order_relaxed);
       log_.write("closing the connection from " + c.peer + ": " +
                  (c.handshaking ? std::string("its TLS handshake")
-                                : "a message of " + std::to_string(c.buffer.size() + c.skip_seen) + " bytes so far") +
+                                : "a message of " + std::to_string(c.framer.partial_bytes()) + " bytes so far") +
                  " not complete after " + std::to_string(limits_.frame_timeout_seconds) +
                  " s (slow sender; limit frame_timeout_seconds; counted in "
                  "socd_limit_hits_total{limit=\"slow_sender\"}); its partial message is passed on");
