@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "sigma_detection.h"
 #include "socd/sigma.h"
@@ -87,6 +88,18 @@ public:
   }
 
 private:
+  // product, category and service lower-cased, each preceded by its length (so no two matches share a key).
+  template <class Match>
+  static std::string match_key(const Match& match) {
+    std::string key;
+    for (const std::string* part : {&match.product, &match.category, &match.service}) {
+      key += std::to_string(part->size());
+      key += ':';
+      key += lower(*part);
+    }
+    return key;
+  }
+
   Status fail(int line, const std::string& message) const {
     return Status::error(file_ + ":" + std::to_string(line) + ": " + message);
   }
@@ -125,6 +138,9 @@ private:
     if (n.IsNull()) return Status();
     if (!n.IsMap()) return fail(line_of(n), "'sources' must be a map of named log-source entries");
     std::set<std::string> names;
+    // The entries already in m.sources by their product/category/service, lower-cased (each is looked up once).
+    std::unordered_map<std::string, size_t> source_of_match;
+    for (size_t i = 0; i < m.sources.size(); ++i) source_of_match.emplace(match_key(m.sources[i].match), i);
     for (const auto& kv : n) {
       std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
       int line = line_of(kv.first);
@@ -163,17 +179,13 @@ private:
       if (!sigma::build_selection(condition, name, m, source.condition, problem, problem_line))
         return fail(problem_line, "source '" + name + "': " + problem.message);
       // Entries for the same product/category/service are alternatives of one source.
-      bool merged = false;
-      for (auto& s : m.sources) {
-        if (lower(s.match.product) == lower(source.match.product) &&
-            lower(s.match.category) == lower(source.match.category) &&
-            lower(s.match.service) == lower(source.match.service)) {
-          for (auto& alt : source.condition.alternatives) s.condition.alternatives.push_back(std::move(alt));
-          merged = true;
-          break;
-        }
+      auto [known, added] = source_of_match.emplace(match_key(source.match), m.sources.size());
+      if (added) {
+        m.sources.push_back(std::move(source));
+      } else {
+        auto& alternatives = m.sources[known->second].condition.alternatives;
+        for (auto& alt : source.condition.alternatives) alternatives.push_back(std::move(alt));
       }
-      if (!merged) m.sources.push_back(std::move(source));
     }
     return Status();
   }
