@@ -106,12 +106,11 @@ std::string uuid5(std::string_view ns, std::string_view name) {
     bytes[n++] = static_cast<unsigned char>(hex_value(ns[i]) * 16 + hex_value(ns[i + 1]));
     i += 2;
   }
+  // SHA-1 of the namespace's 16 bytes and the name (RFC 4122, 4.3), in one call.
+  std::string input(reinterpret_cast<const char*>(bytes), sizeof bytes);
+  input.append(name);
   unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA_CTX ctx;
-  SHA1_Init(&ctx);
-  SHA1_Update(&ctx, bytes, sizeof bytes);
-  SHA1_Update(&ctx, name.data(), name.size());
-  SHA1_Final(digest, &ctx);
+  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
   digest[6] = static_cast<unsigned char>((digest[6] & 0x0f) | 0x50);
   digest[8] = static_cast<unsigned char>((digest[8] & 0x3f) | 0x80);
   static const char* kHex = "0123456789abcdef";
@@ -137,7 +136,8 @@ std::string timestamp(int64_t ms) {
 AlertFacts alert_facts(const StoredAlert& alert) {
   AlertFacts seen;
   seen.title = alert.rule_id;
-  simdjson::dom::parser parser;
+  // One parser per thread, kept: a new one allocates its buffers (depth stacks, tape) for every alert.
+  thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(alert.json).get(doc) == simdjson::SUCCESS && doc.is_object()) {
     std::string_view t;

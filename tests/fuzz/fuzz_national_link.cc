@@ -27,7 +27,8 @@ using socd::fuzz::check;
 // U+10FFFF) kept, any other byte replaced by U+FFFD. Written apart from the encoder, to check it.
 std::string as_valid_utf8(std::string_view s) {
   std::string out;
-  size_t i = 0;
+  out.reserve(s.size());
+  size_t i = 0, run = 0;  // run: where the valid characters not yet appended start
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
     size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
@@ -41,13 +42,14 @@ std::string as_valid_utf8(std::string_view s) {
       if (c == 0xF4 && c1 >= 0x90) ok = false;  // above U+10FFFF
     }
     if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
+      i += len;  // kept: appended with the rest of its run of valid characters
     } else {
+      out.append(s.substr(run, i - run));
       out += "\xEF\xBF\xBD";
-      ++i;
+      run = ++i;
     }
   }
+  out.append(s.substr(run));
   return out;
 }
 
@@ -147,53 +149,63 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     socd::append_json_string(j, address);
     j += "}}";
   }
-  std::vector<std::string> objects;
+  static std::vector<std::string>& objects = *new std::vector<std::string>();  // reused: fewer allocations
+  objects.clear();
   socd::stix::alert_objects(alert, soc_name, objects);
   check(objects.size() >= 3, "fewer than identity, indicator and sighting");
 
+  // What the fields must decode to, computed once.
+  const std::string valid_soc = as_valid_utf8(soc_name), valid_rule = as_valid_utf8(alert.rule_id),
+                    valid_level = as_valid_utf8(alert.level), valid_id = as_valid_utf8(alert.id),
+                    valid_title = as_valid_utf8(title), valid_command = as_valid_utf8(command),
+                    valid_image = as_valid_utf8(image);
   std::string type_prop, literal;
+  static std::string& padded = *new std::string();  // each object, with the padding simdjson reads past its end
   for (const auto& object : objects) {
+    padded.assign(object);
+    padded.reserve(object.size() + simdjson::SIMDJSON_PADDING);
     simdjson::dom::element o;
-    check(parser->parse(object).get(o) == simdjson::SUCCESS, "a STIX object is not valid JSON", object);
+    check(parser->parse(padded.data(), padded.size(), false).get(o) == simdjson::SUCCESS,
+          "a STIX object is not valid JSON", object);
     std::string_view type = field(o, "type");
     check(field(o, "spec_version") == "2.1", "spec_version is not 2.1");
     std::string_view id = field(o, "id");
     check(id.substr(0, type.size() + 2) == std::string(type) + "--" && id.size() == type.size() + 38,
           "an id is not TYPE--UUID", id);
     if (type == "identity") {
-      check(field(o, "name") == as_valid_utf8(soc_name), "the identity's name does not decode to the SOC's name");
+      check(field(o, "name") == valid_soc, "the identity's name does not decode to the SOC's name");
     } else if (type == "indicator") {
       if (!raw_json) {
-        std::string want_title = as_valid_utf8(title).empty() ? as_valid_utf8(alert.rule_id) : as_valid_utf8(title);
+        const std::string& want_title = valid_title.empty() ? valid_rule : valid_title;
         check(field(o, "name") == want_title, "the indicator's name does not decode to the title", title);
       }
       simdjson::dom::array labels;
       check(o["labels"].get(labels) == simdjson::SUCCESS && labels.size() == 2, "the indicator's labels");
       std::string_view l0, l1;
-      check(labels.at(0).get(l0) == simdjson::SUCCESS && l0 == "rule:" + as_valid_utf8(alert.rule_id),
+      check(labels.at(0).get(l0) == simdjson::SUCCESS && l0 == "rule:" + valid_rule,
             "the rule label does not decode to the rule id");
-      check(labels.at(1).get(l1) == simdjson::SUCCESS && l1 == "level:" + as_valid_utf8(alert.level),
+      check(labels.at(1).get(l1) == simdjson::SUCCESS && l1 == "level:" + valid_level,
             "the level label does not decode to the level");
       std::string_view external;
       check(o["external_references"].at(0)["external_id"].get(external) == simdjson::SUCCESS &&
-                external == as_valid_utf8(alert.id),
+                external == valid_id,
             "the external id does not decode to the alert id");
       std::string_view pattern = field(o, "pattern");
       check(pattern_value(pattern, type_prop, literal), "the pattern is not one comparison to a literal", pattern);
       if (type_prop == "x-socd-alert:rule_id")
-        check(literal == as_valid_utf8(alert.rule_id), "the pattern's literal is not the rule id", pattern);
+        check(literal == valid_rule, "the pattern's literal is not the rule id", pattern);
       else if (!raw_json && type_prop == "process:command_line")
-        check(literal == as_valid_utf8(command), "the pattern's literal is not the command line", pattern);
+        check(literal == valid_command, "the pattern's literal is not the command line", pattern);
       else if (!raw_json && type_prop == "ipv4-addr:value")
         check(literal == address, "the pattern's literal is not the address", pattern);
     } else if (type == "process" && !raw_json) {
-      check(field(o, "command_line") == as_valid_utf8(command), "command_line does not decode to the command line");
+      check(field(o, "command_line") == valid_command, "command_line does not decode to the command line");
     } else if (type == "ipv4-addr" && !raw_json) {
       check(is_ipv4(address) && field(o, "value") == address, "an ipv4-addr that is not the address");
     } else if (type == "file" && !raw_json) {
-      std::string valid = as_valid_utf8(image);
-      size_t slash = valid.find_last_of("/\\");
-      check(field(o, "name") == (slash == std::string::npos ? valid : valid.substr(slash + 1)),
+      size_t slash = valid_image.find_last_of("/\\");
+      check(field(o, "name") == (slash == std::string::npos ? std::string_view(valid_image)
+                                                             : std::string_view(valid_image).substr(slash + 1)),
             "the file's name does not decode to the image's last path part");
     }
   }
