@@ -640,7 +640,8 @@ int bench_main(int argc, char** argv) {
   {
     std::vector<double> rates;
     double rss = 0;
-    c = ChildResult{true};
+    c = ChildResult();
+    c.ok = true;
     for (int i = 0; i < o.repeat && c.ok; ++i) {
       std::string dir = (work / ("store-" + std::to_string(i))).string();
       c = run_forked([&] {

@@ -201,14 +201,19 @@ std::shared_ptr<const Rulebase> Rulebase::parse(const std::string& file, std::st
       std::string stops, name;
     };
     std::vector<Step> steps;
+    auto literal = [&steps](unsigned char byte) {
+      Step s;
+      s.byte = byte;
+      steps.push_back(std::move(s));
+    };
     std::string why;
     for (size_t i = 0; i < pattern.size() && why.empty(); ++i) {
       if (pattern[i] != '%') {
-        steps.push_back({false, static_cast<unsigned char>(pattern[i])});
+        literal(static_cast<unsigned char>(pattern[i]));
         continue;
       }
       if (i + 1 < pattern.size() && pattern[i + 1] == '%') {
-        steps.push_back({false, '%'});
+        literal('%');
         ++i;
         continue;
       }
