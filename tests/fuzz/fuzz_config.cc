@@ -6,6 +6,7 @@
 //   S  Sagan YAML (load_sagan_variables)
 // Any other first byte picks by its value modulo 8. A parser may refuse a file (an error naming the file);
 // it must not crash, leak or throw.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -24,17 +25,21 @@
 
 namespace {
 
-// Parsers that read a path get the input through a file of this process.
+// Parsers that read a path get the input through a file of this process, in memory when /dev/shm is there.
 const std::string& scratch_path() {
-  static const std::string* path = new std::string("/tmp/socd-fuzz-config-" + std::to_string(::getpid()));
+  static const std::string* path = new std::string(
+      std::string(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + "/socd-fuzz-config-" +
+      std::to_string(::getpid()));
   return *path;
 }
 
+// The file is opened once and rewritten in place (truncated, then written): creating a file on disk for every
+// input made each one wait on the file system.
 void write_scratch(const std::string& text) {
-  std::FILE* f = std::fopen(scratch_path().c_str(), "wb");
-  if (!f) socd::fuzz::fail("cannot write the scratch file", scratch_path());
-  std::fwrite(text.data(), 1, text.size(), f);
-  std::fclose(f);
+  static const int fd = ::open(scratch_path().c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || ::ftruncate(fd, 0) != 0 ||
+      ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+    socd::fuzz::fail("cannot write the scratch file", scratch_path());
 }
 
 template <class T>
