@@ -23,12 +23,14 @@ namespace {
 using namespace sagan_detail;
 using Op = ValueTest::Op;
 
-std::string trim(std::string_view s) {
+std::string_view trim_view(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n')) ++b;
   while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n')) --e;
-  return std::string(s.substr(b, e - b));
+  return s.substr(b, e - b);
 }
+
+std::string trim(std::string_view s) { return std::string(trim_view(s)); }
 
 std::string remove_spaces(std::string_view s) {
   std::string out;
@@ -165,19 +167,18 @@ ValueTest string_test(Op op, std::string text, bool cased) {
 // Tokens of the header, keeping "[a, b]" lists together.
 std::vector<std::string> header_tokens(std::string_view h) {
   std::vector<std::string> out;
-  std::string cur;
+  size_t start = 0;  // of the token being read
   int depth = 0;
-  for (char c : h) {
+  for (size_t i = 0; i < h.size(); ++i) {
+    const char c = h[i];
     if (c == '[') ++depth;
     if (c == ']' && depth > 0) --depth;
     if ((c == ' ' || c == '\t') && depth == 0) {
-      if (!cur.empty()) out.push_back(std::move(cur));
-      cur.clear();
-      continue;
+      if (i > start) out.emplace_back(h.substr(start, i - start));
+      start = i + 1;
     }
-    cur.push_back(c);
   }
-  if (!cur.empty()) out.push_back(std::move(cur));
+  if (h.size() > start) out.emplace_back(h.substr(start));
   return out;
 }
 
@@ -200,7 +201,7 @@ public:
     // Options that decide the rule's fate whatever else it holds are reported first, in this order.
     for (const char* fateful : {"dynamic_load", "bluedot"})
       for (const auto& o : options)
-        if (trim(o.substr(0, o.find(':'))) == fateful) return option(o);
+        if (trim_view(std::string_view(o).substr(0, o.find(':'))) == fateful) return option(o);
     if (auto s = header(text.substr(0, open))) return s;
     for (const auto& o : options)
       if (auto s = option(o)) return s;
@@ -215,25 +216,27 @@ private:
 
   // Splits at every ';' not written "\;", and turns "\;" into ';'.
   static std::vector<std::string> split_options(std::string_view body) {
-    std::vector<std::string> out;
-    std::string cur;
+    std::vector<std::string> kept;
+    std::string cur;    // the option being read, "\;" turned into ';'
+    size_t start = 0;  // of the bytes not yet in `cur`
+    auto keep = [&] {
+      size_t b = cur.find_first_not_of(" \t");
+      if (b != std::string::npos) kept.emplace_back(cur, b);  // leading blanks go; trailing ones stay
+      cur.clear();
+    };
     for (size_t i = 0; i < body.size(); ++i) {
       if (body[i] == '\\' && i + 1 < body.size() && body[i + 1] == ';') {
+        cur.append(body.substr(start, i - start));
         cur.push_back(';');
-        ++i;
+        start = ++i + 1;
       } else if (body[i] == ';') {
-        out.push_back(cur);
-        cur.clear();
-      } else {
-        cur.push_back(body[i]);
+        cur.append(body.substr(start, i - start));
+        keep();
+        start = i + 1;
       }
     }
-    out.push_back(cur);
-    std::vector<std::string> kept;
-    for (auto& o : out) {
-      size_t b = o.find_first_not_of(" \t");
-      if (b != std::string::npos) kept.push_back(o.substr(b));  // leading blanks go; trailing ones stay
-    }
+    cur.append(body.substr(start));
+    keep();
     return kept;
   }
 
@@ -954,14 +957,14 @@ void load_text(const std::string& file, std::string_view text, const SaganVariab
     std::string_view raw = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     ++line_no;
-    std::string line = trim(raw);
+    std::string_view line = trim_view(raw);
     if (rule_text.empty()) {
       if (line.empty() || line[0] == '#') continue;
       rule_line = line_no;
     }
     // A trailing '\' continues the rule on the next line.
     if (!line.empty() && line.back() == '\\') {
-      line.pop_back();
+      line.remove_suffix(1);
       rule_text += line;
       if (pos <= text.size()) continue;
     } else {
