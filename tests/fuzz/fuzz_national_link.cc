@@ -25,7 +25,7 @@ using socd::fuzz::check;
 
 // The input as the encoder must render it: valid UTF-8 (RFC 3629: shortest form, no surrogates, at most
 // U+10FFFF) kept, any other byte replaced by U+FFFD. Written apart from the encoder, to check it.
-std::string as_valid_utf8(std::string_view s) {
+SOCD_FUZZ_ORACLE std::string as_valid_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   size_t i = 0, run = 0;  // run: where the valid characters not yet appended start
@@ -54,7 +54,7 @@ std::string as_valid_utf8(std::string_view s) {
 }
 
 // A STIX pattern's string literal, undone: "[type:prop = 'lit']" -> lit, with \' and \\ unescaped.
-bool pattern_value(std::string_view pattern, std::string& type_prop, std::string& value) {
+SOCD_FUZZ_ORACLE bool pattern_value(std::string_view pattern, std::string& type_prop, std::string& value) {
   if (pattern.size() < 4 || pattern.front() != '[' || pattern.substr(pattern.size() - 2) != "']") return false;
   size_t eq = pattern.find(" = '");
   if (eq == std::string_view::npos) return false;
@@ -80,7 +80,7 @@ std::string_view field(simdjson::dom::element o, const char* key) {
   return v;
 }
 
-bool is_ipv4(std::string_view s) {
+SOCD_FUZZ_ORACLE bool is_ipv4(std::string_view s) {
   int parts = 0, digits = 0, value = 0;
   for (char c : s) {
     if (c == '.') {

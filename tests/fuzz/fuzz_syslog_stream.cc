@@ -68,7 +68,7 @@ struct Collector final : socd::StreamFramerOutput {
 };
 
 // The complete, well-formed octet-counted frames at the start of `in`, as messages.
-std::vector<std::string_view> leading_frames(std::string_view in) {
+SOCD_FUZZ_ORACLE std::vector<std::string_view> leading_frames(std::string_view in) {
   std::vector<std::string_view> out;
   size_t pos = 0;
   while (pos < in.size()) {
