@@ -419,11 +419,24 @@ bool is_rule_file(const std::filesystem::path& p) {
 
 }  // namespace
 
+// "---" and "..." at a line's start: a stream holds at most this + 1 documents.
+static size_t yaml_document_markers(std::string_view text) {
+  size_t markers = 0;
+  for (size_t at = 0; at < text.size();) {
+    std::string_view start = text.substr(at, 3);
+    if (start == "---" || start == "...") ++markers;
+    size_t newline = text.find('\n', at);
+    if (newline == std::string_view::npos) break;
+    at = newline + 1;
+  }
+  return markers;
+}
+
 // yaml-cpp 0.7's LoadAll never returns on a ',' where a top-level node should be (",x", "{a: b},", "---\n,x"):
 // its parser yields empty documents forever without consuming the comma, the list of documents growing until
 // memory runs out. A first pass counts the documents (events only, nothing built), bounded by the document
 // markers the text holds; past the bound the text is refused, naming the line where the endless run starts.
-static bool yaml_documents_end(std::string_view text, YAML::Mark& stuck) {
+static bool yaml_documents_end(std::string_view text, size_t markers, YAML::Mark& stuck) {
   struct Counter final : YAML::EventHandler {
     size_t documents = 0;
     YAML::Mark last;
@@ -440,14 +453,6 @@ static bool yaml_documents_end(std::string_view text, YAML::Mark& stuck) {
     void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
     void OnMapEnd() override {}
   };
-  size_t markers = 0;  // "---" and "..." at a line's start: a stream holds at most markers + 1 documents
-  for (size_t at = 0; at < text.size();) {
-    std::string_view start = text.substr(at, 3);
-    if (start == "---" || start == "...") ++markers;
-    size_t newline = text.find('\n', at);
-    if (newline == std::string_view::npos) break;
-    at = newline + 1;
-  }
   std::stringstream in{std::string(text)};
   YAML::Parser parser(in);
   Counter counter;
@@ -472,15 +477,26 @@ void load_sigma_text(const std::string& file, std::string_view text, const Field
     return;
   }
   std::vector<YAML::Node> docs;
+  auto refuse_extra_documents = [&](const YAML::Mark& stuck) {
+    out.diagnostics.push_back({file, stuck.line + 1, "yaml-error",
+                               "YAML syntax error: a ',' outside a flow collection (column " +
+                                   std::to_string(stuck.column + 1) + "); remove it or quote the value"});
+    ++out.skipped;
+  };
+  const size_t markers = yaml_document_markers(text);
+  // The endless run needs a ',' (the only token yaml-cpp leaves unconsumed there): a text without one is loaded
+  // at once, and the first pass (a second scan of the whole text) is kept for texts that have one.
+  const bool may_run_endless = text.find(',') != std::string_view::npos;
   try {
-    if (YAML::Mark stuck; !yaml_documents_end(text, stuck)) {
-      out.diagnostics.push_back({file, stuck.line + 1, "yaml-error",
-                                 "YAML syntax error: a ',' outside a flow collection (column " +
-                                     std::to_string(stuck.column + 1) + "); remove it or quote the value"});
-      ++out.skipped;
+    if (YAML::Mark stuck; may_run_endless && !yaml_documents_end(text, markers, stuck)) {
+      refuse_extra_documents(stuck);
       return;
     }
     docs = YAML::LoadAll(std::string(text));
+    if (!may_run_endless && docs.size() > markers + 1) {  // as the first pass refuses them
+      refuse_extra_documents(docs[markers + 1].Mark());
+      return;
+    }
   } catch (const YAML::Exception& e) {
     out.diagnostics.push_back(
         {file, e.mark.line + 1, "yaml-error",
