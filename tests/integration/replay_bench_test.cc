@@ -15,14 +15,18 @@ const char* kExpensiveId = "7f0c1a52-0001-4000-8000-000000000001";
 const char* kCheapId = "7f0c1a52-0002-4000-8000-000000000002";
 
 // Two rules evaluated on every event: one tests a literal (answered by the prefilter's hit), the other a regular
-// expression with lookaheads (no prefilter: Hyperscan has none) that PCRE2 runs over a 2 KB value several times.
+// expression with lookaheads (no prefilter: Hyperscan has none) that PCRE2 runs over a 4 KB value eight times.
+// The regex is far the heavier in any build: in the sanitized one, where socd's own code (the literal's
+// evaluation, the timing around it) is instrumented and PCRE2 is not, it still costs over ten times as much.
 void write_rules(const TempDir& dir) {
   std::filesystem::create_directories(dir.path() / "rules");
   const std::string head = "status: test\nlogsource:\n    product: windows\n    service: security\n";
   write_file(dir.path() / "rules" / "expensive.yml",
              "title: Regex heavy\nid: " + std::string(kExpensiveId) + "\n" + head +
                  "detection:\n    sel:\n        CommandLine|re: "
-                 "'^(?=.*alpha)(?=.*india)(?=(?:[a-z]+\\s)+\\d+$)(?:[a-z]+\\s)*[a-z]+\\s\\d+$'\n"
+                 "'^(?=.*alpha)(?=.*india)(?=(?:[a-z]+\\s)+\\d+$)(?=(?:[a-z]+?\\s)+?\\d+$)(?=(?:\\w+\\s)+\\d+$)"
+                 "(?=(?:\\S+\\s)+\\d+$)(?=(?:[^\\s]+?\\s)+?\\d+$)(?=(?:[a-z]+\\s){600}\\d+$)"
+                 "(?:[a-z]+\\s)*[a-z]+\\s\\d+$'\n"
                  "    condition: sel\nlevel: low\n");
   write_file(dir.path() / "rules" / "cheap.yml",
              "title: Literal\nid: " + std::string(kCheapId) + "\n" + head +
@@ -31,7 +35,7 @@ void write_rules(const TempDir& dir) {
   std::string lines;
   for (int i = 0; i < 3200; ++i) {
     std::string cl;
-    for (int k = 0; k < 300; ++k) (cl += words[(i + k) % 9]) += ' ';
+    for (int k = 0; k < 600; ++k) (cl += words[(i + k) % 9]) += ' ';
     cl += std::to_string(i);
     lines += "{\"Channel\":\"Security\",\"EventID\":4688,\"Hostname\":\"ws01\","
              "\"TimeCreated\":\"2026-03-11T08:15:30.123Z\",\"CommandLine\":\"" + cl + "\"}\n";
