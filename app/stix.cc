@@ -124,7 +124,10 @@ std::string uuid5(std::string_view ns, std::string_view name) {
 }
 
 std::string timestamp(int64_t ms) {
-  std::time_t s = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  // Rounded down (before 1970 too), without computing ms - 999, which overflows near the smallest int64_t.
+  int64_t seconds = ms / 1000;
+  if (ms % 1000 < 0) --seconds;
+  std::time_t s = static_cast<std::time_t>(seconds);
   std::tm tm{};
   gmtime_r(&s, &tm);
   char buf[96];  // room for any int fields: never truncated
