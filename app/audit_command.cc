@@ -38,7 +38,8 @@ int parse_options(const char* command, int argc, char** argv, po::options_descri
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "socd audit %s: %s\nRun 'socd audit %s --help' for the options.\n", command, e.what(),
+    std::fprintf(stderr, "socd audit %s: %s\nRun 'socd audit %s --help' for the options.\n", command,
+                 option_error_message(e).c_str(),
                  command);
     return kUsageError;
   }

@@ -297,7 +297,8 @@ int bench_main(int argc, char** argv) {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "socd bench: %s\nRun 'socd bench --help' for the options.\n", e.what());
+    std::fprintf(stderr, "socd bench: %s\nRun 'socd bench --help' for the options.\n",
+                 option_error_message(e).c_str());
     return kUsageError;
   }
   if (vm.count("help")) {

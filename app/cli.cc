@@ -16,6 +16,29 @@ Expected<FieldMapping> load_mapping(const std::string& path) {
   return load_field_mapping(path);
 }
 
+namespace {
+
+// The substitutions (value, option, original_token, ...) of an option error are protected; a pointer to the
+// member, formed in a derived class, reaches them on any error_with_option_name.
+struct SubstitutionsOf : boost::program_options::error_with_option_name {
+  static constexpr auto member = &SubstitutionsOf::m_substitutions;
+};
+
+}  // namespace
+
+std::string option_error_message(const boost::program_options::error& e) {
+  if (auto* named = dynamic_cast<const boost::program_options::error_with_option_name*>(&e)) {
+    auto* target = const_cast<boost::program_options::error_with_option_name*>(named);
+    auto& substitutions = target->*SubstitutionsOf::member;
+    for (auto& entry : substitutions) {
+      std::string shown;
+      for (char c : entry.second) c == '%' ? shown += "%25" : shown += c;
+      entry.second = std::move(shown);
+    }
+  }
+  return e.what();
+}
+
 std::string default_cache_dir() {
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/socd";
   if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/socd";

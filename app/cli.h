@@ -1,5 +1,7 @@
 // Pieces the subcommands share: the mapping (embedded or from a file), the cache directory, diagnostics output.
 #pragma once
+#include <boost/program_options/errors.hpp>
+
 #include <string>
 #include <vector>
 
@@ -18,6 +20,10 @@ Expected<FieldMapping> load_mapping(const std::string& path);
 std::string default_cache_dir();
 // Prints each diagnostic as "file:line: message [reason]" to stderr.
 void print_diagnostics(const std::vector<Diagnostic>& diagnostics, bool warnings);
+// The message of a command-line or config-file error, for printing instead of e.what(). Boost.Program_options
+// fills its message by replacing each %name% placeholder until none is left, so a value or option that itself
+// holds one (`--threads 'x%value%'`) never finished: in the message every '%' of what the user gave is "%25".
+std::string option_error_message(const boost::program_options::error& e);
 
 int scan_main(int argc, char** argv);
 int rules_main(int argc, char** argv);

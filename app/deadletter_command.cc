@@ -123,7 +123,7 @@ int parse(const char* command, int argc, char** argv, po::options_description& o
     po::notify(vm);
   } catch (const po::error& e) {
     std::fprintf(stderr, "socd deadletter %s: %s\nRun 'socd deadletter %s --help' for the options.\n", command,
-                 e.what(), command);
+                 option_error_message(e).c_str(), command);
     return kUsageError;
   }
   return -1;

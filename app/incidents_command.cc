@@ -91,7 +91,7 @@ int parse(const std::string& command, int argc, char** argv, Common& c, po::opti
     po::notify(vm);
   } catch (const po::error& e) {
     std::fprintf(stderr, "socd incidents %s: %s\nRun 'socd incidents %s --help' for the options.\n", command.c_str(),
-                 e.what(), command.c_str());
+                 option_error_message(e).c_str(), command.c_str());
     return kUsageError;
   }
   if (c.by.empty()) c.by = default_actor();

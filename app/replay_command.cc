@@ -340,7 +340,8 @@ int replay_main(int argc, char** argv) {
     po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "socd replay: %s\nRun 'socd replay --help' for the options.\n", e.what());
+    std::fprintf(stderr, "socd replay: %s\nRun 'socd replay --help' for the options.\n",
+                 option_error_message(e).c_str());
     return kUsageError;
   }
   if (vm.count("help")) {

@@ -64,7 +64,8 @@ int report_main(int argc, char** argv) {
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "socd report: %s\nRun 'socd report --help' for the options.\n", e.what());
+    std::fprintf(stderr, "socd report: %s\nRun 'socd report --help' for the options.\n",
+                 option_error_message(e).c_str());
     return kUsageError;
   }
   if (format != "json" && format != "md" && format != "html") {

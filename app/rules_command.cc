@@ -41,7 +41,7 @@ static int rules_check(int argc, char** argv) {
     po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "socd rules check: %s\n", e.what());
+    std::fprintf(stderr, "socd rules check: %s\n", option_error_message(e).c_str());
     return kUsageError;
   }
   if (vm.count("help")) {

@@ -192,7 +192,8 @@ int run_main(int argc, char** argv) {
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "socd run: %s\nRun 'socd run --help' for the options.\n", e.what());
+    std::fprintf(stderr, "socd run: %s\nRun 'socd run --help' for the options.\n",
+                 option_error_message(e).c_str());
     return kUsageError;
   }
   if (vm.count("help")) {

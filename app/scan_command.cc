@@ -319,7 +319,8 @@ int scan_main(int argc, char** argv) {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "socd scan: %s\nRun 'socd scan --help' for the options.\n", e.what());
+    std::fprintf(stderr, "socd scan: %s\nRun 'socd scan --help' for the options.\n",
+                 option_error_message(e).c_str());
     return kUsageError;
   }
   if (vm.count("help")) {
