@@ -50,7 +50,14 @@ TEST(SigmaCorpusLoad, NearlyAllSigmaHqDocumentsLoad) {
   for (const auto& [reason, count] : reasons) std::cout << "  " << reason << ": " << count << "\n";
   ASSERT_GT(documents, 3000u) << "the three trees hold about 3,750 rules";
   EXPECT_GE(total_rules * 100, documents * 98) << "fewer than 98% of the SigmaHQ documents loaded";
-  EXPECT_LT(seconds, 5.0) << "loading the SigmaHQ trees should take well under 2 s on a normal machine";
+  // A guard against a loader gone quadratic, not a speed figure (those are benchmarks). AddressSanitizer's
+  // instrumentation makes the loader's own code several times slower: the sanitized build gets four times the room.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr double kLimit = 20.0;
+#else
+  constexpr double kLimit = 5.0;
+#endif
+  EXPECT_LT(seconds, kLimit) << "loading the SigmaHQ trees should take well under 2 s on a normal machine";
 }
 
 TEST(SigmaCorpusLoad, EveryWindowsAndLinuxLogSourceHasAMappingEntry) {

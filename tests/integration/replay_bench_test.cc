@@ -65,7 +65,12 @@ TEST(ReplayRuleTiming, ARegexHeavyRuleTopsTheRulesByTime) {
   EXPECT_EQ(timed, uint64_t(second["evaluations_timed"]));
   EXPECT_GE(timed, 3200u / 32);
   EXPECT_LE(timed, 3200u / 32 + 16);  // each batch samples its first event
+#if !defined(__SANITIZE_ADDRESS__)
+  // By a clear margin. Not in the sanitized build: there socd's instrumented code (the literal's evaluation, the
+  // timing around it) costs many times more and PCRE2 (not instrumented) does not, and a mean over ~100 sampled
+  // evaluations of a few microseconds moves by a whole scheduler slice when the process is preempted in one.
   EXPECT_GT(double(first["us_per_evaluation"]), 3 * double(second["us_per_evaluation"])) << r.out;
+#endif
   EXPECT_GT(double(first["seconds"]), 0);
   EXPECT_NE(r.err.find(std::string("replay: top rule by time ") + kExpensiveId), std::string::npos) << r.err;
 
