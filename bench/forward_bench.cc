@@ -99,8 +99,14 @@ struct TaxiiReceiver {
   }
 };
 
-// N alerts routed to layer 4, committed in chunks (each commit queues them in the outbox in the same write).
-bool fill_outbox(socd::AlertStore& store, uint64_t n, std::string& error) {
+// A store at `path` whose outbox holds N alerts routed to layer 4, committed in chunks (each commit queues them
+// in the outbox in the same write). On failure it says why on stderr and returns null.
+std::unique_ptr<socd::AlertStore> open_filled_store(const fs::path& path, uint64_t n) {
+  auto store = socd::AlertStore::open(path.string());
+  if (!store) {
+    std::fprintf(stderr, "forward_bench: %s\n", store.error().message().c_str());
+    return nullptr;
+  }
   const uint64_t chunk = 5000;
   for (uint64_t first = 0; first < n; first += chunk) {
     std::vector<socd::StoredAlert> alerts;
@@ -110,12 +116,12 @@ bool fill_outbox(socd::AlertStore& store, uint64_t n, std::string& error) {
       a.layers = socd::kLayer2 | socd::kLayer4;
       alerts.push_back(std::move(a));
     }
-    if (auto s = store.commit(alerts, {}, nullptr); !s.ok()) {
-      error = "queueing alerts: " + s.message();
-      return false;
+    if (auto s = (*store)->commit(alerts, {}, nullptr); !s.ok()) {
+      std::fprintf(stderr, "forward_bench: queueing alerts: %s\n", s.message().c_str());
+      return nullptr;
     }
   }
-  return true;
+  return std::move(*store);
 }
 
 struct Figure {
@@ -166,16 +172,8 @@ int bench_taxii(const Options& o, const fs::path& dir) {
   }
   TaxiiReceiver receiver;
   socd::test::HttpsTestServer server(cert, key, [&](const HttpRequest& r) { return receiver.handle(r); });
-  auto store = socd::AlertStore::open((dir / "store-taxii").string());
-  if (!store) {
-    std::fprintf(stderr, "forward_bench: %s\n", store.error().message().c_str());
-    return 1;
-  }
-  std::string error;
-  if (!fill_outbox(**store, o.alerts, error)) {
-    std::fprintf(stderr, "forward_bench: %s\n", error.c_str());
-    return 1;
-  }
+  auto store = open_filled_store(dir / "store-taxii", o.alerts);
+  if (!store) return 1;
   socd::ForwardingConfig config;
   config.soc_name = "Bench SOC";
   socd::SinkConfig s;
@@ -188,7 +186,7 @@ int bench_taxii(const Options& o, const fs::path& dir) {
   if (o.batch_size) s.batch_size = o.batch_size;
   const size_t batch = s.batch_size;
   config.sinks.push_back(s);
-  Figure f = run_forwarder(**store, std::move(config), o.alerts, [&] { return receiver.sightings.load(); });
+  Figure f = run_forwarder(*store, std::move(config), o.alerts, [&] { return receiver.sightings.load(); });
   if (!f.ok) {
     std::fprintf(stderr, "forward_bench: taxii: %s\n", f.error.c_str());
     return 1;
@@ -219,15 +217,8 @@ int bench_cef(const Options& o, const fs::path& dir) {
     std::fprintf(stderr, "forward_bench: %s\n", error.c_str());
     return 1;
   }
-  auto store = socd::AlertStore::open((dir / "store-cef").string());
-  if (!store) {
-    std::fprintf(stderr, "forward_bench: %s\n", store.error().message().c_str());
-    return 1;
-  }
-  if (!fill_outbox(**store, o.alerts, error)) {
-    std::fprintf(stderr, "forward_bench: %s\n", error.c_str());
-    return 1;
-  }
+  auto store = open_filled_store(dir / "store-cef", o.alerts);
+  if (!store) return 1;
   socd::ForwardingConfig config;
   config.soc_name = "Bench SOC";
   socd::SinkConfig s;
@@ -241,7 +232,7 @@ int bench_cef(const Options& o, const fs::path& dir) {
   const size_t batch = s.batch_size;
   config.sinks.push_back(s);
   // Counting the received lines reads the file; it is done only once the outbox is drained.
-  Figure f = run_forwarder(**store, std::move(config), o.alerts, [&] { return rsyslog.line_count(); });
+  Figure f = run_forwarder(*store, std::move(config), o.alerts, [&] { return rsyslog.line_count(); });
   if (!f.ok) {
     std::fprintf(stderr, "forward_bench: cef: %s\nrsyslogd's log:\n%s\n", f.error.c_str(), rsyslog.log().c_str());
     return 1;
