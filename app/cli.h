@@ -30,6 +30,9 @@ int rules_main(int argc, char** argv);
 int alerts_main(int argc, char** argv);
 int deadletter_main(int argc, char** argv);
 int run_main(int argc, char** argv);
+// Parses and checks the options of `socd run` as run_main does (command line, --config file, the options that need
+// others, the user to run as) and returns kOk or kUsageError (after printing why), starting nothing.
+int check_run_options(int argc, char** argv);
 int incidents_main(int argc, char** argv);
 int audit_main(int argc, char** argv);
 int report_main(int argc, char** argv);

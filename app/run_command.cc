@@ -39,6 +39,7 @@ namespace {
 
 struct RunOptions {
   std::string config, data_dir, mappings, cache_dir, format_name, metrics, thresholds, sagan_vars;
+  InputFormat format = InputFormat::Auto;  // from format_name
   std::vector<std::string> rules, files, udp, tcp, tls;
   std::string tls_cert, tls_key, tls_ca;
   EnrichmentPaths enrichment;  // --assets, --intel, --routing
@@ -60,7 +61,10 @@ void log(const char* fmt, auto... args) {
   char ts[32];
   std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
   std::fprintf(stderr, "%s socd run: ", ts);
-  std::fprintf(stderr, fmt, args...);
+  if constexpr (sizeof...(args) == 0)
+    std::fputs(fmt, stderr);
+  else
+    std::fprintf(stderr, fmt, args...);
   std::fputc('\n', stderr);
 }
 
@@ -105,10 +109,13 @@ Expected<LoadedSet> load_set(const RunOptions& o, bool strict, size_t* over_limi
   return LoadedSet{r.set, r.loaded, r.skipped, r.load_seconds, r.stateful, std::move(*enrichment)};
 }
 
-}  // namespace
+// What parsing the options of `socd run` ended in.
+enum class Parsed { kRun, kHelpShown, kUsageError };
 
-int run_main(int argc, char** argv) {
-  RunOptions o;
+// Parses the command line, then the --config file, into `o` and checks what needs no file opened and nothing
+// started: names and values, the options that need others, a source given, the user to run as. Prints the help
+// or the error itself.
+Parsed parse_run_options(int argc, char** argv, RunOptions& o, std::optional<RunAs>& run_as) {
   po::options_description opts(
       "Usage: socd run [--config FILE] [options]\n\n"
       "Runs the detection service: reads the sources given, matches every event against the rules, stores alerts in\n"
@@ -186,7 +193,7 @@ int run_main(int argc, char** argv) {
       std::ifstream in(path);
       if (!in) {
         std::fprintf(stderr, "socd run: cannot read the config file '%s'\n", path.c_str());
-        return kUsageError;
+        return Parsed::kUsageError;
       }
       po::store(po::parse_config_file(in, opts), vm);
     }
@@ -194,47 +201,64 @@ int run_main(int argc, char** argv) {
   } catch (const po::error& e) {
     std::fprintf(stderr, "socd run: %s\nRun 'socd run --help' for the options.\n",
                  option_error_message(e).c_str());
-    return kUsageError;
+    return Parsed::kUsageError;
   }
   if (vm.count("help")) {
     std::cout << opts << "\n";
-    return kOk;
+    return Parsed::kHelpShown;
   }
-  InputFormat format;
-  if (!parse_input_format(o.format_name, format)) {
+  if (!parse_input_format(o.format_name, o.format)) {
     std::fprintf(stderr, "socd run: unknown --format '%s' (use auto, json or syslog)\n", o.format_name.c_str());
-    return kUsageError;
+    return Parsed::kUsageError;
   }
   if (o.rules.empty()) o.rules.push_back("rules");
   if (o.workers == 0) o.workers = std::max(1u, std::thread::hardware_concurrency());
   if (!o.tls.empty() && (o.tls_cert.empty() || o.tls_key.empty())) {
     std::fprintf(stderr, "socd run: --syslog-tls needs --tls-cert and --tls-key\n");
-    return kUsageError;
+    return Parsed::kUsageError;
   }
   if (!o.api.empty() && (o.api_cert.empty() || o.api_key.empty() || o.api_tokens.empty())) {
     std::fprintf(stderr, "socd run: --api needs --api-cert, --api-key and --api-tokens\n");
-    return kUsageError;
+    return Parsed::kUsageError;
   }
-  // Files and directories socd creates are for its own user only (0600, 0700).
-  ::umask(077);
-  std::optional<RunAs> run_as;
   if (!o.run_group.empty() && o.run_user.empty()) {
     std::fprintf(stderr, "socd run: --group needs --user\n");
-    return kUsageError;
+    return Parsed::kUsageError;
   }
   if (!o.run_user.empty()) {
     auto who = resolve_run_as(o.run_user, o.run_group);
     if (!who) {
       std::fprintf(stderr, "socd run: %s\n", who.error().message().c_str());
-      return kUsageError;
+      return Parsed::kUsageError;
     }
     run_as = std::move(*who);
   }
   if (o.files.empty() && !o.read_stdin && o.udp.empty() && o.tcp.empty() && o.tls.empty()) {
     std::fprintf(stderr, "socd run: no source given: use --file, --stdin, --syslog-udp, --syslog-tcp or --syslog-tls "
                          "(or a --config file that sets them)\n");
-    return kUsageError;
+    return Parsed::kUsageError;
   }
+  return Parsed::kRun;
+}
+
+}  // namespace
+
+int check_run_options(int argc, char** argv) {
+  RunOptions o;
+  std::optional<RunAs> run_as;
+  return parse_run_options(argc, argv, o, run_as) == Parsed::kUsageError ? kUsageError : kOk;
+}
+
+int run_main(int argc, char** argv) {
+  RunOptions o;
+  std::optional<RunAs> run_as;
+  switch (parse_run_options(argc, argv, o, run_as)) {
+    case Parsed::kRun: break;
+    case Parsed::kHelpShown: return kOk;
+    case Parsed::kUsageError: return kUsageError;
+  }
+  // Files and directories socd creates are for its own user only (0600, 0700).
+  ::umask(077);
 
   // Signals are taken by this thread alone (sigtimedwait), so every thread started below inherits the mask.
   sigset_t signals;
@@ -325,7 +349,7 @@ int run_main(int argc, char** argv) {
 
   PipelineOptions popts;
   popts.workers = o.workers;
-  popts.format = format;
+  popts.format = o.format;
   apply_pipeline_limits(o.limits, popts);
   Pipeline pipeline(**store, set->set, popts, set->stateful, set->enrichment);
 
