@@ -100,6 +100,12 @@ Status AssetInventory::Impl::add_system(const std::string& file, const YAML::Nod
   s.file = file;
   s.line = line;
   const auto index = static_cast<uint32_t>(systems.size());
+  // Who holds a range or source already: this system (it lists it twice) or one added before it.
+  auto owner_of = [&](int holder, uint32_t self) {
+    return static_cast<uint32_t>(holder) == self
+               ? std::string("is listed twice")
+               : "belongs to system '" + systems[static_cast<size_t>(holder)].name + "' already";
+  };
   // Host names, addresses and sources of this system, checked against the other systems' as they are added.
   for (const auto& kv : node) {
     const std::string key = kv.first.Scalar();
@@ -196,8 +202,7 @@ Status AssetInventory::Impl::add_system(const std::string& file, const YAML::Nod
     auto [it, fresh] = network_lines.emplace(key, static_cast<int>(index));
     if (!fresh)
       return config_error(file, line,
-                          "system '" + s.name + "': range '" + range + "' belongs to system '" +
-                              systems[static_cast<size_t>(it->second)].name + "' already");
+                          "system '" + s.name + "': range '" + range + "' " + owner_of(it->second, index));
     ranges.add(first, last, index);
   }
   for (const auto& source : s.sources) {
@@ -205,8 +210,7 @@ Status AssetInventory::Impl::add_system(const std::string& file, const YAML::Nod
     auto [it, fresh] = source_lines.emplace(source, static_cast<int>(index));
     if (!fresh)
       return config_error(file, line,
-                          "system '" + s.name + "': source '" + source + "' belongs to system '" +
-                              systems[static_cast<size_t>(it->second)].name + "' already");
+                          "system '" + s.name + "': source '" + source + "' " + owner_of(it->second, index));
     sources.emplace_back(source, index);
   }
   systems.push_back(std::move(s));

@@ -171,6 +171,15 @@ TEST(AssetInventory, ErrorsNameTheFileTheLineAndWhatToDo) {
       {"systems:\n  - {name: a, owner: o, level: 2, ranges: [10.0.0.0/8]}\n"
        "  - {name: b, owner: o, level: 2, ranges: [10.0.0.0/8]}\n",
        "assets.yml:3: system 'b': range '10.0.0.0/8' belongs to system 'a' already"},
+      // The same range or source twice in one system (the check once looked the holder up among the systems
+      // already added, which this one is not yet).
+      {"systems:\n  - {name: a, owner: o, level: 2, ranges: [10.0.0.0/8, 10.0.0.0/8]}\n",
+       "assets.yml:2: system 'a': range '10.0.0.0/8' is listed twice"},
+      {"systems:\n  - {name: a, owner: o, level: 2}\n  - {name: b, owner: o, level: 2, sources: [s.log, s.log]}\n",
+       "assets.yml:3: system 'b': source 's.log' is listed twice"},
+      {"systems:\n  - {name: a, owner: o, level: 2, sources: [s.log]}\n"
+       "  - {name: b, owner: o, level: 2, sources: [s.log]}\n",
+       "assets.yml:3: system 'b': source 's.log' belongs to system 'a' already"},
       {"systems:\n  - {name: a, owner: o, level: 2}\n  - {name: a, owner: p, level: 3}\n",
        "assets.yml:3: a second system named 'a'"},
       {"systems:\n  - {name: a, owner: o, level: 2, hosts: ['bad host']}\n",
