@@ -1,4 +1,6 @@
 // socd: a log-analysis engine for a security operations centre. This file only dispatches to subcommands.
+#include <malloc.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -28,9 +30,19 @@ const char* kUsage =
     "\n"
     "Run 'socd <command> --help' for the options of a command.\n";
 
+// Input is read into batches of about 1 MB, allocated by the thread that reads and freed by the one that stores
+// them. glibc's defaults serve such blocks with mmap, or give the freed room at the top of a heap back to the
+// kernel, so every batch began on fresh pages: one page fault per 4 KiB read, which took a file reader to a third
+// of its speed. Blocks up to 16 MiB now come from the heaps, which keep up to 64 MiB free before trimming.
+void keep_batch_memory() {
+  mallopt(M_MMAP_THRESHOLD, 16 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_batch_memory();
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return socd::cli::kUsageError;
