@@ -56,7 +56,9 @@ bool StreamFramer::frame_terminated(StreamFramerOutput& out, size_t& used, bool 
       continue;
     }
     if (!end) {
-      if (available > max_message_bytes_) {
+      // A CR last may be the start of a CRLF, which is not part of the message: one byte more may wait.
+      const size_t room = max_message_bytes_ + (start[available - 1] == '\r' ? 1 : 0);
+      if (available > room) {
         // No terminator within the limit: keep the head and skip to the next terminator.
         skipping_ = true;
         skip_head_.assign(start, std::min(available, kOversizedHead));

@@ -121,15 +121,24 @@ TEST(StreamFramer, StreamEndingInsideAFrameIsPassedOnAndSaidSo) {
   EXPECT_EQ(f.texts, (std::vector<std::string>{"<13>a", "<13>cut short"}));
 }
 
-TEST(StreamFramer, MessageOfExactlyTheLimitBeforeCrlfDependsOnWhereTheReadEnds) {
-  // Known edge: limit + 1 bytes without a terminator yet are judged oversized, although the last one is a CR
-  // that CRLF framing would drop. Read whole, the message is within the limit.
-  const std::string s = "abcdefgh\r\n";
-  EXPECT_EQ(frame(s, 8, 0).texts, (std::vector<std::string>{"abcdefgh"}));
-  Framed cut = frame(s, 8, 9);  // the first read ends between the CR and the LF
-  ASSERT_EQ(cut.texts.size(), 1u);
-  EXPECT_EQ(cut.texts[0], "!abcdefgh\r");
-  EXPECT_EQ(cut.lengths[0], 9u);
+TEST(StreamFramer, MessageOfExactlyTheLimitBeforeCrlfIsWithinItWhereverTheReadEnds) {
+  // The read may end between the CR and the LF: limit + 1 bytes with no terminator yet, the last one a CR that
+  // CRLF framing drops. The message is within the limit all the same.
+  const std::string s = "abcdefgh\r\nnext\n";
+  const std::vector<std::string> want{"abcdefgh", "next"};
+  EXPECT_EQ(frame(s, 8, 0).texts, want);
+  for (size_t piece = 1; piece <= s.size(); ++piece) EXPECT_EQ(frame(s, 8, piece).texts, want) << piece;
+  // One byte more than the limit before the CR is over it, in any reads.
+  const std::string over = "abcdefghi\r\nnext\n";
+  for (size_t piece : {0, 1, 9, 10}) {
+    Framed f = frame(over, 8, piece);
+    ASSERT_EQ(f.texts.size(), 2u) << piece;
+    EXPECT_EQ(f.texts[0].substr(0, 10), "!abcdefghi") << piece;
+    EXPECT_EQ(f.texts[1], "next") << piece;
+  }
+  // Two CRs: only the last is dropped, so the message holds limit + 1 bytes.
+  EXPECT_EQ(frame("abcdefgh\r\r\n", 8, 9).texts.size(), 1u);
+  EXPECT_EQ(frame("abcdefgh\r\r\n", 8, 9).texts[0].substr(0, 1), "!");
 }
 
 }  // namespace
