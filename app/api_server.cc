@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "socd/json.h"
+#include "socd/read_file.h"
 #include "socd/report.h"
 #include "socd/time_zone.h"
 
@@ -76,11 +77,10 @@ Expected<ApiTokens> parse_api_tokens(const std::string& file, std::string_view t
 }
 
 Expected<ApiTokens> load_api_tokens(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error("cannot read the API tokens file '" + path + "'");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_api_tokens(path, text.str());
+  std::string text;
+  if (!read_file(path, text))
+    return Status::error("cannot read the API tokens file '" + path + "': " + std::strerror(errno));
+  return parse_api_tokens(path, text);
 }
 
 // ---- request handling ----------------------------------------------------------------------------------------

@@ -15,11 +15,14 @@
 #include <random>
 #include <sstream>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "cef.h"
 #include "misp.h"
 #include "socd/json.h"
+#include "socd/read_file.h"
 #include "socd/thread_name.h"
 #include "stix.h"
 
@@ -47,13 +50,11 @@ Expected<std::string> secret(const std::string& file, const YAML::Node& node, co
                              const char* env_key) {
   if (node[file_key]) {
     const std::string path = node[file_key].as<std::string>();
-    std::ifstream in(path);
-    if (!in)
+    std::string value;
+    if (!read_file(path, value))
       return config_error(file, node[file_key].Mark().line + 1,
-                          std::string(file_key) + ": cannot read '" + path + "' (check the path and permissions)");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string value = ss.str();
+                          std::string(file_key) + ": cannot read '" + path + "': " + std::strerror(errno) +
+                              " (check the path and permissions)");
     while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
     return value;
   }
@@ -391,10 +392,11 @@ private:
 
 Expected<ForwardingConfig> load_forwarding(const std::string& path) {
   YAML::Node root;
+  std::string text;
+  if (!read_file(path, text))
+    return Status::error(path + ": cannot read the forwarding file: " + std::strerror(errno) + " (check --forwarding)");
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return Status::error(path + ": cannot read the forwarding file (check --forwarding)");
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return config_error(path, e.mark.line + 1, std::string("not valid YAML: ") + e.msg);
   }
@@ -730,14 +732,7 @@ private:
   std::atomic<uint64_t>&refused_, &waits_;
 };
 
-bool read_text(const std::filesystem::path& path, std::string& out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
-}
+bool read_text(const std::filesystem::path& path, std::string& out) { return read_file(path.string(), out); }
 
 void write_reply(const std::filesystem::path& path, const std::string& text) {
   const std::filesystem::path tmp = path.string() + ".tmp";

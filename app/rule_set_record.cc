@@ -1,7 +1,8 @@
 #include "rule_set_record.h"
 
-#include <fstream>
 #include <map>
+
+#include "socd/read_file.h"
 
 namespace socd::cli {
 
@@ -15,9 +16,8 @@ RuleSetLoad describe_rule_set(const RuleSet& rules, const std::string& reason, s
     const Rule& rule = rules.rule(i);
     auto [it, fresh] = file_digests.emplace(rule.file, "");
     if (fresh) {
-      std::ifstream in(rule.file, std::ios::binary);
-      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      it->second = in || !bytes.empty() ? sha256_hex(bytes) : "unreadable";
+      std::string bytes;
+      it->second = read_file(rule.file, bytes) ? sha256_hex(bytes) : "unreadable";
     }
     load.rules.emplace_back(rule.id, sha256_hex(it->second + "\n" + rule.id + "\n" + rule.title + "\n" + rule.level));
   }

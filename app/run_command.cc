@@ -11,7 +11,10 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 #include <optional>
 #include <prometheus/text_serializer.h>
@@ -28,6 +31,7 @@
 #include "socd/command_inbox.h"
 #include "socd/input_dead_letters.h"
 #include "socd/ledger.h"
+#include "socd/read_file.h"
 #include "socd/file_source.h"
 #include "socd/stream_source.h"
 #include "socd/syslog_sources.h"
@@ -190,11 +194,12 @@ Parsed parse_run_options(int argc, char** argv, RunOptions& o, std::optional<Run
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
     if (vm.count("config")) {
       std::string path = vm["config"].as<std::string>();
-      std::ifstream in(path);
-      if (!in) {
-        std::fprintf(stderr, "socd run: cannot read the config file '%s'\n", path.c_str());
+      std::string text;
+      if (!read_file(path, text)) {
+        std::fprintf(stderr, "socd run: cannot read the config file '%s': %s\n", path.c_str(), std::strerror(errno));
         return Parsed::kUsageError;
       }
+      std::istringstream in(text);
       po::store(po::parse_config_file(in, opts), vm);
     }
     po::notify(vm);

@@ -3,10 +3,13 @@
 #pragma once
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "socd/status.h"
+#include "socd/read_file.h"
 
 namespace socd::detail {
 
@@ -47,10 +50,15 @@ inline int alert_level_rank(std::string_view level) {
 
 // Reads a YAML file into `root`; errors name the file and the line of a syntax error.
 inline Status load_yaml_file(const std::string& path, const std::string* text, YAML::Node& root) {
+  std::string read;
+  if (!text) {
+    if (!read_file(path, read))
+      return Status::error("cannot read '" + path + "': " + std::strerror(errno) +
+                           " (check the path and its permissions)");
+    text = &read;
+  }
   try {
-    root = text ? YAML::Load(*text) : YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return Status::error("cannot read '" + path + "' (check the path and its permissions)");
+    root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     return config_error(path, e.mark.line + 1, "not valid YAML: " + e.msg);
   }

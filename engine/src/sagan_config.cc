@@ -2,12 +2,15 @@
 // reference.config.
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "sagan_internal.h"
 #include "socd/sagan.h"
+#include "socd/read_file.h"
 
 namespace socd {
 
@@ -62,11 +65,9 @@ std::string trim(std::string_view s) {
 }
 
 Expected<std::string> read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error(path + ": cannot read the file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string text;
+  if (!read_file(path, text)) return Status::error(path + ": cannot read the file: " + std::strerror(errno));
+  return text;
 }
 
 // Every scalar below `node`, by its key (groups nest one level in sagan.yaml, but any depth is read).

@@ -10,6 +10,7 @@
 
 #include "sigma_detection.h"
 #include "socd/sigma.h"
+#include "socd/read_file.h"
 
 namespace socd {
 namespace {
@@ -209,11 +210,9 @@ Expected<FieldMapping> parse_field_mapping(const std::string& file, std::string_
 }
 
 Expected<FieldMapping> load_field_mapping(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error(path + ": cannot open the mapping file: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_field_mapping(path, ss.str());
+  std::string text;
+  if (!read_file(path, text)) return Status::error(path + ": cannot open the mapping file: " + std::strerror(errno));
+  return parse_field_mapping(path, text);
 }
 
 }  // namespace socd

@@ -10,6 +10,7 @@
 
 #include "sigma_meta.h"
 #include "socd/stateful.h"
+#include "socd/read_file.h"
 #include "stateful_impl.h"
 
 namespace socd {
@@ -158,11 +159,9 @@ Expected<StageConfig> parse_stage_config(const std::string& file, std::string_vi
 }
 
 Expected<StageConfig> load_stage_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error(path + ": cannot read the thresholds file: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_stage_config(path, ss.str());
+  std::string text;
+  if (!read_file(path, text)) return Status::error(path + ": cannot read the thresholds file: " + std::strerror(errno));
+  return parse_stage_config(path, text);
 }
 
 namespace {

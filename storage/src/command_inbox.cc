@@ -10,12 +10,12 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 #include <vector>
 
 #include "socd/alert_store.h"
 #include "socd/ledger.h"
+#include "socd/read_file.h"
 
 namespace socd {
 namespace {
@@ -24,12 +24,7 @@ namespace fs = std::filesystem;
 
 std::string inbox_dir(const std::string& dir) { return (fs::path(dir) / "commands").string(); }
 
-bool read_whole(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  out.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return true;
-}
+bool read_whole(const std::string& path, std::string& out) { return read_file(path, out); }
 
 // Writes `path` through a temporary file and a rename, so a reader never sees half of it.
 bool write_atomically(const std::string& path, const std::string& text) {

@@ -3,13 +3,15 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 
 #include "record_text.h"
 #include "socd/alert_store.h"
 #include "socd/json.h"
+#include "socd/read_file.h"
 
 namespace socd {
 
@@ -233,9 +235,10 @@ Expected<IncidentSettings> parse_incident_settings(const std::string& file, std:
 }
 
 Expected<IncidentSettings> load_incident_settings(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error(path + ": cannot read the incident settings (check --incidents)");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  if (!read_file(path, text))
+    return Status::error(path + ": cannot read the incident settings: " + std::strerror(errno) +
+                         " (check --incidents)");
   return parse_incident_settings(path, text);
 }
 

@@ -5,14 +5,15 @@
 #include <rocksdb/iterator.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <unordered_map>
 
 #include "record_text.h"
 #include "store_layout.h"
+#include "socd/read_file.h"
 
 namespace socd {
 
@@ -181,9 +182,10 @@ Expected<std::string> load_audit_key(const std::string& file) {
     const char* k = std::getenv("SOCD_AUDIT_KEY");
     return std::string(k ? k : "");
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error("cannot read the audit key file '" + path + "' (check --audit-key-file)");
-  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string key;
+  if (!read_file(path, key))
+    return Status::error("cannot read the audit key file '" + path + "': " + std::strerror(errno) +
+                         " (check --audit-key-file)");
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
   if (key.size() < 16)
     return Status::error("the audit key file '" + path + "' holds fewer than 16 bytes: use a long random key "

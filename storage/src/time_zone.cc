@@ -3,10 +3,13 @@
 #include "socd/time_zone.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
+
+#include "socd/read_file.h"
 
 namespace socd {
 namespace {
@@ -134,8 +137,9 @@ Expected<TimeZone> TimeZone::load(const std::string& name, const std::string& fa
     return Status::error("time zone '" + name + "': not a tz database name (use one like Asia/Ho_Chi_Minh)");
   const char* dir = std::getenv("TZDIR");
   const std::string path = std::string(dir && *dir ? dir : "/usr/share/zoneinfo") + "/" + name;
-  std::ifstream in(path, std::ios::binary);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string data;
+  const bool readable = read_file(path, data);
+  const std::string unreadable = readable ? "" : std::strerror(errno);
   auto fallback = [&](const std::string& why) -> Expected<TimeZone> {
     int seconds = 0;
     if (fallback_offset.empty())
@@ -145,7 +149,7 @@ Expected<TimeZone> TimeZone::load(const std::string& name, const std::string& fa
                            "' is not an offset like +07:00");
     return fixed(name, seconds);
   };
-  if (!in && data.empty()) return fallback(path + " cannot be read");
+  if (!readable) return fallback(path + " cannot be read (" + unreadable + ")");
   if (data.size() < 44 || data.compare(0, 4, "TZif") != 0) return fallback(path + " is not a TZif file");
   auto block_size = [&](size_t at, size_t time_size, size_t& size) {
     if (at + 44 > data.size()) return false;

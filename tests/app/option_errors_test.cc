@@ -37,5 +37,29 @@ TEST(OptionErrors, AConfigFileValueHoldingAPlaceholderIsReported) {
   EXPECT_NE(r.err.find("the argument ('many') for option 'workers' is invalid"), std::string::npos) << r.err;
 }
 
+
+// A directory given where a file is meant: reading one through a std::ifstream threw from inside the standard
+// library and ended the process (terminate); each file option now says what is wrong, exit 2.
+TEST(OptionErrors, ADirectoryWhereAFileIsMeantIsAUsageError) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  ASSERT_TRUE(write_file(dir.file("events.json"), "{\"EventID\": 1}\n"));
+  const std::string d = dir.path();
+  const std::vector<std::vector<std::string>> cases = {
+      {"--config", d},     {"--mappings", d},   {"--thresholds", d}, {"--forwarding", d},
+      {"--sagan-vars", d}, {"--assets", d},     {"--routing", d},    {"--incidents", d},
+      {"--audit-key-file", d},
+  };
+  for (const auto& extra : cases) {
+    std::vector<std::string> args = {"run", "--file", dir.file("events.json"), "--exit-when-done", "--rules",
+                                     std::string(SOCD_SOURCE_DIR) + "/rules", "--data-dir", dir.file("data"),
+                                     "--cache-dir", "none"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ProcessResult r = run_socd(args);
+    EXPECT_TRUE(r.exited_with(2)) << extra[0] << ": " << r.describe();
+    EXPECT_NE(r.err.find("Is a directory"), std::string::npos) << extra[0] << ": " << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace socd::test

@@ -214,6 +214,31 @@ TEST(TimeZone, HoChiMinhFromTheTzDatabaseAndAsAFixedOffset) {
   EXPECT_FALSE(TimeZone::load("../etc/passwd").ok());
 }
 
+TEST(TimeZone, ADirectoryOfTheDatabaseIsRefusedWithAReason) {
+  // "Asia" or "." name directories of the tz database: reading one threw from inside the standard library and
+  // ended the process (found by the config fuzz target with `time_zone: .`).
+  setenv("TZDIR", ::testing::TempDir().c_str(), 1);
+  auto dot = TimeZone::load(".", "");
+  auto dot_with_offset = TimeZone::load(".", "+07:00");
+  unsetenv("TZDIR");
+  ASSERT_FALSE(dot.ok());
+  EXPECT_NE(dot.error().message().find("cannot be read (Is a directory)"), std::string::npos)
+      << dot.error().message();
+  ASSERT_TRUE(dot_with_offset.ok());  // the offset stands in, as for a zone the machine lacks
+  EXPECT_FALSE(dot_with_offset->from_database());
+  if (std::filesystem::is_directory("/usr/share/zoneinfo/Asia")) {
+    auto asia = TimeZone::load("Asia", "");
+    ASSERT_FALSE(asia.ok());
+    EXPECT_NE(asia.error().message().find("Is a directory"), std::string::npos) << asia.error().message();
+  }
+  // In the settings file, the default utc_offset stands in for the zone that cannot be read.
+  EXPECT_TRUE(parse_incident_settings("incidents.yml", "time_zone: .\n").ok());
+  auto from_directory = load_incident_settings(::testing::TempDir());
+  ASSERT_FALSE(from_directory.ok());
+  EXPECT_NE(from_directory.error().message().find("Is a directory"), std::string::npos)
+      << from_directory.error().message();
+}
+
 struct DeadlineCase {
   const char* discovered;  // UTC
   bool serious;
