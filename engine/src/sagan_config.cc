@@ -156,7 +156,11 @@ Expected<SaganVariables> load_sagan_variables(const std::string& yaml_path) {
     return Status::error(yaml_path + ": no 'vars:' section (is this a Sagan YAML configuration?)");
   collect_vars(root["vars"], vars.values);
   // The classification and reference files it names, when they can be read.
-  YAML::Node core = root["sagan-core"] ? root["sagan-core"]["core"] : YAML::Node();
+  // sagan-core: a map holding core: and liblognorm: (another shape is ignored, as an unknown section would be;
+  // a subscript of a scalar or a list would throw).
+  const YAML::Node sagan_core = root["sagan-core"];
+  const bool has_core = sagan_core && sagan_core.IsMap();
+  YAML::Node core = has_core ? sagan_core["core"] : YAML::Node();
   if (core && core.IsMap() && core["default-host"] && core["default-host"].IsScalar())
     vars.default_host = trim(core["default-host"].Scalar());
   if (core && core.IsMap() && core["default-port"] && core["default-port"].IsScalar()) {
@@ -170,7 +174,7 @@ Expected<SaganVariables> load_sagan_variables(const std::string& yaml_path) {
     vars.default_proto = trim(core["default-proto"].Scalar());
   // The rulebase of `normalize`, when liblognorm is enabled (a name that cannot be resolved is an error; a
   // file that is not there is reported by the rule loader).
-  YAML::Node lognorm = root["sagan-core"] ? root["sagan-core"]["liblognorm"] : YAML::Node();
+  YAML::Node lognorm = has_core ? sagan_core["liblognorm"] : YAML::Node();
   if (lognorm && lognorm.IsMap() && lognorm["normalize_rulebase"] &&
       lognorm["normalize_rulebase"].IsScalar()) {
     std::string enabled = lognorm["enabled"] ? lognorm["enabled"].as<std::string>("") : "yes";

@@ -514,6 +514,14 @@ TEST_F(SaganFiles, VariablesFromSaganYaml) {
   write("novars.yaml", "other: 1\n");
   EXPECT_FALSE(load_sagan_variables((dir_ / "novars.yaml").string()).ok());
   EXPECT_FALSE(load_sagan_variables((dir_ / "absent.yaml").string()).ok());
+  // sagan-core as a scalar or a list: ignored like an unknown section (a subscript of it threw, and ended the
+  // process; found by the config fuzz target).
+  for (const char* core : {"sagan-core: x\n", "sagan-core: [a, b]\n", "sagan-core:\n  core: [1]\n"}) {
+    write("core.yaml", std::string("vars:\n  HOME_NET: 10.0.0.0/8\n") + core);
+    auto odd = load_sagan_variables((dir_ / "core.yaml").string());
+    ASSERT_TRUE(odd.ok()) << core << odd.error().message();
+    EXPECT_EQ(odd->values["HOME_NET"], "10.0.0.0/8") << core;
+  }
   SaganVariables v;
   write("bad.config", "config classification: a,b,c,high\n");
   Status s = load_sagan_classifications((dir_ / "bad.config").string(), v);
