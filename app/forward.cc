@@ -732,8 +732,6 @@ private:
   std::atomic<uint64_t>&refused_, &waits_;
 };
 
-bool read_text(const std::filesystem::path& path, std::string& out) { return read_file(path.string(), out); }
-
 void write_reply(const std::filesystem::path& path, const std::string& text) {
   const std::filesystem::path tmp = path.string() + ".tmp";
   {
@@ -769,7 +767,7 @@ void Forwarder::serve_commands(const std::string& data_dir) {
     fs::rename(dir / (name + ".retry"), taken, ec);
     if (ec) continue;  // withdrawn
     std::string sink, reply;
-    if (!read_text(taken, sink)) {
+    if (!read_file(taken.string(), sink)) {
       reply = "error cannot read " + taken.string();
     } else {
       while (!sink.empty() && (sink.back() == '\n' || sink.back() == '\r')) sink.pop_back();

@@ -24,8 +24,6 @@ namespace fs = std::filesystem;
 
 std::string inbox_dir(const std::string& dir) { return (fs::path(dir) / "commands").string(); }
 
-bool read_whole(const std::string& path, std::string& out) { return read_file(path, out); }
-
 // Writes `path` through a temporary file and a rename, so a reader never sees half of it.
 bool write_atomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
@@ -78,7 +76,7 @@ Expected<Incident> submit(const std::string& dir, const IncidentCommand& command
   bool taken = false;
   for (;;) {
     std::string text;
-    if (read_whole(reply, text)) {
+    if (read_file(reply, text)) {
       ::unlink(reply.c_str());
       return parse_reply(text);
     }
@@ -151,7 +149,7 @@ size_t serve_commands(const std::string& dir, Ledger& ledger) {
     // Taking it: from here on the CLI waits for the answer instead of withdrawing the command.
     if (::rename((base + ".cmd").c_str(), (base + ".taken").c_str()) != 0) continue;
     std::string text, reply;
-    if (!read_whole(base + ".taken", text)) {
+    if (!read_file(base + ".taken", text)) {
       reply = "error\ncannot read the command file " + base + ".taken";
     } else if (auto command = IncidentCommand::decode(text); !command) {
       reply = "error\n" + command.error().message();
