@@ -49,6 +49,10 @@ struct WorkerState {
   std::vector<IntelHit> intel_hits;
   std::string extra;
   Matcher::RuleCosts rule_costs;  // rule_timing: the sampled events' time per rule, emptied per batch
+  // Events seen by this worker, for sampling one in kSampleEvery whatever the size of the batches, and the
+  // sampled time per stage so far (the proportions a batch without a sampled event is shared out in).
+  uint64_t seen = 0;
+  uint64_t sampled_parse = 0, sampled_match = 0, sampled_alerts = 0;
   uint64_t regex_limit_hits = 0;  // the matcher's count of regex give-ups as of the last event
   WorkerState(InputFormat f, const ParseLimits& limits) : parser(f, limits) {}
 };
@@ -191,8 +195,8 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
   using Clock = std::chrono::steady_clock;
   const bool timing = options_.stage_timing, rule_timing = options_.rule_timing;
   Clock::time_point batch_start = timing ? Clock::now() : Clock::time_point(), t_parsed, t_matched;
-  uint64_t sampled_parse = 0, sampled_match = 0, sampled_alerts = 0, seen = 0;
-  bool sample = false;  // this event is timed (stage_timing: one in 32)
+  uint64_t sampled_parse = 0, sampled_match = 0, sampled_alerts = 0;
+  bool sample = false;  // this event is timed (one in kSampleEvery of the worker's events)
   auto end_sample = [&] {  // the sampled event's alert building ends here
     if (!sample) return;
     sample = false;
@@ -220,7 +224,7 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
                 "and stdin, max-frame-bytes for syslog listeners)");
       continue;
     }
-    sample = (timing || rule_timing) && (seen++ % kSampleEvery == 0);
+    sample = (timing || rule_timing) && (ws.seen++ % kSampleEvery == 0);
     Clock::time_point t_start = sample ? Clock::now() : Clock::time_point();
     Status st = ws.parser.parse(lb.text(l), ev);
     if (sample) {
@@ -351,6 +355,15 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
   end_sample();
   if (timing) {  // the batch's time shared out in the proportions of its sampled events
     uint64_t total = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - batch_start).count();
+    if (sampled_parse + sampled_match + sampled_alerts == 0) {  // none sampled: the worker's proportions so far
+      sampled_parse = ws.sampled_parse;
+      sampled_match = ws.sampled_match;
+      sampled_alerts = ws.sampled_alerts;
+    } else {
+      ws.sampled_parse += sampled_parse;
+      ws.sampled_match += sampled_match;
+      ws.sampled_alerts += sampled_alerts;
+    }
     uint64_t sampled = sampled_parse + sampled_match + sampled_alerts;
     if (sampled == 0) {
       parse_nanos_ += total;

@@ -29,8 +29,10 @@ struct PipelineOptions {
   unsigned workers = 2;
   size_t capacity = 0;  // batches in flight; 0: 4 per worker
   InputFormat format = InputFormat::Auto;
-  // Time per stage (stage_times()): each worker times its whole batch and, on one event in 32, how that event's
-  // time splits into parse, match and alert building; the batch time is shared out in those proportions.
+  // Time per stage (stage_times()): each worker times its whole batch and, on one event in 32 of those it
+  // processes (counted across batches, so small batches are not sampled more), how that event's time splits
+  // into parse, match and alert building; the batch time is shared out in those proportions (a batch without a
+  // sampled event, in the worker's proportions so far).
   bool stage_timing = false;
   // Time per rule (rule_times()): on the same sampled events (one in 32), each rule evaluated is timed
   // (Matcher::match_timed). Off, the hot path is unchanged.

@@ -64,7 +64,7 @@ TEST(ReplayRuleTiming, ARegexHeavyRuleTopsTheRulesByTime) {
   uint64_t timed = first["evaluations_timed"];
   EXPECT_EQ(timed, uint64_t(second["evaluations_timed"]));
   EXPECT_GE(timed, 3200u / 32);
-  EXPECT_LE(timed, 3200u / 32 + 16);  // each batch samples its first event
+  EXPECT_LE(timed, 3200u / 32 + 1);  // one in 32 of the worker's events, however the lines fall into batches
 #if !defined(__SANITIZE_ADDRESS__)
   // By a clear margin. Not in the sanitized build: there socd's instrumented code (the literal's evaluation, the
   // timing around it) costs many times more and PCRE2 (not instrumented) does not, and a mean over ~100 sampled
