@@ -48,6 +48,7 @@ struct WorkerState {
   std::unique_ptr<AlertAnnotator> annotator;  // asset, routing and intelligence, for the current rules
   std::vector<IntelHit> intel_hits;
   std::string extra;
+  LineBatch pulled_lines;  // the memory of the last batch this worker read (Pipeline::pull), for the next
   Matcher::RuleCosts rule_costs;  // rule_timing: the sampled events' time per rule, emptied per batch
   // Events seen by this worker, for sampling one in kSampleEvery whatever the size of the batches, and the
   // sampled time per stage so far (the proportions a batch without a sampled event is shared out in).
@@ -144,21 +145,67 @@ std::optional<std::string> Pipeline::checkpoint(const std::string& key) {
   return *r;
 }
 
+void Pipeline::pull(uint32_t index, PulledInput& input) {
+  {
+    std::lock_guard lk(mu_);
+    pulled_.emplace_back(index, &input);
+  }
+  work_cv_.notify_one();
+}
+
+Pipeline::Job* Pipeline::read_pulled(uint32_t index, PulledInput& input, WorkerState& ws) {
+  ws.pulled_lines.clear();
+  std::unique_ptr<SourceBatch> batch = input.next(ws.pulled_lines);
+  Job* job = nullptr;
+  {
+    std::lock_guard lk(mu_);
+    pulling_ = false;
+    if (batch) {
+      pulled_.emplace_back(index, &input);  // its next batch, for whichever worker is free first
+      batch->source = index;
+      batch->lines.sequence = next_sequence_++;
+      auto j = std::make_unique<Job>();
+      j->batch = std::move(batch);
+      j->pushed = std::chrono::steady_clock::now();
+      job = j.get();
+      window_.push_back(std::move(j));
+      in_flight_.store(window_.size());
+    }
+  }
+  work_cv_.notify_one();  // the next read, while this batch is processed
+  if (!job) done_cv_.notify_all();  // drain() waits for reads in progress
+  return job;
+}
+
 void Pipeline::work() {
   WorkerState ws(options_.format, options_.parse_limits);
   for (;;) {
-    Job* job;
+    Job* job = nullptr;
+    std::pair<uint32_t, PulledInput*> pull{0, nullptr};
     {
       std::unique_lock lk(mu_);
-      if (!stopping_ && todo_.empty()) {
+      // A worker reads the next batch of a pulled input when it has nothing pushed to do and the window has room.
+      auto can_pull = [&] { return !stopping_ && !pulling_ && !pulled_.empty() && window_.size() < capacity_; };
+      if (!stopping_ && todo_.empty() && !can_pull()) {
         auto t0 = std::chrono::steady_clock::now();
-        work_cv_.wait(lk, [&] { return stopping_ || !todo_.empty(); });
+        work_cv_.wait(lk, [&] { return stopping_ || !todo_.empty() || can_pull(); });
         idle_nanos_ += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
                            .count();
       }
-      if (todo_.empty()) return;
-      job = todo_.front();
-      todo_.pop_front();
+      if (!todo_.empty()) {
+        job = todo_.front();
+        todo_.pop_front();
+      } else if (can_pull()) {
+        pull = pulled_.front();
+        pulled_.pop_front();
+        pulling_ = true;
+      } else {
+        return;  // stopping, with nothing left to do
+      }
+    }
+    if (pull.second) {
+      job = read_pulled(pull.first, *pull.second, ws);
+      if (!job) continue;  // that input has ended
     }
     std::shared_ptr<Rules> rules;
     {
@@ -175,6 +222,9 @@ void Pipeline::work() {
     }
     job->rules = rules;
     process(*job, *rules, ws);
+    // A batch this worker read: its lines are done with (alerts and dead letters hold copies), and their memory,
+    // in this core's cache, takes the worker's next read.
+    if (pull.second) ws.pulled_lines = std::move(job->batch->lines);
     bool front;  // the writer waits for the window's front: only its completion can let it go on
     {
       std::lock_guard lk(mu_);
@@ -483,13 +533,15 @@ void Pipeline::write() {
     batches_stored_ += ready.size();
     for (auto& j : ready)
       if (j->batch->on_stored) j->batch->on_stored();
-    bool wake_sources;
+    bool wake_sources, wake_readers;
     {
       std::lock_guard lk(mu_);
       in_flight_.store(window_.size());
       wake_sources = blocked_sources_ > 0 && window_.size() <= resume_at_;
+      wake_readers = !pulled_.empty();
     }
     if (wake_sources) space_cv_.notify_all();
+    if (wake_readers) work_cv_.notify_all();  // room in the window for a pulled input's next batch
     done_cv_.notify_all();  // drain() waits for an empty window
   }
   // Stopping: the stateful stage's state, with the checkpoints it held back.
@@ -588,7 +640,8 @@ void Pipeline::drain() {
   {
     std::unique_lock lk(mu_);
     if (threads_.empty()) return;
-    done_cv_.wait(lk, [&] { return window_.empty() || failed_.load(); });
+    // (A batch being read by a worker joins the window: drain waits for it too.)
+    done_cv_.wait(lk, [&] { return (window_.empty() && !pulling_) || failed_.load(); });
     stopping_ = true;
   }
   work_cv_.notify_all();

@@ -1,9 +1,12 @@
-// The streaming pipeline behind `socd run`: sources push batches of lines; worker threads take whole batches
-// through parse -> match -> alerts; one writer stores each batch's alerts and its source checkpoint in one RocksDB
-// write, strictly in the order the batches were pushed, so a checkpoint never runs ahead of the alerts before it.
+// The streaming pipeline behind `socd run`: sources push batches of lines (or the workers read them, from input
+// that is all there: pull()); worker threads take whole batches through parse -> match -> alerts; one writer
+// stores each batch's alerts and its source checkpoint in one RocksDB write, strictly in the order the batches
+// were pushed, so a checkpoint never runs ahead of the alerts before it.
 //
-// Bounded: at most `capacity` batches are in flight between push and store. A source that can wait (file, TCP)
-// blocks in push() (back-pressure); one that can't (UDP) gets `false` and counts the loss. Nothing is dropped here.
+// Bounded: at most `capacity` batches are in flight between push and store (a batch a worker has read joins
+// even when a pushing source filled the window meanwhile: at most one more per worker). A source that can wait
+// (file, TCP) blocks in push() (back-pressure); one that can't (UDP) gets `false` and counts the loss. Nothing is
+// dropped here.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -97,6 +100,9 @@ public:
   void drain();
 
   bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override;
+  // Has the workers read `input` (the source registered as `index`) one batch at a time, each batch by the worker
+  // that then processes it, until its next() returns false. Call after start(); pulled and pushed sources mix.
+  void pull(uint32_t index, PulledInput& input);
   // Sources waiting for their rate go on at once from now (call before stopping the sources, so none waits).
   void stop_waiting();
   std::optional<std::string> checkpoint(const std::string& key) override;
@@ -141,6 +147,7 @@ private:
   void work();
   void write();
   void process(Job& job, Rules& rules, struct WorkerState& ws);
+  Job* read_pulled(uint32_t index, PulledInput& input, struct WorkerState& ws);
 
   AlertStore& store_;
   PipelineOptions options_;
@@ -156,6 +163,9 @@ private:
   std::condition_variable work_cv_, done_cv_, space_cv_;
   std::deque<Job*> todo_;
   std::deque<std::unique_ptr<Job>> window_;  // pushed, not yet stored, in push order
+  // Inputs the workers read (pull()), in turn; one is being read while `pulling_` (by one worker at a time).
+  std::deque<std::pair<uint32_t, PulledInput*>> pulled_;
+  bool pulling_ = false;
   uint64_t next_sequence_ = 0;
   unsigned blocked_sources_ = 0;  // sources waiting in push() for room
   bool stopping_ = false;

@@ -83,13 +83,16 @@ bool parse_pace(const std::string& s, double& speed) {
 }
 
 // One input file of the replay, read on its own thread and pushed into the pipeline as one source.
-class ReplaySource : public Source {
+class ReplaySource : public Source, public PulledInput {
 public:
   ReplaySource(std::string path, bool capture, const ReplayOptions& o, double speed, InputFormat format,
                std::shared_ptr<const StatefulRules> clock, LatencyLog& latencies)
       : path_(std::move(path)), capture_(capture), options_(o), speed_(speed), format_(format),
         clock_(std::move(clock)), latencies_(latencies) {}
-  ~ReplaySource() override { stop(); }
+  ~ReplaySource() override {
+    stop();
+    if (fd_ >= 0) ::close(fd_);
+  }
   std::string name() const override { return (capture_ ? "capture:" : "file:") + path_; }
   Status start(BatchSink& sink) override {
     if (capture_) {
@@ -102,14 +105,32 @@ public:
     }
     struct stat st{};
     if (::stat(path_.c_str(), &st) == 0) size_ = static_cast<uint64_t>(st.st_size);
+    if (pulled()) {
+      reader_ = std::make_unique<LineReader>(fd_, 1 << 20, 4096, options_.max_line);
+      return Status();  // the pipeline's workers read it (next())
+    }
     thread_ = std::thread([this, &sink] { run(sink); });
     return Status();
   }
+  // Lines as fast as they go need no thread of their own: the workers read them (Pipeline::pull).
+  bool pulled() const { return !capture_ && speed_ <= 0; }
+  std::unique_ptr<SourceBatch> next(LineBatch& memory) override {
+    if (stop_ || done_) return nullptr;
+    auto b = fresh_batch();
+    std::swap(b->lines, memory);
+    if (!reader_->next(b->lines)) {
+      if (!reader_->status().ok()) status_ = reader_->status();
+      done_ = true;
+      return nullptr;
+    }
+    consumed_ += b->lines.bytes;
+    prepare(*b, Clock::now());
+    return b;
+  }
+  // (The file stays open until the source is destroyed: a worker may be reading it until the pipeline drains.)
   void stop() override {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
   }
   bool done() const { return done_.load(); }
   const Status& status() const { return status_; }
@@ -124,12 +145,16 @@ private:
     b->stream = "replay:" + path_;
     return b;
   }
+  // Counts `b` (finished) and has its latency from `read_at` logged once it is stored.
+  void prepare(SourceBatch& b, Clock::time_point read_at) {
+    counters_.bytes += b.lines.bytes;
+    counters_.lines += b.lines.lines.size();
+    LatencyLog* log = &latencies_;
+    b.on_stored = [log, read_at] { log->add(std::chrono::duration<double>(Clock::now() - read_at).count()); };
+  }
   // Pushes `b` (finished) with its read time; false when the pipeline refuses it (stopping).
   bool push(BatchSink& sink, std::unique_ptr<SourceBatch> b, Clock::time_point read_at) {
-    counters_.bytes += b->lines.bytes;
-    counters_.lines += b->lines.lines.size();
-    LatencyLog* log = &latencies_;
-    b->on_stored = [log, read_at] { log->add(std::chrono::duration<double>(Clock::now() - read_at).count()); };
+    prepare(*b, read_at);
     return sink.push(std::move(b), true);
   }
   // Waits until the event of time `t` is due (paced replay).
@@ -247,6 +272,7 @@ private:
   std::shared_ptr<const StatefulRules> clock_;
   LatencyLog& latencies_;
   int fd_ = -1;
+  std::unique_ptr<LineReader> reader_;  // pulled()
   std::unique_ptr<CaptureReader> capture_reader_;
   uint64_t size_ = 0;
   std::atomic<uint64_t> consumed_{0};
@@ -471,6 +497,7 @@ int replay_main(int argc, char** argv) {
     auto started_at = Clock::now();
     for (size_t i = 0; i < sources.size(); ++i) {
       Status st = sources[i]->start(pipeline.sink(indexes[i]));
+      if (st.ok() && sources[i]->pulled()) pipeline.pull(indexes[i], *sources[i]);
       if (!st.ok()) {
         std::fprintf(stderr, "socd replay: %s\n", st.message().c_str());
         for (auto& s : sources) s->stop();

@@ -54,6 +54,18 @@ public:
   virtual std::optional<std::string> checkpoint(const std::string& key) = 0;
 };
 
+// Input that is all there to read (a file replayed as fast as it goes) can be read by the pipeline's workers
+// instead of by a thread of its own (Pipeline::pull): the worker that reads a batch then processes it, its bytes
+// still in that core's cache, and no core is spent only on copying bytes from one thread to another.
+class PulledInput {
+public:
+  virtual ~PulledInput() = default;
+  // The next batch, or null at the end of the input (or once the source is stopped). `memory` holds the lines of
+  // a batch the caller is done with: the new batch may take it over, to read into memory in the caller's cache.
+  // Called by one thread at a time.
+  virtual std::unique_ptr<SourceBatch> next(LineBatch& memory) = 0;
+};
+
 class Source {
 public:
   virtual ~Source() = default;
