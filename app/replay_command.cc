@@ -651,7 +651,9 @@ int replay_main(int argc, char** argv) {
       std::string j = "{";
       auto num = [&](const char* k, double v, bool last = false) {
         char buf[64];
-        std::snprintf(buf, sizeof buf, "%.6g", v);
+        // Counts exactly (bytes of a large replay need all their digits); figures to six significant ones.
+        if (v == std::floor(v) && std::fabs(v) < 9e15) std::snprintf(buf, sizeof buf, "%.0f", v);
+        else std::snprintf(buf, sizeof buf, "%.6g", v);
         j += json_string(k) + ":" + buf + (last ? "" : ",");
       };
       j += "\"inputs\":[";
