@@ -693,9 +693,12 @@ void Forwarder::check_quota() {
   if (config_.quota_policy == Outbox::QuotaPolicy::kPause && entries < quota) gate_cv_.notify_all();
 }
 
+bool Forwarder::may_pause() const {
+  return config_.quota_policy == Outbox::QuotaPolicy::kPause && config_.outbox_quota > 0;
+}
+
 bool Forwarder::paused() {
-  return config_.quota_policy == Outbox::QuotaPolicy::kPause && config_.outbox_quota > 0 &&
-         !gate_released_.load() && outbox_.entries() >= config_.outbox_quota;
+  return may_pause() && !gate_released_.load() && outbox_.entries() >= config_.outbox_quota;
 }
 
 void Forwarder::release_gate() {
@@ -723,6 +726,9 @@ public:
     return inner_.push(std::move(batch), may_block);
   }
   std::optional<std::string> checkpoint(const std::string& key) override { return inner_.checkpoint(key); }
+  // Workers reading a source would pass the gate by: only where it never closes.
+  bool pull(PulledInput& input) override { return !forwarder_.may_pause() && inner_.pull(input); }
+  void withdraw(PulledInput& input) override { inner_.withdraw(input); }
 
 private:
   Forwarder& forwarder_;

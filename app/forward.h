@@ -99,6 +99,8 @@ public:
   // waits, one that may not is refused (the source counts it). A pass-through under shed_oldest.
   std::unique_ptr<BatchSink> gate(BatchSink& inner);
   bool paused();
+  // The gate may ever close (the pause policy, with a quota).
+  bool may_pause() const;
   // Opens the gate for good (shutting down: what the sources hold is stored, over the quota if need be).
   void release_gate();
   uint64_t gate_refused() const { return gate_refused_.load(); }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <tuple>
 
@@ -153,15 +154,27 @@ void Pipeline::pull(uint32_t index, PulledInput& input) {
   work_cv_.notify_one();
 }
 
+void Pipeline::withdraw(PulledInput& input) {
+  std::unique_lock lk(mu_);
+  pulled_.erase(std::remove_if(pulled_.begin(), pulled_.end(), [&](const auto& p) { return p.second == &input; }),
+                pulled_.end());
+  withdrawn_.push_back(&input);  // a read in progress does not put it back in turn
+  done_cv_.wait(lk, [&] { return reading_ != &input; });
+  withdrawn_.erase(std::find(withdrawn_.begin(), withdrawn_.end(), &input));
+}
+
 Pipeline::Job* Pipeline::read_pulled(uint32_t index, PulledInput& input, WorkerState& ws) {
   ws.pulled_lines.clear();
   std::unique_ptr<SourceBatch> batch = input.next(ws.pulled_lines);
   Job* job = nullptr;
+  bool withdrawing;
   {
     std::lock_guard lk(mu_);
-    pulling_ = false;
+    reading_ = nullptr;
+    withdrawing = std::find(withdrawn_.begin(), withdrawn_.end(), &input) != withdrawn_.end();
     if (batch) {
-      pulled_.emplace_back(index, &input);  // its next batch, for whichever worker is free first
+      // Its next batch, for whichever worker is free first (this one, read, is stored even when withdrawn).
+      if (!withdrawing) pulled_.emplace_back(index, &input);
       batch->source = index;
       batch->lines.sequence = next_sequence_++;
       auto j = std::make_unique<Job>();
@@ -173,7 +186,7 @@ Pipeline::Job* Pipeline::read_pulled(uint32_t index, PulledInput& input, WorkerS
     }
   }
   work_cv_.notify_one();  // the next read, while this batch is processed
-  if (!job) done_cv_.notify_all();  // drain() waits for reads in progress
+  if (!job || withdrawing) done_cv_.notify_all();  // drain() and withdraw() wait for reads in progress
   return job;
 }
 
@@ -185,7 +198,7 @@ void Pipeline::work() {
     {
       std::unique_lock lk(mu_);
       // A worker reads the next batch of a pulled input when it has nothing pushed to do and the window has room.
-      auto can_pull = [&] { return !stopping_ && !pulling_ && !pulled_.empty() && window_.size() < capacity_; };
+      auto can_pull = [&] { return !stopping_ && !reading_ && !pulled_.empty() && window_.size() < capacity_; };
       if (!stopping_ && todo_.empty() && !can_pull()) {
         auto t0 = std::chrono::steady_clock::now();
         work_cv_.wait(lk, [&] { return stopping_ || !todo_.empty() || can_pull(); });
@@ -198,7 +211,7 @@ void Pipeline::work() {
       } else if (can_pull()) {
         pull = pulled_.front();
         pulled_.pop_front();
-        pulling_ = true;
+        reading_ = pull.second;
       } else {
         return;  // stopping, with nothing left to do
       }
@@ -641,7 +654,7 @@ void Pipeline::drain() {
     std::unique_lock lk(mu_);
     if (threads_.empty()) return;
     // (A batch being read by a worker joins the window: drain waits for it too.)
-    done_cv_.wait(lk, [&] { return (window_.empty() && !pulling_) || failed_.load(); });
+    done_cv_.wait(lk, [&] { return (window_.empty() && !reading_) || failed_.load(); });
     stopping_ = true;
   }
   work_cv_.notify_all();

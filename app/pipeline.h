@@ -101,8 +101,10 @@ public:
 
   bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override;
   // Has the workers read `input` (the source registered as `index`) one batch at a time, each batch by the worker
-  // that then processes it, until its next() returns false. Call after start(); pulled and pushed sources mix.
+  // that then processes it, until its next() returns null. Call after start(); pulled and pushed sources mix.
   void pull(uint32_t index, PulledInput& input);
+  // Takes `input` back before it has ended: once this returns, no worker reads it.
+  void withdraw(PulledInput& input);
   // Sources waiting for their rate go on at once from now (call before stopping the sources, so none waits).
   void stop_waiting();
   std::optional<std::string> checkpoint(const std::string& key) override;
@@ -163,9 +165,10 @@ private:
   std::condition_variable work_cv_, done_cv_, space_cv_;
   std::deque<Job*> todo_;
   std::deque<std::unique_ptr<Job>> window_;  // pushed, not yet stored, in push order
-  // Inputs the workers read (pull()), in turn; one is being read while `pulling_` (by one worker at a time).
+  // Inputs the workers read (pull()), in turn; `reading_` is being read, by one worker at a time.
   std::deque<std::pair<uint32_t, PulledInput*>> pulled_;
-  bool pulling_ = false;
+  PulledInput* reading_ = nullptr;
+  std::vector<PulledInput*> withdrawn_;  // being taken back (withdraw())
   uint64_t next_sequence_ = 0;
   unsigned blocked_sources_ = 0;  // sources waiting in push() for room
   bool stopping_ = false;
@@ -177,6 +180,13 @@ private:
     SourceSink(Pipeline& pipeline, uint32_t index) : pipeline_(pipeline), index_(index) {}
     bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override;
     std::optional<std::string> checkpoint(const std::string& key) override { return pipeline_.checkpoint(key); }
+    // (Not with a rate limit per source: that is kept on push().)
+    bool pull(PulledInput& input) override {
+      if (pipeline_.options_.source_rate > 0) return false;
+      pipeline_.pull(index_, input);
+      return true;
+    }
+    void withdraw(PulledInput& input) override { pipeline_.withdraw(input); }
 
   private:
     Pipeline& pipeline_;

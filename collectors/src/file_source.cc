@@ -7,14 +7,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <utility>
@@ -267,6 +270,7 @@ struct FileSource::State {
   uint64_t next_id = 1, sequence = 0;
   bool sink_closed = false;
   SourceCounters* counters = nullptr;
+  std::atomic<bool> stopping{false};  // FileSource::stop()
 
   void warn(const std::string& message) {
     if (options.warn) options.warn(message);
@@ -302,12 +306,26 @@ struct FileSource::State {
     return c;
   }
 
+  // While the pipeline's workers read a file (LentRead): where its batches go, and the memory the next batch
+  // takes over (the worker's last batch's, in its cache).
+  std::deque<std::unique_ptr<SourceBatch>>* lent = nullptr;
+  LineBatch* lent_memory = nullptr;
+
+  std::unique_ptr<SourceBatch> new_batch() {
+    auto b = std::make_unique<SourceBatch>();
+    if (lent_memory) {
+      std::swap(b->lines, *lent_memory);
+      lent_memory = nullptr;
+    }
+    return b;
+  }
+
   // Pushes the batch under construction (or, with `even_empty`, a batch holding only the checkpoint).
   void push(Tracked& t, bool even_empty = false) {
     if (sink_closed) return;
     if (!t.batch) {
       if (!even_empty) return;
-      t.batch = std::make_unique<SourceBatch>();
+      t.batch = new_batch();
     }
     if (t.batch->lines.lines.empty() && !even_empty) return;
     std::unique_ptr<SourceBatch> b = std::move(t.batch);
@@ -317,7 +335,8 @@ struct FileSource::State {
     b->stream = t.stream;
     b->checkpoint_key = t.key;
     b->checkpoint_value = encode_file_checkpoint(checkpoint_of(t));
-    if (!sink->push(std::move(b), true)) sink_closed = true;
+    if (lent) lent->push_back(std::move(b));
+    else if (!sink->push(std::move(b), true)) sink_closed = true;
   }
 
   // Counts the lines the framer just added to the batch and hands the batch on when it is full.
@@ -333,7 +352,7 @@ struct FileSource::State {
   void flush_partial(Tracked& t) {
     frame_left_over(t);
     if (t.framer.has_unframed() && !sink_closed) {
-      if (!t.batch) t.batch = std::make_unique<SourceBatch>();
+      if (!t.batch) t.batch = new_batch();
       took(t, t.framer.flush(t.batch->lines));
     }
     push(t);
@@ -342,7 +361,7 @@ struct FileSource::State {
   // Frames the complete lines read but left unframed when a batch filled up.
   void frame_left_over(Tracked& t) {
     while (!sink_closed && t.framer.has_unframed()) {
-      if (!t.batch) t.batch = std::make_unique<SourceBatch>();
+      if (!t.batch) t.batch = new_batch();
       size_t added = t.framer.take(t.batch->lines, 0, options.batch_lines);
       if (added == 0) return;  // only a partial line is left
       took(t, added);
@@ -377,51 +396,129 @@ struct FileSource::State {
     start_reading(t, 0, 0, new_stream(t));
   }
 
+  enum class Step { kMore, kEnd, kRestarted };
+  // Reads the next chunk of a file into its batch and frames its lines (a batch that fills up is pushed), adding
+  // what it read to `got`. kEnd: at the end of the file for now (or unreadable: retried next poll); kRestarted:
+  // truncated meanwhile, to be read again from its start.
+  Step read_chunk(Tracked& t, uint64_t& got) {
+    // Read straight into the batch; its lines are framed where they lie.
+    frame_left_over(t);
+    if (!t.batch) t.batch = new_batch();
+    LineBatch& lb = t.batch->lines;
+    size_t chunk = t.framer.suggested_read(lb, options.batch_lines, options.batch_bytes);
+    char* buf = t.framer.room(lb, chunk);
+    ssize_t n = pread_full(t.fd, buf, chunk, t.read_pos);
+    if (n < 0) {
+      counters->errors.fetch_add(1, std::memory_order_relaxed);
+      warn_once("read:" + t.path, "cannot read " + t.path + ": " + std::strerror(errno) +
+                                      "; it is retried every poll (check the file system)");
+      return Step::kEnd;
+    }
+    if (n == 0) return Step::kEnd;
+    if (options.follow && head_changed(t)) {
+      // Truncated (and written again) since the last check: the bytes just read may be the new content's.
+      restart_truncated(t);
+      return Step::kRestarted;
+    }
+    // The head follows what was read (it is what a truncation, or a copy, is recognised by).
+    if (t.head.size() < kFingerprintBytes && t.read_pos <= t.head.size() &&
+        t.head.size() < t.read_pos + static_cast<uint64_t>(n)) {
+      size_t from = t.head.size() - t.read_pos;
+      size_t upto = std::min<size_t>(static_cast<size_t>(n), kFingerprintBytes - t.read_pos);
+      t.head.append(buf + from, upto - from);
+    }
+    t.read_pos += static_cast<uint64_t>(n);
+    got += static_cast<uint64_t>(n);
+    counters->bytes.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    t.last_growth = Clock::now();
+    took(t, t.framer.take(lb, static_cast<size_t>(n), options.batch_lines));
+    return static_cast<size_t>(n) < chunk ? Step::kEnd : Step::kMore;  // a short read: at the end for now
+  }
+
   // Reads new bytes of a file, up to `budget` bytes. Returns true when it stopped on the budget (more to
   // read).
   bool read_file(Tracked& t, uint64_t budget) {
-    uint64_t got_total = 0;
+    uint64_t got = 0;
     while (!sink_closed) {
-      if (got_total >= budget) {
+      if (got >= budget) {
         push(t);
         return true;
       }
-      // Read straight into the batch; its lines are framed where they lie.
-      frame_left_over(t);
-      if (!t.batch) t.batch = std::make_unique<SourceBatch>();
-      LineBatch& lb = t.batch->lines;
-      size_t chunk = t.framer.suggested_read(lb, options.batch_lines, options.batch_bytes);
-      char* buf = t.framer.room(lb, chunk);
-      ssize_t n = pread_full(t.fd, buf, chunk, t.read_pos);
-      if (n < 0) {
-        counters->errors.fetch_add(1, std::memory_order_relaxed);
-        warn_once("read:" + t.path, "cannot read " + t.path + ": " + std::strerror(errno) +
-                                        "; it is retried every poll (check the file system)");
-        break;
-      }
-      if (n == 0) break;
-      if (options.follow && head_changed(t)) {
-        // Truncated (and written again) since the last check: the bytes just read may be the new content's.
-        restart_truncated(t);
-        return true;
-      }
-      // The head follows what was read (it is what a truncation, or a copy, is recognised by).
-      if (t.head.size() < kFingerprintBytes && t.read_pos <= t.head.size() &&
-          t.head.size() < t.read_pos + static_cast<uint64_t>(n)) {
-        size_t from = t.head.size() - t.read_pos;
-        size_t upto = std::min<size_t>(static_cast<size_t>(n), kFingerprintBytes - t.read_pos);
-        t.head.append(buf + from, upto - from);
-      }
-      t.read_pos += static_cast<uint64_t>(n);
-      got_total += static_cast<uint64_t>(n);
-      counters->bytes.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-      t.last_growth = Clock::now();
-      took(t, t.framer.take(lb, static_cast<size_t>(n), options.batch_lines));
-      if (static_cast<size_t>(n) < chunk) break;  // at the end for now
+      Step step = read_chunk(t, got);
+      if (step == Step::kRestarted) return true;
+      if (step == Step::kEnd) break;
     }
     frame_left_over(t);
     push(t);
     return false;
+  }
+
+  // A file's backlog read by the pipeline's workers (BatchSink::pull) while the source's thread waits for it:
+  // the reading of read_file, a batch at a time.
+  struct LentRead final : PulledInput {
+    LentRead(State& state, Tracked& file, uint64_t budget) : st(state), t(file), budget(budget) {}
+    std::unique_ptr<SourceBatch> next(LineBatch& memory) override {
+      st.lent = &ready;
+      st.lent_memory = &memory;
+      while (ready.empty() && !read_all) {
+        if (got >= budget) {
+          st.push(t);
+          more = read_all = true;
+        } else if (Step step = st.read_chunk(t, got); step != Step::kMore) {
+          if (step == Step::kEnd) {
+            st.frame_left_over(t);
+            st.push(t);
+          }
+          more = step == Step::kRestarted;
+          read_all = true;
+        }
+      }
+      st.lent = nullptr;
+      st.lent_memory = nullptr;
+      if (!ready.empty()) {
+        std::unique_ptr<SourceBatch> b = std::move(ready.front());
+        ready.pop_front();
+        return b;
+      }
+      {
+        std::lock_guard lock(mutex);
+        ended = true;
+      }
+      cv.notify_all();
+      return nullptr;
+    }
+    State& st;
+    Tracked& t;
+    const uint64_t budget;
+    uint64_t got = 0;
+    bool read_all = false, more = false;
+    std::deque<std::unique_ptr<SourceBatch>> ready;  // pushed by the reading, not yet taken
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool ended = false;  // next() returned null: no worker reads any more
+  };
+
+  // read_file(t, budget), by the pipeline's workers when the file holds a backlog of a few batches and the sink
+  // takes it (not for the few lines a followed file grows by: those go at once, from here).
+  bool read_backlog(Tracked& t, uint64_t size, uint64_t budget) {
+    if (size < t.read_pos + 2 * options.batch_bytes) return read_file(t, budget);
+    LentRead lent(*this, t, budget);
+    if (!sink->pull(lent)) return read_file(t, budget);
+    std::unique_lock lock(lent.mutex);
+    while (!lent.ended) {
+      lent.cv.wait_for(lock, std::chrono::milliseconds(100));
+      if (!lent.ended && stopping.load()) {
+        // Stopping (the pipeline may be stopping as well, its workers gone): taken back, and what was read goes
+        // as usual.
+        lock.unlock();
+        sink->withdraw(lent);
+        for (auto& b : lent.ready)
+          if (!sink_closed && !sink->push(std::move(b), true)) sink_closed = true;
+        if (!lent.read_all) push(t);
+        return !lent.read_all || lent.more;
+      }
+    }
+    return lent.more;
   }
 
   // --- incarnations ----------------------------------------------------------------------------------------
@@ -728,7 +825,7 @@ struct FileSource::State {
       if (options.follow && changed && (size < t.read_pos || head_changed(t))) restart_truncated(t);
       refresh_head(t, size);
       uint64_t budget = 8 * std::max<uint64_t>(options.batch_bytes, 1 << 16);
-      if (read_file(t, budget)) more = true;
+      if (read_backlog(t, size, budget)) more = true;
     }
     return more;
   }
@@ -859,6 +956,7 @@ void FileSource::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
+    state_->stopping = true;
     wake_.notify_all();
   }
   if (thread_.joinable()) thread_.join();

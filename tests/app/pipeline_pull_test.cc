@@ -40,7 +40,9 @@ public:
   Status start(BatchSink&) override { return Status(); }
   void stop() override { stop_ = true; }
   std::unique_ptr<SourceBatch> next(LineBatch& memory) override {
+    EXPECT_FALSE(withdrawn_) << "read after it was taken back";
     EXPECT_FALSE(reading_.exchange(true)) << "two threads read at once";
+    if (slow_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::unique_ptr<SourceBatch> b;
     if (!stop_ && next_ <= lines_) {
       b = std::make_unique<SourceBatch>();
@@ -59,6 +61,8 @@ public:
     return b;
   }
   uint64_t read() const { return next_ - 1; }
+  void set_slow() { slow_ = true; }
+  void set_withdrawn() { withdrawn_ = true; }
   void stop_after(uint64_t line) { stop_after_ = line; }
 
 private:
@@ -67,7 +71,7 @@ private:
   size_t per_batch_;
   std::atomic<uint64_t> next_{1};
   uint64_t stop_after_ = 0;
-  std::atomic<bool> stop_{false}, reading_{false};
+  std::atomic<bool> stop_{false}, reading_{false}, slow_{false}, withdrawn_{false};
 };
 
 class PipelinePull : public ::testing::Test {
@@ -166,6 +170,28 @@ TEST_F(PipelinePull, AStoppedInputEndsTheDrainWithWhatWasReadStored) {
   EXPECT_EQ(pipeline.sources()[ia].events.load(), a.read());
   EXPECT_EQ(stored()["a"], one_to(a.read()));
   EXPECT_EQ(checkpoint("test:a"), std::to_string(a.read()));
+}
+
+TEST_F(PipelinePull, AWithdrawnInputIsNotReadAgainAndWhatItGaveIsStored) {
+  PipelineOptions options;
+  options.workers = 2;
+  Pipeline pipeline(*store_, rules_, options);
+  TestInput a("a", 1000000, 5);
+  a.set_slow();  // a millisecond a batch: the withdrawal comes while one is being read
+  const uint32_t ia = pipeline.add_source(a);
+  pipeline.start();
+  pipeline.pull(ia, a);
+  for (int i = 0; i < 3000 && a.read() < 500; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  pipeline.withdraw(a);
+  a.set_withdrawn();
+  const uint64_t read = a.read();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  pipeline.drain();
+  EXPECT_EQ(a.read(), read);
+  ASSERT_GE(read, 500u);
+  EXPECT_EQ(pipeline.sources()[ia].events.load(), read);
+  EXPECT_EQ(stored()["a"], one_to(read));
+  EXPECT_EQ(checkpoint("test:a"), std::to_string(read));
 }
 
 }  // namespace

@@ -59,6 +59,42 @@ TEST(FileSource, ReadsAFileWholeWithNumbersPositionsAndItsLastPartialLine) {
   EXPECT_EQ(stored.begin()->first, file_checkpoint_key(st.st_dev, st.st_ino));
   EXPECT_EQ(c->stream.rfind(stored.begin()->first + ":", 0), 0u) << c->stream;
   EXPECT_TRUE(source->files().empty());  // closed once done
+  if (pulling()) EXPECT_GE(sink.pulled_batches(), 12) << "read by the sink's thread (16 batches of 64 lines)";
+}
+
+TEST(FileSource, StoppingWhileTheSinkHoldsABacklogTakesItBackAndPassesOnWhatWasRead) {
+  TempDir dir;
+  append(dir / "a.log", numbered("line", 0, 100000));
+  CollectingSink sink;
+  sink.set_pull(true);
+  auto options = quick({dir / "*.log"});
+  options.batch_bytes = 512;
+  auto source = started(options, sink);
+  ASSERT_TRUE(source);
+  ASSERT_TRUE(wait_for([&] { return sink.line_count() > 100; }));
+  sink.set_full(true);  // the sink's thread stops reading: the source waits on the backlog it lent
+  std::this_thread::sleep_for(50ms);
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread stopper([&] { source->stop(); });
+  std::this_thread::sleep_for(200ms);
+  sink.set_full(false);  // room for what the source passes on as it stops
+  stopper.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_GT(sink.pulled_batches(), 0);
+  // What was read went on once, in order, and the checkpoint stands right after it.
+  auto lines = sink.lines();
+  ASSERT_GT(lines.size(), 100u);
+  ASSERT_LT(lines.size(), 100000u) << "stopped before the end";
+  for (size_t i = 0; i < lines.size(); ++i) {
+    ASSERT_EQ(lines[i].number, i + 1);
+    ASSERT_EQ(lines[i].text, "line " + std::to_string(i) + " some text of the event");
+  }
+  auto stored = sink.stored();
+  ASSERT_EQ(stored.size(), 1u);
+  auto c = decode_file_checkpoint(stored.begin()->second);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->line, lines.size());
+  EXPECT_EQ(c->offset, lines.back().position + lines.back().text.size() + 1);
 }
 
 TEST(FileSource, FollowsAppendsAndHoldsAPartialLineUntilItsNewline) {

@@ -33,14 +33,65 @@ struct SeenLine {
   bool oversized = false;
 };
 
+// With SOCD_TEST_FILE_PULL set (a second run of these tests), sinks take a file's backlog to be read by a thread
+// of theirs, as the pipeline's workers read it (BatchSink::pull), and batches are small, so most reads go that way.
+inline bool pulling() { return std::getenv("SOCD_TEST_FILE_PULL") != nullptr; }
+
 // Collects the lines pushed and keeps checkpoints as the pipeline would once a batch is stored: every pushed
 // batch's, or only the first `store_limit` batches' (a crash after them).
 class CollectingSink : public BatchSink {
 public:
+  ~CollectingSink() override {
+    if (reader_.joinable()) reader_.join();
+  }
   bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override {
     std::unique_lock<std::mutex> lock(mutex_);
     EXPECT_TRUE(may_block);
     open_.wait(lock, [&] { return !full_; });  // back-pressure: the pipeline is full
+    collect(std::move(batch));
+    return true;
+  }
+  bool pull(PulledInput& input) override {
+    if (!pulling() && !pull_) return false;
+    if (reader_.joinable()) reader_.join();  // the last input it read has ended
+    reader_ = std::thread([this, &input] {
+      LineBatch memory;
+      for (;;) {
+        {
+          std::unique_lock<std::mutex> lock(mutex_);
+          open_.wait(lock, [&] { return !full_ || withdrawn_; });
+          if (withdrawn_) return;
+        }
+        std::unique_ptr<SourceBatch> batch = input.next(memory);
+        if (!batch) return;
+        memory.clear();
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++pulled_batches_;
+        collect(std::move(batch));
+      }
+    });
+    return true;
+  }
+  void withdraw(PulledInput&) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      withdrawn_ = true;
+      open_.notify_all();
+    }
+    if (reader_.joinable()) reader_.join();
+    std::lock_guard<std::mutex> lock(mutex_);
+    withdrawn_ = false;
+  }
+  // Takes backlogs to read (pull) even without SOCD_TEST_FILE_PULL.
+  void set_pull(bool on) { pull_ = on; }
+  // Batches read by the sink's thread (pull).
+  int pulled_batches() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return pulled_batches_;
+  }
+
+private:
+  void collect(std::unique_ptr<SourceBatch> batch) {
     for (const auto& l : batch->lines.lines) {
       SeenLine s;
       s.text = std::string(batch->lines.text(l));
@@ -55,8 +106,9 @@ public:
     ++batches_;
     if (!batch->checkpoint_key.empty() && (store_limit_ < 0 || batches_ <= store_limit_))
       stored_[batch->checkpoint_key] = batch->checkpoint_value;
-    return true;
   }
+
+public:
   std::optional<std::string> checkpoint(const std::string& key) override {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = stored_.find(key);
@@ -91,10 +143,12 @@ public:
 private:
   mutable std::mutex mutex_;
   std::condition_variable open_;
-  bool full_ = false;
+  bool full_ = false, withdrawn_ = false;
+  std::atomic<bool> pull_{false};
   std::vector<SeenLine> lines_;
   std::map<std::string, std::string> stored_;
-  int batches_ = 0, store_limit_ = -1;
+  int batches_ = 0, store_limit_ = -1, pulled_batches_ = 0;
+  std::thread reader_;
 };
 
 class TempDir {
@@ -133,6 +187,7 @@ inline FileSourceOptions quick(std::vector<std::string> patterns, bool follow = 
   o.rotate_wait_ms = 150;
   o.follow = follow;
   o.warn = [](const std::string&) {};
+  if (pulling()) o.batch_bytes = 512;
   return o;
 }
 

@@ -55,6 +55,12 @@
 // nothing. A push refused because the pipeline shuts down ends the source (the checkpoint of that batch was
 // not stored, so its lines are read again on the next start). A batch may hold no line and carry only a
 // checkpoint (where a recognised copy starts), to be stored like any other.
+//
+// Backlogs. A file with a few batches or more to read (a start from 0, a replay, catching up) is read by the
+// pipeline's workers when the sink takes it (BatchSink::pull): the source's thread hands the file over for one
+// round's budget and waits; each worker then reads a batch, in turn, into memory of its own and processes it
+// while the bytes are in its cache. The reading is the same (framing, truncation checks, checkpoints, in order);
+// only the thread differs. The few lines a followed file grows by are read and pushed by the source itself.
 #pragma once
 #include <condition_variable>
 #include <cstdint>

@@ -43,6 +43,18 @@ struct SourceCounters {
   std::atomic<uint64_t> slow_closed{0}; // connections closed holding a partial frame past frame_timeout_seconds
 };
 
+// Input that is there to read (a file replayed as fast as it goes, the backlog of a followed file) can be read by
+// the pipeline's workers instead of by a thread of its own (BatchSink::pull): the worker that reads a batch then
+// processes it, its bytes still in that core's cache, and no core is spent only on copying bytes for another.
+class PulledInput {
+public:
+  virtual ~PulledInput() = default;
+  // The next batch, or null at the end of the input (or once the source is stopped). `memory` holds the lines of
+  // a batch the caller is done with: the new batch may take it over, to read into memory in the caller's cache.
+  // Called by one thread at a time.
+  virtual std::unique_ptr<SourceBatch> next(LineBatch& memory) = 0;
+};
+
 class BatchSink {
 public:
   virtual ~BatchSink() = default;
@@ -52,18 +64,14 @@ public:
   virtual bool push(std::unique_ptr<SourceBatch> batch, bool may_block) = 0;
   // The last checkpoint stored under `key` (files resume from it), or nothing.
   virtual std::optional<std::string> checkpoint(const std::string& key) = 0;
-};
-
-// Input that is all there to read (a file replayed as fast as it goes) can be read by the pipeline's workers
-// instead of by a thread of its own (Pipeline::pull): the worker that reads a batch then processes it, its bytes
-// still in that core's cache, and no core is spent only on copying bytes from one thread to another.
-class PulledInput {
-public:
-  virtual ~PulledInput() = default;
-  // The next batch, or null at the end of the input (or once the source is stopped). `memory` holds the lines of
-  // a batch the caller is done with: the new batch may take it over, to read into memory in the caller's cache.
-  // Called by one thread at a time.
-  virtual std::unique_ptr<SourceBatch> next(LineBatch& memory) = 0;
+  // Has the pipeline's workers read `input` themselves, in turn with their work, until its next() returns null.
+  // False when this sink cannot (the source then reads and pushes as usual).
+  virtual bool pull(PulledInput& input) {
+    (void)input;
+    return false;
+  }
+  // Takes `input` back before it has ended: once this returns, no worker reads it.
+  virtual void withdraw(PulledInput& input) { (void)input; }
 };
 
 class Source {
