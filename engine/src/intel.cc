@@ -12,6 +12,7 @@
 #include "config_yaml.h"
 #include "ip_ranges.h"
 #include "socd/json.h"
+#include "socd/read_file.h"
 
 namespace socd {
 
@@ -463,14 +464,8 @@ public:
 
 private:
   static Status read_file(const std::string& path, std::string& out) {
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return Status::error("cannot read the intelligence list '" + path + "': " + std::strerror(errno));
-    char buf[1 << 16];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    bool failed = std::ferror(f);
-    std::fclose(f);
-    if (failed) return Status::error("cannot read the intelligence list '" + path + "': read error");
+    if (!socd::read_file(path, out))
+      return Status::error("cannot read the intelligence list '" + path + "': " + std::strerror(errno));
     return Status();
   }
 

@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -17,6 +16,7 @@
 #include "sigma_condition.h"
 #include "sigma_detection.h"
 #include "sigma_meta.h"
+#include "socd/read_file.h"
 
 namespace socd {
 namespace sigma {
@@ -377,26 +377,10 @@ private:
   RuleLoad& out_;
 };
 
-bool read_file(const std::string& path, std::string& text, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = std::strerror(errno);
-    return false;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    error = "read error";
-    return false;
-  }
-  text = ss.str();
-  return true;
-}
-
 void load_file(const std::string& path, const FieldMapping& mapping, RuleLoad& out) {
-  std::string text, error;
-  if (!read_file(path, text, error)) {
-    out.diagnostics.push_back({path, 0, "read-error", "cannot read the rule file: " + error});
+  std::string text;
+  if (!read_file(path, text)) {
+    out.diagnostics.push_back({path, 0, "read-error", std::string("cannot read the rule file: ") + std::strerror(errno)});
     ++out.skipped;
     return;
   }

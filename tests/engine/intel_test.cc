@@ -262,6 +262,10 @@ TEST_F(IntelTest, LoadErrorsStopTheLoad) {
   auto missing = IntelSet::load({dir_.file("absent.txt")}, diags);
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message().find("cannot read the intelligence list"), std::string::npos);
+  // A directory given for a list says so (not a bare "read error").
+  auto directory = IntelSet::load({dir_.path().string()}, diags);
+  ASSERT_FALSE(directory.ok());
+  EXPECT_NE(directory.error().message().find("Is a directory"), std::string::npos) << directory.error().message();
   write("x.txt", "203.0.113.1\n");
   auto twice = IntelSet::load({dir_.file("x.txt"), dir_.file("x.txt")}, diags);
   ASSERT_FALSE(twice.ok());
