@@ -396,10 +396,10 @@ struct FileSource::State {
     start_reading(t, 0, 0, new_stream(t));
   }
 
-  enum class Step { kMore, kEnd, kRestarted };
+  enum class Step { kMore, kEnd, kTruncated };
   // Reads the next chunk of a file into its batch and frames its lines (a batch that fills up is pushed), adding
-  // what it read to `got`. kEnd: at the end of the file for now (or unreadable: retried next poll); kRestarted:
-  // truncated meanwhile, to be read again from its start.
+  // what it read to `got`. kEnd: at the end of the file for now (or unreadable: retried next poll); kTruncated:
+  // truncated since the round began, the chunk left unread (the next round starts the new incarnation).
   Step read_chunk(Tracked& t, uint64_t& got) {
     // Read straight into the batch; its lines are framed where they lie.
     frame_left_over(t);
@@ -416,9 +416,11 @@ struct FileSource::State {
     }
     if (n == 0) return Step::kEnd;
     if (options.follow && head_changed(t)) {
-      // Truncated (and written again) since the last check: the bytes just read may be the new content's.
-      restart_truncated(t);
-      return Step::kRestarted;
+      // Truncated (and written again) since the round's check: the bytes just read may be the new content's, so
+      // they are not framed. The next round, once it has looked for a copy of the file (copytruncate), ends this
+      // incarnation (the line cut by this chunk's start is the copy's to finish when there is one) and starts
+      // the new one.
+      return Step::kTruncated;
     }
     // The head follows what was read (it is what a truncation, or a copy, is recognised by).
     if (t.head.size() < kFingerprintBytes && t.read_pos <= t.head.size() &&
@@ -445,7 +447,7 @@ struct FileSource::State {
         return true;
       }
       Step step = read_chunk(t, got);
-      if (step == Step::kRestarted) return true;
+      if (step == Step::kTruncated) return true;
       if (step == Step::kEnd) break;
     }
     frame_left_over(t);
@@ -469,7 +471,7 @@ struct FileSource::State {
             st.frame_left_over(t);
             st.push(t);
           }
-          more = step == Step::kRestarted;
+          more = step == Step::kTruncated;
           read_all = true;
         }
       }
