@@ -146,12 +146,14 @@ std::optional<std::string> Pipeline::checkpoint(const std::string& key) {
   return *r;
 }
 
-void Pipeline::pull(uint32_t index, PulledInput& input) {
+bool Pipeline::pull(uint32_t index, PulledInput& input) {
   {
     std::lock_guard lk(mu_);
+    if (stopping_) return false;
     pulled_.emplace_back(index, &input);
   }
   work_cv_.notify_one();
+  return true;
 }
 
 void Pipeline::withdraw(PulledInput& input) {
@@ -197,8 +199,12 @@ void Pipeline::work() {
     std::pair<uint32_t, PulledInput*> pull{0, nullptr};
     {
       std::unique_lock lk(mu_);
-      // A worker reads the next batch of a pulled input when it has nothing pushed to do and the window has room.
-      auto can_pull = [&] { return !stopping_ && !reading_ && !pulled_.empty() && window_.size() < capacity_; };
+      // A worker reads the next batch of a pulled input when it has nothing pushed to do and the window has room;
+      // while a pushing source waits for room, only below the mark it waits for, so that it gets its turn.
+      auto can_pull = [&] {
+        return !stopping_ && !reading_ && !pulled_.empty() &&
+               window_.size() < (blocked_sources_ > 0 ? resume_at_ : capacity_);
+      };
       if (!stopping_ && todo_.empty() && !can_pull()) {
         auto t0 = std::chrono::steady_clock::now();
         work_cv_.wait(lk, [&] { return stopping_ || !todo_.empty() || can_pull(); });

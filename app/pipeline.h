@@ -4,7 +4,7 @@
 // were pushed, so a checkpoint never runs ahead of the alerts before it.
 //
 // Bounded: at most `capacity` batches are in flight between push and store (a batch a worker has read joins
-// even when a pushing source filled the window meanwhile: at most one more per worker). A source that can wait
+// even when a pushing source filled the window meanwhile: at most one more). A source that can wait
 // (file, TCP) blocks in push() (back-pressure); one that can't (UDP) gets `false` and counts the loss. Nothing is
 // dropped here.
 #pragma once
@@ -102,7 +102,8 @@ public:
   bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override;
   // Has the workers read `input` (the source registered as `index`) one batch at a time, each batch by the worker
   // that then processes it, until its next() returns null. Call after start(); pulled and pushed sources mix.
-  void pull(uint32_t index, PulledInput& input);
+  // False (nothing registered) once the pipeline is stopping.
+  bool pull(uint32_t index, PulledInput& input);
   // Takes `input` back before it has ended: once this returns, no worker reads it.
   void withdraw(PulledInput& input);
   // Sources waiting for their rate go on at once from now (call before stopping the sources, so none waits).
@@ -182,9 +183,7 @@ private:
     std::optional<std::string> checkpoint(const std::string& key) override { return pipeline_.checkpoint(key); }
     // (Not with a rate limit per source: that is kept on push().)
     bool pull(PulledInput& input) override {
-      if (pipeline_.options_.source_rate > 0) return false;
-      pipeline_.pull(index_, input);
-      return true;
+      return pipeline_.options_.source_rate <= 0 && pipeline_.pull(index_, input);
     }
     void withdraw(PulledInput& input) override { pipeline_.withdraw(input); }
 

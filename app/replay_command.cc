@@ -497,7 +497,8 @@ int replay_main(int argc, char** argv) {
     auto started_at = Clock::now();
     for (size_t i = 0; i < sources.size(); ++i) {
       Status st = sources[i]->start(pipeline.sink(indexes[i]));
-      if (st.ok() && sources[i]->pulled()) pipeline.pull(indexes[i], *sources[i]);
+      if (st.ok() && sources[i]->pulled() && !pipeline.pull(indexes[i], *sources[i]))
+        st = Status::error("the pipeline stopped before the replay began");
       if (!st.ok()) {
         std::fprintf(stderr, "socd replay: %s\n", st.message().c_str());
         for (auto& s : sources) s->stop();

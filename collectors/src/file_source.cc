@@ -482,10 +482,9 @@ struct FileSource::State {
         ready.pop_front();
         return b;
       }
-      {
-        std::lock_guard lock(mutex);
-        ended = true;
-      }
+      // (Notified under the lock: once the source's thread sees `ended` it returns, and this object is gone.)
+      std::lock_guard lock(mutex);
+      ended = true;
       cv.notify_all();
       return nullptr;
     }

@@ -8,7 +8,10 @@
 #include <set>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include "pipeline.h"
+#include "socd/file_source.h"
 #include "socd/json_parser.h"
 #include "socd/rule_loader.h"
 #include "support/socd_process.h"
@@ -55,22 +58,23 @@ public:
       b->stream = "stream-" + name_;
       b->checkpoint_key = "test:" + name_;
       b->checkpoint_value = std::to_string(next_ - 1);
-      if (stop_after_ && next_ > stop_after_) stop_ = true;
+      b->on_stored = [this, last = next_ - 1] { stored_in_order_.push_back(last); };  // the writer's thread
     }
     reading_ = false;
     return b;
   }
   uint64_t read() const { return next_ - 1; }
   void set_slow() { slow_ = true; }
+  // The last line of each batch, in the order the batches were stored.
+  const std::vector<uint64_t>& stored_in_order() const { return stored_in_order_; }
   void set_withdrawn() { withdrawn_ = true; }
-  void stop_after(uint64_t line) { stop_after_ = line; }
 
 private:
   std::string name_;
   uint64_t lines_;
   size_t per_batch_;
   std::atomic<uint64_t> next_{1};
-  uint64_t stop_after_ = 0;
+  std::vector<uint64_t> stored_in_order_;
   std::atomic<bool> stop_{false}, reading_{false}, slow_{false}, withdrawn_{false};
 };
 
@@ -123,8 +127,8 @@ TEST_F(PipelinePull, EveryLineIsStoredOnceWithItsCheckpointBesideAPushingSource)
   TestInput a("a", 5000, 7), b("b", 3001, 50), pushed("pushed", 0, 1);
   const uint32_t ia = pipeline.add_source(a), ib = pipeline.add_source(b), ip = pipeline.add_source(pushed);
   pipeline.start();
-  pipeline.pull(ia, a);
-  pipeline.pull(ib, b);
+  ASSERT_TRUE(pipeline.pull(ia, a));
+  ASSERT_TRUE(pipeline.pull(ib, b));
   // Meanwhile, a source of the usual kind pushes its batches.
   for (uint64_t n = 1; n <= 400; n += 4) {
     auto batch = std::make_unique<SourceBatch>();
@@ -148,7 +152,15 @@ TEST_F(PipelinePull, EveryLineIsStoredOnceWithItsCheckpointBesideAPushingSource)
   EXPECT_EQ(got["a"], one_to(5000));
   EXPECT_EQ(got["b"], one_to(3001));
   EXPECT_EQ(got["pushed"], one_to(400));
-  // Stored in the order read: the last checkpoint is the last batch's.
+  // Stored in the order read, every batch: its last line grows by the batch's size each time.
+  for (TestInput* in : {&a, &b}) {
+    const auto& order = in->stored_in_order();
+    ASSERT_FALSE(order.empty());
+    for (size_t i = 1; i < order.size(); ++i) ASSERT_GT(order[i], order[i - 1]) << in->name() << " batch " << i;
+    EXPECT_EQ(order.back(), in->read()) << in->name();
+  }
+  EXPECT_EQ(a.stored_in_order().size(), 715u);  // 5,000 lines, 7 a batch
+  EXPECT_EQ(b.stored_in_order().size(), 61u);   // 3,001 lines, 50 a batch
   EXPECT_EQ(checkpoint("test:a"), "5000");
   EXPECT_EQ(checkpoint("test:b"), "3001");
 }
@@ -158,15 +170,16 @@ TEST_F(PipelinePull, AStoppedInputEndsTheDrainWithWhatWasReadStored) {
   options.workers = 2;
   Pipeline pipeline(*store_, rules_, options);
   TestInput a("a", 1000000, 10);
-  a.stop_after(2000);  // then it says it has ended, as a replay does when stopped
+  a.set_slow();  // a millisecond a batch: a hundred seconds to its end
   const uint32_t ia = pipeline.add_source(a);
   pipeline.start();
-  pipeline.pull(ia, a);
+  ASSERT_TRUE(pipeline.pull(ia, a));
   for (int i = 0; i < 3000 && a.read() < 2000; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  a.stop();
+  a.stop();  // its next read says it has ended, as a replay does when stopped
   pipeline.drain();
   ASSERT_GE(a.read(), 2000u);
-  EXPECT_LT(a.read(), 1000000u);
+  EXPECT_LT(a.read(), 100000u);
+  EXPECT_FALSE(pipeline.pull(ia, a)) << "a drained pipeline takes no input";
   EXPECT_EQ(pipeline.sources()[ia].events.load(), a.read());
   EXPECT_EQ(stored()["a"], one_to(a.read()));
   EXPECT_EQ(checkpoint("test:a"), std::to_string(a.read()));
@@ -180,7 +193,7 @@ TEST_F(PipelinePull, AWithdrawnInputIsNotReadAgainAndWhatItGaveIsStored) {
   a.set_slow();  // a millisecond a batch: the withdrawal comes while one is being read
   const uint32_t ia = pipeline.add_source(a);
   pipeline.start();
-  pipeline.pull(ia, a);
+  ASSERT_TRUE(pipeline.pull(ia, a));
   for (int i = 0; i < 3000 && a.read() < 500; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   pipeline.withdraw(a);
   a.set_withdrawn();
@@ -192,6 +205,38 @@ TEST_F(PipelinePull, AWithdrawnInputIsNotReadAgainAndWhatItGaveIsStored) {
   EXPECT_EQ(pipeline.sources()[ia].events.load(), read);
   EXPECT_EQ(stored()["a"], one_to(read));
   EXPECT_EQ(checkpoint("test:a"), std::to_string(read));
+}
+
+TEST_F(PipelinePull, AFileBacklogIsReadByTheWorkersAndEveryLineStoredOnce) {
+  // 20,000 events in batches of 4 KiB: the file source lends its backlog, round after round, to two workers.
+  std::string text;
+  for (uint64_t n = 1; n <= 20000; ++n) text += failed_logon("f", n) + "\n";
+  const std::string path = dir_.file("events.jsonl");
+  ASSERT_TRUE(write_file(path, text));
+  PipelineOptions options;
+  options.workers = 2;
+  Pipeline pipeline(*store_, rules_, options);
+  FileSourceOptions fo;
+  fo.patterns = {path};
+  fo.follow = false;
+  fo.batch_bytes = 4096;
+  fo.poll_ms = 10;
+  auto source = FileSource::create(fo);
+  ASSERT_TRUE(source.ok()) << source.error().message();
+  const uint32_t index = pipeline.add_source(**source);
+  pipeline.start();
+  ASSERT_TRUE((*source)->start(pipeline.sink(index)).ok());
+  ASSERT_TRUE((*source)->wait_done(60000));
+  (*source)->stop();
+  pipeline.drain();
+  EXPECT_EQ(pipeline.sources()[index].events.load(), 20000u);
+  EXPECT_EQ(stored()["f"], one_to(20000));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  auto c = decode_file_checkpoint(checkpoint(file_checkpoint_key(st.st_dev, st.st_ino)));
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->offset, text.size());
+  EXPECT_EQ(c->line, 20000u);
 }
 
 }  // namespace

@@ -67,16 +67,17 @@ TEST(FileSource, StoppingWhileTheSinkHoldsABacklogTakesItBackAndPassesOnWhatWasR
   append(dir / "a.log", numbered("line", 0, 100000));
   CollectingSink sink;
   sink.set_pull(true);
+  sink.set_full_after(20);  // then the sink's thread stops reading: the source waits on the backlog it lent
   auto options = quick({dir / "*.log"});
   options.batch_bytes = 512;
   auto source = started(options, sink);
   ASSERT_TRUE(source);
-  ASSERT_TRUE(wait_for([&] { return sink.line_count() > 100; }));
-  sink.set_full(true);  // the sink's thread stops reading: the source waits on the backlog it lent
+  ASSERT_TRUE(wait_for([&] { return sink.full(); }));
   std::this_thread::sleep_for(50ms);
   auto t0 = std::chrono::steady_clock::now();
   std::thread stopper([&] { source->stop(); });
   std::this_thread::sleep_for(200ms);
+  sink.set_full_after(0);
   sink.set_full(false);  // room for what the source passes on as it stops
   stopper.join();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);

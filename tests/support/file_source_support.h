@@ -106,6 +106,7 @@ private:
     ++batches_;
     if (!batch->checkpoint_key.empty() && (store_limit_ < 0 || batches_ <= store_limit_))
       stored_[batch->checkpoint_key] = batch->checkpoint_value;
+    if (full_after_ > 0 && batches_ >= full_after_) full_ = true;
   }
 
 public:
@@ -134,6 +135,15 @@ public:
   }
   void set_stored(std::map<std::string, std::string> m) { stored_ = std::move(m); }
   void set_store_limit(int n) { store_limit_ = n; }
+  // Full (set_full(true)) once it holds `n` batches.
+  void set_full_after(int n) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    full_after_ = n;
+  }
+  bool full() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return full_;
+  }
   void set_full(bool full) {
     std::lock_guard<std::mutex> lock(mutex_);
     full_ = full;
@@ -147,7 +157,7 @@ private:
   std::atomic<bool> pull_{false};
   std::vector<SeenLine> lines_;
   std::map<std::string, std::string> stored_;
-  int batches_ = 0, store_limit_ = -1, pulled_batches_ = 0;
+  int batches_ = 0, store_limit_ = -1, pulled_batches_ = 0, full_after_ = 0;
   std::thread reader_;
 };
 
