@@ -799,28 +799,41 @@ struct FileSource::State {
     push(t, true);
   }
 
+  // The file's size now; whether its size or time changed since the last look (false when it cannot be looked at).
+  bool look(Tracked& t, uint64_t& size, bool& changed) {
+    struct stat st;
+    if (::fstat(t.fd, &st) != 0) return false;
+    size = static_cast<uint64_t>(st.st_size);
+    changed = size != t.last_size || st.st_mtim.tv_sec != t.last_mtime.tv_sec ||
+              st.st_mtim.tv_nsec != t.last_mtime.tv_nsec;
+    if (size != t.last_size) t.last_growth = Clock::now();
+    t.last_size = size;
+    t.last_mtime = st.st_mtim;
+    return true;
+  }
+
   // One pass over the files. Returns true when a file has more to read now.
   bool round() {
     bool more = false;
     // Files no pattern matches any more first: the end of a rotated file before the start of its successor.
     std::stable_sort(files.begin(), files.end(),
                      [](const auto& a, const auto& b) { return !a->matched && b->matched; });
+    uint64_t size;
+    bool changed;
+    // New files first: whether one is the copy of a followed file (copytruncate) is settled before that file is
+    // found truncated below, so that its last line, cut by our last read, is finished from the copy.
     for (size_t i = 0; i < files.size() && !sink_closed; ++i) {
       Tracked& t = *files[i];
-      struct stat st;
-      if (::fstat(t.fd, &st) != 0) continue;
-      uint64_t size = static_cast<uint64_t>(st.st_size);
-      bool changed = size != t.last_size || st.st_mtim.tv_sec != t.last_mtime.tv_sec ||
-                     st.st_mtim.tv_nsec != t.last_mtime.tv_nsec;
-      if (size != t.last_size) t.last_growth = Clock::now();
-      t.last_size = size;
-      t.last_mtime = st.st_mtim;
+      if (t.mode == Tracked::Mode::kReading || !look(t, size, changed)) continue;
       if (t.mode == Tracked::Mode::kProbing) probe(t, size);
       if (t.mode == Tracked::Mode::kLinked) {
         if (Tracked* original = find_live(t.link_to)) settle_linked(t, *original, size);
         else start_reading(t, 0, 0, new_stream(t));  // not reached: retire() releases its copies
       }
-      if (t.mode != Tracked::Mode::kReading) continue;
+    }
+    for (size_t i = 0; i < files.size() && !sink_closed; ++i) {
+      Tracked& t = *files[i];
+      if (t.mode != Tracked::Mode::kReading || !look(t, size, changed)) continue;
       // Truncated in place (copytruncate), or rewritten from the start: a new incarnation from offset 0.
       // (Checked again after every read, for a truncation between this check and the read.)
       if (options.follow && changed && (size < t.read_pos || head_changed(t))) restart_truncated(t);
