@@ -100,12 +100,6 @@ public:
   void drain();
 
   bool push(std::unique_ptr<SourceBatch> batch, bool may_block) override;
-  // Has the workers read `input` (the source registered as `index`) one batch at a time, each batch by the worker
-  // that then processes it, until its next() returns null. Call after start(); pulled and pushed sources mix.
-  // False (nothing registered) once the pipeline is stopping.
-  bool pull(uint32_t index, PulledInput& input);
-  // Takes `input` back before it has ended: once this returns, no worker reads it.
-  void withdraw(PulledInput& input);
   // Sources waiting for their rate go on at once from now (call before stopping the sources, so none waits).
   void stop_waiting();
   std::optional<std::string> checkpoint(const std::string& key) override;
@@ -150,6 +144,11 @@ private:
   void work();
   void write();
   void process(Job& job, Rules& rules, struct WorkerState& ws);
+  // sink(index).pull(input): the workers read `input` one batch at a time, each batch by the worker that then
+  // processes it, until its next() returns null; pulled and pushed sources mix. False (nothing registered) once
+  // the pipeline is stopping. withdraw: once it returns, no worker reads `input`.
+  bool pull(uint32_t index, PulledInput& input);
+  void withdraw(PulledInput& input);
   Job* read_pulled(uint32_t index, PulledInput& input, struct WorkerState& ws);
 
   AlertStore& store_;

@@ -112,7 +112,7 @@ public:
     thread_ = std::thread([this, &sink] { run(sink); });
     return Status();
   }
-  // Lines as fast as they go need no thread of their own: the workers read them (Pipeline::pull).
+  // Lines as fast as they go need no thread of their own: the workers read them (BatchSink::pull).
   bool pulled() const { return !capture_ && speed_ <= 0; }
   std::unique_ptr<SourceBatch> next(LineBatch& memory) override {
     if (stop_ || done_) return nullptr;
@@ -497,7 +497,7 @@ int replay_main(int argc, char** argv) {
     auto started_at = Clock::now();
     for (size_t i = 0; i < sources.size(); ++i) {
       Status st = sources[i]->start(pipeline.sink(indexes[i]));
-      if (st.ok() && sources[i]->pulled() && !pipeline.pull(indexes[i], *sources[i]))
+      if (st.ok() && sources[i]->pulled() && !pipeline.sink(indexes[i]).pull(*sources[i]))
         st = Status::error("the pipeline stopped before the replay began");
       if (!st.ok()) {
         std::fprintf(stderr, "socd replay: %s\n", st.message().c_str());

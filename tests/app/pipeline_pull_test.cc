@@ -127,8 +127,8 @@ TEST_F(PipelinePull, EveryLineIsStoredOnceWithItsCheckpointBesideAPushingSource)
   TestInput a("a", 5000, 7), b("b", 3001, 50), pushed("pushed", 0, 1);
   const uint32_t ia = pipeline.add_source(a), ib = pipeline.add_source(b), ip = pipeline.add_source(pushed);
   pipeline.start();
-  ASSERT_TRUE(pipeline.pull(ia, a));
-  ASSERT_TRUE(pipeline.pull(ib, b));
+  ASSERT_TRUE(pipeline.sink(ia).pull(a));
+  ASSERT_TRUE(pipeline.sink(ib).pull(b));
   // Meanwhile, a source of the usual kind pushes its batches.
   for (uint64_t n = 1; n <= 400; n += 4) {
     auto batch = std::make_unique<SourceBatch>();
@@ -173,13 +173,13 @@ TEST_F(PipelinePull, AStoppedInputEndsTheDrainWithWhatWasReadStored) {
   a.set_slow();  // a millisecond a batch: a hundred seconds to its end
   const uint32_t ia = pipeline.add_source(a);
   pipeline.start();
-  ASSERT_TRUE(pipeline.pull(ia, a));
+  ASSERT_TRUE(pipeline.sink(ia).pull(a));
   for (int i = 0; i < 3000 && a.read() < 2000; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   a.stop();  // its next read says it has ended, as a replay does when stopped
   pipeline.drain();
   ASSERT_GE(a.read(), 2000u);
   EXPECT_LT(a.read(), 100000u);
-  EXPECT_FALSE(pipeline.pull(ia, a)) << "a drained pipeline takes no input";
+  EXPECT_FALSE(pipeline.sink(ia).pull(a)) << "a drained pipeline takes no input";
   EXPECT_EQ(pipeline.sources()[ia].events.load(), a.read());
   EXPECT_EQ(stored()["a"], one_to(a.read()));
   EXPECT_EQ(checkpoint("test:a"), std::to_string(a.read()));
@@ -193,9 +193,9 @@ TEST_F(PipelinePull, AWithdrawnInputIsNotReadAgainAndWhatItGaveIsStored) {
   a.set_slow();  // a millisecond a batch: the withdrawal comes while one is being read
   const uint32_t ia = pipeline.add_source(a);
   pipeline.start();
-  ASSERT_TRUE(pipeline.pull(ia, a));
+  ASSERT_TRUE(pipeline.sink(ia).pull(a));
   for (int i = 0; i < 3000 && a.read() < 500; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  pipeline.withdraw(a);
+  pipeline.sink(ia).withdraw(a);
   a.set_withdrawn();
   const uint64_t read = a.read();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
