@@ -458,6 +458,7 @@ void Pipeline::write() {
   std::vector<std::unique_ptr<Job>> ready;
   std::vector<StoredAlert> alerts;
   std::vector<std::pair<std::string, std::string>> checkpoints, state;
+  std::vector<std::string> anchors;  // beside `checkpoints`
   std::vector<InputDeadLetter> dead;
   for (;;) {
     ready.clear();
@@ -473,6 +474,7 @@ void Pipeline::write() {
     }
     alerts.clear();
     checkpoints.clear();
+    anchors.clear();
     state.clear();
     dead.clear();
     for (auto& j : ready)
@@ -483,14 +485,16 @@ void Pipeline::write() {
       if (stage_ && j->rules->stateful)
         stage_->apply(j->rules->stateful, j->alerts, j->hits, j->last_event_ms, &j->rules->enrichment);
       for (auto& a : j->alerts) alerts.push_back(std::move(a));
-      if (!j->batch->checkpoint_key.empty())
+      if (!j->batch->checkpoint_key.empty()) {
         checkpoints.emplace_back(j->batch->checkpoint_key, j->batch->checkpoint_value);
+        anchors.push_back(j->batch->checkpoint_anchor);
+      }
     }
     if (Ledger* ledger = store_.ledger())  // each source's activity, for the report's silent sources
       for (auto& j : ready)
         if (j->batch->source < sources_.size())
           ledger->note_source_activity(sources_[j->batch->source].name, j->events);
-    if (stage_) stage_->prepare(checkpoints, state, false);  // checkpoints wait for their state
+    if (stage_) stage_->prepare(checkpoints, anchors, state, false);  // checkpoints wait for their state
     auto t0 = std::chrono::steady_clock::now();
     stateful_nanos_ += std::chrono::duration_cast<std::chrono::nanoseconds>(t0 - t_stage).count();
     size_t stored = 0;
@@ -567,7 +571,7 @@ void Pipeline::write() {
   if (stage_) {
     checkpoints.clear();
     state.clear();
-    stage_->prepare(checkpoints, state, true);
+    stage_->prepare(checkpoints, {}, state, true);
     Status st = store_.commit_with_state({}, checkpoints, state, nullptr);
     if (st.ok()) stage_->written();
     else std::fprintf(stderr, "socd run: cannot save the correlation state: %s\n", st.message().c_str());

@@ -110,27 +110,44 @@ void StageWriter::apply(const std::shared_ptr<const StatefulRules>& rules, std::
 }
 
 void StageWriter::prepare(std::vector<std::pair<std::string, std::string>>& checkpoints,
+                          const std::vector<std::string>& anchors,
                           std::vector<std::pair<std::string, std::string>>& state, bool final) {
   prepared_state_ = false;
   const uint64_t version = stage_->version();
   std::lock_guard lk(mu_);
-  if (!stage_->rules().active() || version == saved_version_) {
-    // Nothing unsaved: whatever was held back goes now, with the checkpoints of this write (newer ones win).
-    if (held_.empty()) return;
-    for (auto& [key, value] : checkpoints) held_[key] = std::move(value);
+  auto give_back_held = [&] {
     checkpoints.assign(held_.begin(), held_.end());
     held_.clear();
+    for (const auto& c : checkpoints) written_keys_.insert(c.first);
+  };
+  if (!stage_->rules().active() || version == saved_version_) {
+    // Nothing unsaved: whatever was held back goes now, with the checkpoints of this write (newer ones win).
+    for (const auto& c : checkpoints) written_keys_.insert(c.first);
+    if (held_.empty()) return;
+    for (auto& [key, value] : checkpoints) held_[key] = std::move(value);
+    give_back_held();
     return;
+  }
+  // Anchors of keys neither written nor held yet (a stream new in this run), taken before this write's
+  // checkpoints join the held ones. Either the anchor or, when the state is saved now, the checkpoint itself
+  // is written for such a key in this write.
+  std::vector<std::pair<std::string, std::string>> anchored;
+  for (size_t i = 0; i < checkpoints.size() && i < anchors.size(); ++i) {
+    const std::string& key = checkpoints[i].first;
+    if (!anchors[i].empty() && !held_.count(key) && written_keys_.insert(key).second)
+      anchored.emplace_back(key, anchors[i]);
   }
   for (auto& [key, value] : checkpoints) held_[key] = std::move(value);
   checkpoints.clear();
   const auto interval = std::chrono::milliseconds(stage_->rules().settings().checkpoint_interval_ms);
-  if (!final && std::chrono::steady_clock::now() - saved_at_ < interval) return;
+  if (!final && std::chrono::steady_clock::now() - saved_at_ < interval) {
+    checkpoints = std::move(anchored);
+    return;
+  }
   state.emplace_back(kStateKey, stage_->snapshot());
   prepared_state_ = true;
   prepared_version_ = version;
-  checkpoints.assign(held_.begin(), held_.end());
-  held_.clear();
+  give_back_held();
 }
 
 void StageWriter::written() {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,9 +44,13 @@ public:
   void apply(const std::shared_ptr<const StatefulRules>& rules, std::vector<StoredAlert>& alerts,
              std::vector<AlertHit>& hits, int64_t last_event_ms, const Enrichment* enrichment = nullptr);
   // Before a write: takes the write's checkpoints and gives back those that may be written now, with the
-  // state entry to write beside them when one is due (`final`: the last write before stopping).
+  // state entry to write beside them when one is due (`final`: the last write before stopping). `anchors` are
+  // the batches' checkpoint anchors (SourceBatch::checkpoint_anchor, same order, empty where none): while the
+  // checkpoints are held back, the anchor of a key stored for the first time in this run is written instead,
+  // so a stream that is new since the start is known after a crash (and its lines keep their alert ids).
   void prepare(std::vector<std::pair<std::string, std::string>>& checkpoints,
-               std::vector<std::pair<std::string, std::string>>& state, bool final);
+               const std::vector<std::string>& anchors, std::vector<std::pair<std::string, std::string>>& state,
+               bool final);
   // After that write succeeded.
   void written();
   // A checkpoint held back under `key` (newer than the stored one), for a source that asks.
@@ -62,6 +67,7 @@ private:
   std::vector<StoredAlert> merged_;
   mutable std::mutex mu_;  // held_, counters_ (read by other threads)
   std::map<std::string, std::string> held_;
+  std::set<std::string> written_keys_;  // keys whose checkpoint or anchor was written in this run
   StageCounters counters_;
   StageCounters retired_;  // counted by the stages of earlier rule sets
   uint64_t saved_version_ = 0, prepared_version_ = 0;

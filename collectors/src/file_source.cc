@@ -225,6 +225,7 @@ struct Tracked {
     kLinked,   // a copy of the live incarnation `link_to`: read from where that one ends, once truncated
   };
   std::string path, key, stream;
+  uint64_t stream_offset = 0, stream_line = 0;  // where this run began reading `stream` (its anchor)
   int fd = -1;
   uint64_t dev = 0, ino = 0;
   uint64_t id = 0;         // unique per incarnation in this run
@@ -334,7 +335,11 @@ struct FileSource::State {
     b->origin = t.path;
     b->stream = t.stream;
     b->checkpoint_key = t.key;
-    b->checkpoint_value = encode_file_checkpoint(checkpoint_of(t));
+    FileCheckpoint c = checkpoint_of(t);
+    b->checkpoint_value = encode_file_checkpoint(c);
+    c.offset = t.stream_offset;
+    c.line = t.stream_line;
+    b->checkpoint_anchor = encode_file_checkpoint(c);
     if (lent) lent->push_back(std::move(b));
     else if (!sink->push(std::move(b), true)) sink_closed = true;
   }
@@ -536,6 +541,8 @@ struct FileSource::State {
     t.framer = LineFramer(options.max_line_bytes, kOversizedHead);
     t.framer.reset(offset, line);
     t.stream = std::move(stream);
+    t.stream_offset = offset;
+    t.stream_line = line;
   }
 
   // Starts a copy where its original ended, under the original's stream, and records that at once so a

@@ -59,7 +59,59 @@ TEST(FileSource, ReadsAFileWholeWithNumbersPositionsAndItsLastPartialLine) {
   EXPECT_EQ(stored.begin()->first, file_checkpoint_key(st.st_dev, st.st_ino));
   EXPECT_EQ(c->stream.rfind(stored.begin()->first + ":", 0), 0u) << c->stream;
   EXPECT_TRUE(source->files().empty());  // closed once done
-  if (pulling()) EXPECT_GE(sink.pulled_batches(), 12) << "read by the sink's thread (16 batches of 64 lines)";
+  if (pulling()) {
+    EXPECT_GE(sink.pulled_batches(), 12) << "read by the sink's thread (16 batches of 64 lines)";
+  }
+}
+
+// The anchor of a stream is where this run began reading it: stored alone (the stateful stage holds the
+// checkpoints back), it makes a restart read the file again from there under the same stream, so the lines
+// keep their positions and their alerts their ids.
+TEST(FileSource, TheAnchorOfAStreamIsWhereThisRunBeganReadingIt) {
+  TempDir dir;
+  std::string path = dir / "app.log";
+  append(path, numbered("event", 0, 50));
+  CollectingSink first;
+  first.set_store_limit(0);  // nothing of the first run is stored but the anchors
+  auto options = quick({path}, false);
+  options.batch_lines = 10;
+  auto a = started(options, first);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->wait_done(5000));
+  auto before = first.lines();
+  ASSERT_EQ(before.size(), 50u);
+  auto anchors = first.anchors();
+  ASSERT_EQ(anchors.size(), 1u);
+  auto anchor = decode_file_checkpoint(anchors.begin()->second);
+  ASSERT_TRUE(anchor.ok()) << anchor.error().message();
+  EXPECT_EQ(anchor->offset, 0u);
+  EXPECT_EQ(anchor->line, 0u);
+  EXPECT_EQ(anchor->stream, before[0].stream);
+
+  CollectingSink second;  // a restart that finds only the anchor
+  second.set_stored(anchors);
+  auto b = started(options, second);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->wait_done(5000));
+  auto after = second.lines();
+  ASSERT_EQ(after.size(), 50u);
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].position, before[i].position);
+    EXPECT_EQ(after[i].stream, before[i].stream);
+  }
+  // Resumed from a checkpoint, the stream's anchor is that checkpoint's place.
+  CollectingSink third;
+  third.set_stored(second.stored());
+  append(path, numbered("event", 50, 55));
+  auto c = started(options, third);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->wait_done(5000));
+  ASSERT_EQ(third.line_count(), 5u);
+  auto resumed = decode_file_checkpoint(third.anchors().begin()->second);
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(resumed->line, 50u);
+  EXPECT_EQ(resumed->offset, numbered("event", 0, 50).size());
+  EXPECT_EQ(resumed->stream, before[0].stream);
 }
 
 TEST(FileSource, StoppingWhileTheSinkHoldsABacklogTakesItBackAndPassesOnWhatWasRead) {

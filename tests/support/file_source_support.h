@@ -106,6 +106,7 @@ private:
     ++batches_;
     if (!batch->checkpoint_key.empty() && (store_limit_ < 0 || batches_ <= store_limit_))
       stored_[batch->checkpoint_key] = batch->checkpoint_value;
+    if (!batch->checkpoint_key.empty()) anchors_[batch->checkpoint_key] = batch->checkpoint_anchor;
     if (full_after_ > 0 && batches_ >= full_after_) full_ = true;
   }
 
@@ -133,6 +134,11 @@ public:
     std::lock_guard<std::mutex> lock(mutex_);
     return stored_;
   }
+  // The last checkpoint anchor of each key (SourceBatch::checkpoint_anchor), stored or not.
+  std::map<std::string, std::string> anchors() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return anchors_;
+  }
   void set_stored(std::map<std::string, std::string> m) { stored_ = std::move(m); }
   void set_store_limit(int n) { store_limit_ = n; }
   // Full (set_full(true)) once it holds `n` batches.
@@ -157,6 +163,7 @@ private:
   std::atomic<bool> pull_{false};
   std::vector<SeenLine> lines_;
   std::map<std::string, std::string> stored_;
+  std::map<std::string, std::string> anchors_;
   int batches_ = 0, store_limit_ = -1, pulled_batches_ = 0, full_after_ = 0;
   std::thread reader_;
 };

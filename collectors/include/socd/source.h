@@ -26,6 +26,11 @@ struct SourceBatch {
   // After the batch's alerts are stored, the pipeline stores `checkpoint_value` under `checkpoint_key` in the same
   // write (files: the position after the last line). Empty key: nothing to remember (network sources).
   std::string checkpoint_key, checkpoint_value;
+  // The checkpoint of the stream where this run began reading it (files: the stream's identity, at the offset
+  // it started from): true whatever happened since, so it may be stored before the batch's own checkpoint may.
+  // The stateful stage holds checkpoints back until its state is saved; a new file's anchor is stored at once,
+  // so a restart before that save still knows the stream and re-reads it under the same alert ids.
+  std::string checkpoint_anchor;
   // Called by the pipeline's writer once the batch's alerts and checkpoint are durable (may be empty).
   std::function<void()> on_stored;
 };
