@@ -1,6 +1,7 @@
 // Least privilege for `socd run --user NAME [--group NAME]`: started as root, socd creates its store's files as that
-// user (the effective ids are switched while the store is opened), takes root back only to bind its listeners, then
-// drops for good (setgroups, setgid, setuid, in that order) before it serves, and checks the drop cannot be undone.
+// user (the effective ids are switched while the store is opened), takes root back only to bind its listeners (and
+// read their keys), then drops for good (setgroups, setgid, setuid, in that order) before any source starts reading
+// input, and checks the drop cannot be undone.
 //
 // The data directory must exist, belong to the user and be writable by it (or --chown-data-dir gives it to the
 // user); otherwise the start is refused with what to do. Files socd creates are 0600 and directories 0700 (the

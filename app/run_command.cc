@@ -410,23 +410,34 @@ int run_main(int argc, char** argv) {
   std::vector<uint32_t> indexes;
   for (auto& s : sources) indexes.push_back(pipeline.add_source(*s));
   pipeline.start();
-  size_t started = 0;
-  for (auto& s : sources) {
-    BatchSink* sink = &pipeline.sink(indexes[started]);
-    if (forwarder) {
-      gates.push_back(forwarder->gate(*sink));
-      sink = gates.back().get();
-    }
-    Status st = s->start(*sink);
-    if (!st.ok()) {
-      std::fprintf(stderr, "socd run: %s: %s\n", s->name().c_str(), st.message().c_str());
-      for (size_t i = 0; i < started; ++i) sources[i]->stop();
+  // Every listener is bound (and every TLS key read) now, while the start's privileges last; the sources read
+  // nothing until they start, after root is given up (--user).
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (Status st = sources[i]->bind(); !st.ok()) {
+      std::fprintf(stderr, "socd run: %s: %s\n", sources[i]->name().c_str(), st.message().c_str());
+      for (auto& s : sources) s->stop();
       pipeline.drain();
       return kUsageError;
     }
-    pipeline.rename_source(indexes[started], s->name());  // a listener on port 0 has its port now
-    ++started;
+    pipeline.rename_source(indexes[i], sources[i]->name());  // a listener on port 0 has its port now
   }
+  // Starts every source; false (said, and the started ones stopped) when one cannot start.
+  auto start_sources = [&] {
+    for (size_t i = 0; i < sources.size(); ++i) {
+      BatchSink* sink = &pipeline.sink(indexes[i]);
+      if (forwarder) {
+        gates.push_back(forwarder->gate(*sink));
+        sink = gates.back().get();
+      }
+      if (Status st = sources[i]->start(*sink); !st.ok()) {
+        std::fprintf(stderr, "socd run: %s: %s\n", sources[i]->name().c_str(), st.message().c_str());
+        if (forwarder) forwarder->release_gate();
+        for (auto& s : sources) s->stop();
+        return false;
+      }
+    }
+    return true;
+  };
   std::unique_ptr<MetricsServer> metrics;
   if (!o.metrics.empty()) {
     auto m = MetricsServer::start(o.metrics, pipeline, info);
@@ -500,6 +511,11 @@ int run_main(int argc, char** argv) {
     }
     log("running as %s (uid %u, gid %u)", run_as->user.c_str(), static_cast<unsigned>(run_as->uid),
         static_cast<unsigned>(run_as->gid));
+  }
+  if (!start_sources()) {
+    if (api) api->stop();
+    pipeline.drain();
+    return kUsageError;
   }
   std::string names;
   for (auto& s : sources) names += (names.empty() ? "" : ", ") + s->name();

@@ -93,8 +93,8 @@ public:
   std::string name() const override { return std::string(tls_ ? "syslog-tls:" : "syslog-tcp:") + current_address(); }
   uint16_t port() const override { return port_.load(); }
 
-  Status start(BatchSink& sink) override {
-    if (started_) return Status::error(name() + ": already started");
+  Status bind() override {
+    if (listen_fd_ >= 0) return {};
     if (wake_.fd() < 0) return Status::error(name() + ": cannot create an eventfd: " + std::strerror(errno));
     if (tls_) {
       if (Status s = make_tls_context(); !s.ok()) return s;
@@ -118,6 +118,12 @@ public:
     add_to_epoll(epoll_, listen_fd_, EPOLLIN, kListenerId);
     add_to_epoll(epoll_, wake_.fd(), EPOLLIN, kWakeId);
     add_to_epoll(epoll_, connections_epoll_, EPOLLIN, kConnectionsId);
+    return {};
+  }
+
+  Status start(BatchSink& sink) override {
+    if (started_) return Status::error(name() + ": already started");
+    if (Status s = bind(); !s.ok()) return s;
     sink_ = &sink;
     started_ = true;
     new_batch();
@@ -127,7 +133,11 @@ public:
   }
 
   void stop() override {
-    if (!started_ || stopped_.exchange(true)) return;
+    if (!started_) {
+      close_loop_descriptors();  // bound, never started
+      return;
+    }
+    if (stopped_.exchange(true)) return;
     wake_.notify();
     if (loop_thread_.joinable()) loop_thread_.join();
     {

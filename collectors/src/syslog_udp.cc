@@ -38,8 +38,8 @@ public:
   std::string name() const override { return "syslog-udp:" + current_address(); }
   uint16_t port() const override { return port_.load(); }
 
-  Status start(BatchSink& sink) override {
-    if (started_) return Status::error(name() + ": already started");
+  Status bind() override {
+    if (fd_ >= 0) return {};
     if (wake_.fd() < 0) return Status::error(name() + ": cannot create an eventfd: " + std::strerror(errno));
     auto fd = net::bind_socket(address_, SOCK_DGRAM, "syslog-udp");
     if (!fd) return fd.error();
@@ -52,6 +52,12 @@ public:
     port_ = net::bound_port(fd_);
     origin_ = "udp://" + current_address();
     log_.set_name(name());
+    return {};
+  }
+
+  Status start(BatchSink& sink) override {
+    if (started_) return Status::error(name() + ": already started");
+    if (Status s = bind(); !s.ok()) return s;
     sink_ = &sink;
     started_ = true;
     thread_ = std::thread([this] {
@@ -62,6 +68,10 @@ public:
   }
 
   void stop() override {
+    if (!started_ && fd_ >= 0) {  // bound, never started
+      ::close(fd_);
+      fd_ = -1;
+    }
     if (!started_ || stopped_.exchange(true)) return;
     wake_.notify();
     if (thread_.joinable()) thread_.join();

@@ -134,6 +134,31 @@ TEST_F(RunPrivileges, ADataDirectoryTheUserDoesNotOwnIsRefused) {
   EXPECT_TRUE(std::filesystem::is_empty(data)) << "the store was opened before the refusal";
 }
 
+// No input is read before root is given up: a log file only root may read stays unread (the source says why),
+// while a file the user may read is read.
+TEST_F(RunPrivileges, InputIsReadOnlyAfterTheDrop) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (run the integration tests as root, as CI does)";
+  if (!::getpwnam("nobody")) GTEST_SKIP() << "no user 'nobody' on this system";
+  const std::string logs = dir_.file("logs");
+  std::filesystem::create_directories(logs);
+  ::chmod(logs.c_str(), 0755);
+  const std::string line = "event " + std::string(test::kHitToken) + "\n";
+  ASSERT_TRUE(test::write_file(logs + "/secret.log", line));
+  ASSERT_EQ(::chmod((logs + "/secret.log").c_str(), 0600), 0);  // root's alone
+  ASSERT_TRUE(test::write_file(logs + "/open.log", line + line));
+  ASSERT_EQ(::chmod((logs + "/open.log").c_str(), 0644), 0);
+  test::ProcessResult r =
+      test::run_socd({"run", "--data-dir", dir_.file("store"), "--rules", rules_, "--cache-dir", dir_.file("c"),
+                      "--file", logs + "/*.log", "--user", "nobody", "--chown-data-dir", "--exit-when-done"});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe() << "\n" << r.err;
+  EXPECT_NE(r.err.find("secret.log"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
+  auto summary = test::parse_summary(r.err);
+  ASSERT_TRUE(summary) << r.err;
+  EXPECT_EQ(test::summary_number(*summary, "events"), 2) << r.err;  // open.log's two lines; none of secret.log
+  EXPECT_EQ(test::summary_number(*summary, "alerts_stored"), 2) << r.err;
+}
+
 TEST_F(RunPrivileges, UnknownUserOrNotRootIsAUsageError) {
   test::ProcessResult r = test::run_socd({"run", "--data-dir", dir_.file("s"), "--rules", rules_, "--syslog-tcp",
                                           "127.0.0.1:0", "--user", "no-such-user-socd-test"});

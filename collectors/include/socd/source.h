@@ -83,6 +83,10 @@ class Source {
 public:
   virtual ~Source() = default;
   virtual std::string name() const = 0;  // e.g. "file:/var/log/auth.log*", "syslog-tcp:127.0.0.1:6514"
+  // Takes what only the process's start-up privileges may take -- a listening socket on any port, a TLS key
+  // readable by root alone -- without reading any input: `socd run --user` binds every source, then drops
+  // root, then starts them. Errors name the address or the file. start() binds first if this was not called.
+  virtual Status bind() { return {}; }
   // Starts reading on the source's own thread(s). A bind or open error is returned here, before any thread runs.
   virtual Status start(BatchSink& sink) = 0;
   // Stops reading (closes listeners, stops following files) and joins its threads; batches already pushed are the
