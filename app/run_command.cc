@@ -125,7 +125,8 @@ Parsed parse_run_options(int argc, char** argv, RunOptions& o, std::optional<Run
       "Runs the detection service: reads the sources given, matches every event against the rules, stores alerts in\n"
       "the RocksDB store under --data-dir (read them with 'socd alerts list'), and serves metrics.\n"
       "Every option can also be set in the --config file (one 'name = value' per line; repeat a name for lists);\n"
-      "the command line wins over the file. Signals: SIGHUP reloads rules and mappings (a broken set is refused and\n"
+      "a single value on the command line wins over the file's, and the values of a repeatable option (--rules,\n"
+      "--file, --intel, the listeners) on the command line are added to the file's. Signals: SIGHUP reloads rules and mappings (a broken set is refused and\n"
       "the running one kept); SIGTERM or SIGINT stops reading, stores what is in flight, and exits 0.\n\nOptions");
   opts.add_options()
       ("help,h", "show this help")
