@@ -35,6 +35,8 @@ struct Pipeline::Job {
   uint64_t events = 0, malformed = 0;
   uint64_t json_depth = 0, event_fields = 0, regex_match = 0;  // limits hit
   std::vector<InputDeadLetter> dead;  // lines set aside, for the writer to store
+  // When the source had read the batch (before any wait for room in the window): its latency runs from there to
+  // the return of the store write that holds its alerts and checkpoint.
   std::chrono::steady_clock::time_point pushed;
   bool done = false;
 };
@@ -116,6 +118,7 @@ std::shared_ptr<const RuleSet> Pipeline::rules() const {
 bool Pipeline::push(std::unique_ptr<SourceBatch> batch, bool may_block) {
   auto job = std::make_unique<Job>();
   job->batch = std::move(batch);
+  job->pushed = std::chrono::steady_clock::now();  // read: its latency includes any wait for room below
   std::unique_lock lk(mu_);
   if (may_block && !stopping_ && window_.size() >= capacity_) {
     // A full pipeline: wait until it has drained to half, so that the source then pushes several batches in a
@@ -128,7 +131,6 @@ bool Pipeline::push(std::unique_ptr<SourceBatch> batch, bool may_block) {
                           .count();
   }
   if (stopping_ || window_.size() >= capacity_) return false;
-  job->pushed = std::chrono::steady_clock::now();
   job->batch->lines.sequence = next_sequence_++;
   todo_.push_back(job.get());
   window_.push_back(std::move(job));

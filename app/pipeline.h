@@ -131,7 +131,8 @@ public:
   // Evaluation time per rule id since start (PipelineOptions::rule_timing), unsorted; empty when off.
   std::vector<RuleTime> rule_times() const;
   static constexpr uint64_t kSampleEvery = 32;  // the events timed by stage_timing and rule_timing: 1 in this
-  // Latencies from push to stored, in seconds, of the batches stored since the last call (for percentiles).
+  // Latencies from read (push, before any wait for room) to stored, in seconds, of the batches stored since the
+  // last call (for percentiles).
   std::vector<double> take_latencies();
   bool failed() const { return failed_.load(); }
   // What the stateful stage did since start (zero without one).

@@ -526,7 +526,7 @@ int run_main(int argc, char** argv) {
   if (set->enrichment.any()) log("enrichment: %s", describe_enrichment(set->enrichment).c_str());
 
   auto started_at = std::chrono::steady_clock::now();
-  std::vector<double> latencies;  // push -> stored, per batch
+  std::vector<double> latencies;  // read (push) -> stored, per batch
   int rc = kOk;
   for (;;) {
     {
