@@ -19,6 +19,24 @@ struct JsonEventParser::Impl {
   const PathIndex* index = nullptr;
   bool too_deep = false, too_many = false;
   ParseFailure failure = ParseFailure::none;
+  // Events that keep their paths (a syslog line's payload) get each value's dotted path, built here as the walk
+  // goes; a path `taken` says belongs to the line's own fields is written under `prefix` instead.
+  bool keep_paths = false;
+  bool (*taken)(std::string_view path) = nullptr;
+  std::string_view prefix;
+  std::string path, moved;  // scratch
+
+  void emit(uint32_t node, std::string_view value, ValueType type) {
+    if (!keep_paths) {
+      ev->add_at(node, value, type);
+    } else if (taken && taken(path)) {
+      moved.assign(prefix);
+      moved.append(path);
+      ev->add(moved, value, type);
+    } else {
+      ev->add_at(node, value, type, path);
+    }
+  }
 
   // Every scalar is a field of the event: past the limit the walk stops.
   bool count_field() {
@@ -86,7 +104,7 @@ struct JsonEventParser::Impl {
         if (!count_field()) return simdjson::CAPACITY;
         std::string_view s;
         if (auto e = v.get_string().get(s)) return e;
-        ev->add_at(node, s, ValueType::String);
+        emit(node, s, ValueType::String);
         return simdjson::SUCCESS;
       }
       case od::json_type::number: {
@@ -97,14 +115,14 @@ struct JsonEventParser::Impl {
         // Validate it as a number, so "12abc" is an error rather than a value.
         double d;
         if (auto e = v.get_double().get(d)) return e;
-        ev->add_at(node, raw, ValueType::Number);
+        emit(node, raw, ValueType::Number);
         return simdjson::SUCCESS;
       }
       case od::json_type::boolean: {
         if (!count_field()) return simdjson::CAPACITY;
         bool b;
         if (auto e = v.get_bool().get(b)) return e;
-        ev->add_at(node, b ? "true" : "false", ValueType::Bool);
+        emit(node, b ? "true" : "false", ValueType::Bool);
         return simdjson::SUCCESS;
       }
       case od::json_type::null: {
@@ -112,7 +130,7 @@ struct JsonEventParser::Impl {
         bool is_null;
         if (auto e = v.is_null().get(is_null)) return e;
         if (!is_null) return simdjson::INCORRECT_TYPE;
-        ev->add_at(node, {}, ValueType::Null);
+        emit(node, {}, ValueType::Null);
         return simdjson::SUCCESS;
       }
     }
@@ -128,7 +146,13 @@ struct JsonEventParser::Impl {
       if (auto e = field.unescaped_key().get(key)) return e;
       od::value child;
       if (auto e = field.value().get(child)) return e;
+      const size_t parent_length = path.size();
+      if (keep_paths) {
+        if (parent_length) path.push_back('.');
+        path.append(key);
+      }
       if (auto e = walk(child, depth, index ? child_of(node, ordinal++, key) : PathIndex::npos)) return e;
+      path.resize(parent_length);
     }
     return simdjson::SUCCESS;
   }
@@ -158,8 +182,18 @@ JsonEventParser::JsonEventParser(JsonEventParser&&) noexcept = default;
 size_t JsonEventParser::padding() { return simdjson::SIMDJSON_PADDING; }
 
 Status JsonEventParser::parse(std::string_view line, Event& ev) {
-  Impl& p = *impl_;
   ev.reset(line);
+  return walk_json(line, ev, nullptr, {});
+}
+
+Status JsonEventParser::add_object(std::string_view json, Event& ev, bool (*taken)(std::string_view path),
+                                   std::string_view prefix) {
+  return walk_json(json, ev, taken, prefix);
+}
+
+Status JsonEventParser::walk_json(std::string_view json, Event& ev, bool (*taken)(std::string_view path),
+                                  std::string_view prefix) {
+  Impl& p = *impl_;
   p.ev = &ev;
   p.index = ev.index();
   if (p.index && p.index->version() != p.memo_version) {  // another rule set: other nodes
@@ -168,10 +202,14 @@ Status JsonEventParser::parse(std::string_view line, Event& ev) {
   }
   p.too_deep = false;
   p.too_many = false;
-  p.fields = 0;
+  p.fields = ev.value_count();  // what the line gave before the JSON counts toward max_fields too
+  p.keep_paths = ev.keeps_paths();
+  p.taken = taken;
+  p.prefix = prefix;
+  p.path.clear();
   p.failure = ParseFailure::malformed;
   od::document doc;
-  auto err = p.parser.iterate(line.data(), line.size(), line.size() + simdjson::SIMDJSON_PADDING).get(doc);
+  auto err = p.parser.iterate(json.data(), json.size(), json.size() + simdjson::SIMDJSON_PADDING).get(doc);
   if (!err) {
     od::object obj;
     err = doc.get_object().get(obj);

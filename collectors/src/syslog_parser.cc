@@ -4,7 +4,8 @@
 //              (TIMESTAMP "Mmm dd hh:mm:ss", "Mmm dd yyyy hh:mm:ss" or RFC 3339)
 //   Apache error log   [Www Mmm dd hh:mm:ss[.frac] yyyy] [[module:]level] MSG          (only without <PRI>)
 //   anything else      message = the rest of the line
-// and then, on the message: NCSA common/combined access-log lines (Apache httpd, NGINX).
+// and then, on the message: NCSA common/combined access-log lines (Apache httpd, NGINX), and (5424 and 3164 only)
+// a JSON object, which EventParser walks.
 // Every step reads the line once from left to right into string_views; nothing is added to the event before a
 // shape is known to fit, so a shape that fails half-way leaves no partial fields behind.
 #include "socd/syslog_parser.h"
@@ -446,10 +447,46 @@ bool read_apache_error(std::string_view s, size_t i, Header& h) {
   return true;
 }
 
+// The JSON object a message is, after optional blanks and the "@cee:" cookie (CEE log syntax, as rsyslog's
+// mmjsonparse takes it): from '{' to a final '}' with only blanks after it; empty when the message is no such
+// thing. A cheap look at both ends, so ordinary text never reaches the JSON parser.
+std::string_view find_json_payload(std::string_view msg) {
+  size_t i = 0;
+  auto skip_blanks = [&] {
+    while (i < msg.size() && (msg[i] == ' ' || msg[i] == '\t')) ++i;
+  };
+  skip_blanks();
+  if (msg.substr(i, 5) == "@cee:") {
+    i += 5;
+    skip_blanks();
+  }
+  if (i >= msg.size() || msg[i] != '{') return {};
+  size_t end = msg.size();
+  while (msg[end - 1] == ' ' || msg[end - 1] == '\t') --end;
+  if (end - i < 2 || msg[end - 1] != '}') return {};
+  return msg.substr(i, end - i);
+}
+
 }  // namespace
+
+// The header wins: a rule, a Sagan rule, the alert's host and the asset routing read "host", "program",
+// "severity"... as what the syslog header (or the collector) says, the same for every program on every device,
+// and "message" as the message. Were a payload's {"host": "dc01"} a second value of host, any program could make
+// its events pass for another machine's in routing and rules; were it the only one, the header would be lost.
+// So such a value goes under "payload." ("payload.host"), where an analyst who wants it still finds it.
+bool SyslogParser::is_line_field(std::string_view path) {
+  static constexpr std::string_view kFields[] = {"priority", "facility", "severity", "timestamp", "@timestamp", "host",
+                                                 "program",  "tag",      "pid",      "msgid",     "message",
+                                                 "fromhost-ip"};
+  if (path.substr(0, 3) == "sd.") return true;  // the structured data's namespace
+  for (std::string_view field : kFields)
+    if (path == field) return true;
+  return false;
+}
 
 Status SyslogParser::parse(std::string_view line, Event& ev) {
   ev.reset(line);
+  json_payload_ = {};
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
   if (Status text = check_text(line); !text.ok()) return text;
 
@@ -464,6 +501,7 @@ Status SyslogParser::parse(std::string_view line, Event& ev) {
   Header h = fresh();
   bool parsed = (priority >= 0 || line.substr(0, 2) == "1 ") && read_rfc5424(line, i, h);
   if (!parsed) parsed = read_rfc3164(line, i, default_year, h = fresh());
+  const bool syslog_shape = parsed;
   if (!parsed && priority < 0) parsed = read_apache_error(line, i, h = fresh());
   if (!parsed) {
     h = fresh();
@@ -495,6 +533,7 @@ Status SyslogParser::parse(std::string_view line, Event& ev) {
   if (!h.pid.empty()) ev.add("pid", h.pid, all_digits(h.pid) ? ValueType::Number : ValueType::String);
   if (!h.msgid.empty()) ev.add("msgid", h.msgid, ValueType::String);
   if (!h.structured_data.empty()) emit_structured_data(h.structured_data, ev);
+  json_payload_ = syslog_shape && h.has_message ? find_json_payload(h.message) : std::string_view();
   if (h.has_message) {
     ev.add("message", h.message, ValueType::String);
     emit_access_log(h.message, !h.timestamp.empty(), have_time, ev);

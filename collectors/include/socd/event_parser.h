@@ -18,7 +18,11 @@ public:
   explicit EventParser(InputFormat format = InputFormat::Auto) : format_(format) {}
   EventParser(InputFormat format, const ParseLimits& limits) : format_(format), json_(limits), limits_(limits) {}
   // Auto: a line whose first non-blank byte is '{' is JSON, any other line is syslog/plain text.
-  // An empty line is an error ("empty line"): it holds no event.
+  // An empty line is an error ("empty line"): it holds no event. The JSON object a syslog message may be
+  // (SyslogParser::json_payload) adds its fields by dotted path beside the syslog ones, which keep their names
+  // (a payload value at one of them goes under "payload."); a payload that is not valid JSON adds nothing and
+  // the line is still an event; one over max-json-depth or max-event-fields fails the line as a JSON line would.
+  // Like a JSON line, the line must be followed by JsonEventParser::padding() readable bytes.
   Status parse(std::string_view line, Event& ev);
   SyslogParser& syslog() { return syslog_; }
   // Why the last parse() failed: a limit (depth, fields), an empty line, or anything else (malformed).

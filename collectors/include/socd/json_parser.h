@@ -27,11 +27,18 @@ public:
   // Parses one line into `ev` (ev.reset(line) first). `line` must be followed by at least `padding()` readable
   // bytes (the line reader's batches guarantee it). An error names what is wrong; the event is then unusable.
   Status parse(std::string_view line, Event& ev);
+  // Adds the fields of `json`, a JSON object inside a line whose other fields `ev` already holds (a syslog
+  // message's payload), after them: the event is not reset, and the paths are kept when ev.keeps_paths(). A
+  // path `taken(path)` says is one of the line's own fields goes under `prefix` instead ("payload.host"), so the
+  // payload can neither add to nor pass for them. Same padding and limits as parse(), the fields already in `ev`
+  // counted. After an error `ev` may hold some of the payload's fields: the caller parses the line again.
+  Status add_object(std::string_view json, Event& ev, bool (*taken)(std::string_view path), std::string_view prefix);
   static size_t padding();
   // Why the last parse() failed (ParseFailure::none after a success).
   ParseFailure failure() const;
 
 private:
+  Status walk_json(std::string_view json, Event& ev, bool (*taken)(std::string_view path), std::string_view prefix);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

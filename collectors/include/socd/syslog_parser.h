@@ -14,6 +14,9 @@
 //   cs-referer, cs-user-agent      when the message is a common/combined access-log line (Sigma webserver
 //                                  taxonomy); its bracketed time fills timestamp/@timestamp when still unset
 // A trailing '\r' (CRLF files) is not part of any field. After the first lines, parse() allocates nothing.
+//
+// The message of an RFC 5424 or 3164 line may be a JSON object, after optional spaces and an optional "@cee:"
+// cookie: parse() only finds it (json_payload()); EventParser walks it into the event with the JSON-line walker.
 #pragma once
 #include <string>
 #include <string_view>
@@ -32,6 +35,15 @@ public:
 
   int default_year = 0;  // RFC 3164 has no year: 0 = the current year (UTC)
 
+  // The message of the last parsed line when it looks like a JSON object ("{...}", cookie and spaces before it
+  // left out), else empty. Whether it is valid JSON is for the JSON parser to say.
+  std::string_view json_payload() const { return json_payload_; }
+  // Whether `path` is a field this parser (or the pipeline, "fromhost-ip") gives a syslog line, under which a
+  // JSON payload's value must not go: see kPayloadPrefix.
+  static bool is_line_field(std::string_view path);
+  // Where a payload's value goes whose path is a field of the line ({"host":"x"} -> "payload.host").
+  static constexpr std::string_view kPayloadPrefix = "payload.";
+
 private:
   void emit_structured_data(std::string_view sd, Event& ev);
   bool emit_access_log(std::string_view msg, bool have_timestamp, bool have_utc, Event& ev);
@@ -39,6 +51,7 @@ private:
 
   std::string path_;       // scratch: "sd.<SD-ID>.<param>"
   std::string unescaped_;  // scratch: values with their escapes undone
+  std::string_view json_payload_;
 };
 
 }  // namespace socd
