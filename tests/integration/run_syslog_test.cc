@@ -3,10 +3,14 @@
 // util-linux `logger` over UDP (IPv4 and IPv6 listeners in one service). Each test counts what arrived three
 // ways: the service's metrics while it runs, its summary line after SIGTERM, and the alerts in its store
 // (`socd alerts list --json`), where a rule written by the test fires on every line with the hit token,
-// exactly once per line.
+// exactly once per line. Last, the test's own sockets send messages whose text is a JSON object, over UDP and
+// TCP, and a rule on the payload's fields fires on exactly the ones that match.
 #include <gtest/gtest.h>
 
 #include <glob.h>
+
+#include <set>
+#include <utility>
 
 #include "support/socd_service.h"
 
@@ -298,6 +302,75 @@ TEST(RunSyslog, LoggerSendsUdpToIpv4AndIpv6Listeners) {
   test::Summary summary;
   ASSERT_EQ(socd.stop(summary), "");
   expect_summary_and_alerts(summary, dir.dir.file("store"), sent, hit_seqs);
+}
+
+// ---- JSON payloads -----------------------------------------------------------------------------------------
+
+// Messages whose text is a JSON object, sent by the test itself over UDP and TCP: a Sigma rule on the payload's
+// fields fires on the ones that match and only on them, through the same parser the listeners feed; a payload
+// that is not JSON is an event like any other line, and one naming another sender does not pass for it.
+TEST(RunSyslog, JsonPayloadFieldsFireRulesOverUdpAndTcp) {
+  constexpr const char* kLoginRule = "5e1f0000-0000-4000-8000-00000000b001";
+  constexpr const char* kSenderRule = "5e1f0000-0000-4000-8000-00000000b002";
+  ServiceDir dir;
+  ASSERT_TRUE(dir.dir.ok());
+  ASSERT_TRUE(test::write_file(dir.dir.path() / "rules" / "login.yml",
+                               std::string("title: Login by alice\nid: ") + kLoginRule +
+                                   "\nstatus: test\nlogsource: {product: linux}\ndetection:\n    selection:\n"
+                                   "        user: alice\n        action: login\n    condition: selection\n"
+                                   "level: medium\n"));
+  ASSERT_TRUE(test::write_file(dir.dir.path() / "rules" / "sender.yml",
+                               std::string("title: Sent from 203.0.113.66\nid: ") + kSenderRule +
+                                   "\nstatus: test\nlogsource: {}\ndetection:\n    selection:\n"
+                                   "        fromhost-ip: 203.0.113.66\n    condition: selection\nlevel: low\n"));
+  test::SocdService socd(dir.options({"--syslog-udp", "127.0.0.1:0", "--syslog-tcp", "127.0.0.1:0"}));
+  std::string error;
+  ASSERT_TRUE(socd.start(error)) << error;
+  const std::string udp_source = socd.source_name("syslog-udp", "127.0.0.1");
+  const std::string tcp_source = socd.source_name("syslog-tcp", "127.0.0.1");
+  ASSERT_NE(socd.port_of("syslog-udp", "127.0.0.1"), 0) << socd.running_line();
+  ASSERT_NE(socd.port_of("syslog-tcp", "127.0.0.1"), 0) << socd.running_line();
+
+  const std::vector<std::string> udp_messages{
+      R"(<134>1 2026-11-23T10:00:00Z web01 authsvc 12 - - {"user":"alice","action":"login","seq":1})",
+      R"(<134>1 2026-11-23T10:00:01Z web01 authsvc 12 - - {"user":"alice","action":"logout","seq":2})",
+      R"(<134>1 2026-11-23T10:00:02Z web01 authsvc 12 - - {"user":"alice" "action":"login","seq":3})",
+      R"(<134>1 2026-11-23T10:00:03Z web01 authsvc 12 - - {"fromhost-ip":"203.0.113.66","seq":4})"};
+  const std::vector<std::string> tcp_messages{
+      R"(<13>Nov 23 10:00:04 web01 authsvc[12]: @cee: {"user":"alice","action":"login","seq":5})",
+      R"(<13>Nov 23 10:00:05 web01 authsvc[12]: {"user":{"name":"alice"},"action":"login","seq":6})",
+      R"(<13>Nov 23 10:00:06 web01 authsvc[12]: {"user":"alice","action":"login","seq":7})"};
+  const std::set<std::string> fire{udp_messages[0].substr(udp_messages[0].find('{')),
+                                   tcp_messages[0].substr(tcp_messages[0].find("@cee")),
+                                   tcp_messages[2].substr(tcp_messages[2].find('{'))};
+
+  int udp = test::udp_socket("127.0.0.1");
+  ASSERT_GE(udp, 0);
+  for (const std::string& m : udp_messages)
+    EXPECT_TRUE(test::udp_send(udp, "127.0.0.1", socd.port_of("syslog-udp", "127.0.0.1"), m));
+  ::close(udp);
+  int tcp = test::tcp_connect("127.0.0.1", socd.port_of("syslog-tcp", "127.0.0.1"));
+  ASSERT_GE(tcp, 0);
+  for (const std::string& m : tcp_messages) EXPECT_TRUE(test::send_all(tcp, m + "\n"));
+  ::close(tcp);
+
+  for (const auto& [source, count] : {std::pair{udp_source, udp_messages.size()}, {tcp_source, tcp_messages.size()}}) {
+    const std::string events = series("socd_source_events_total", {{"source", source}});
+    EXPECT_EQ(socd.wait_metric_at_least(events, static_cast<double>(count), 20s), static_cast<double>(count))
+        << source << " (-1: no such series)";
+  }
+  test::Summary summary;
+  ASSERT_EQ(socd.stop(summary), "");
+  EXPECT_EQ(test::summary_number(summary, "events"), udp_messages.size() + tcp_messages.size());
+  EXPECT_EQ(test::summary_number(summary, "malformed"), 0);  // invalid JSON in a message is still a syslog line
+  auto alerts = test::list_alerts(dir.dir.file("store"), error);
+  ASSERT_TRUE(error.empty()) << error;
+  std::multiset<std::string> fired;
+  for (const auto& a : alerts) {
+    EXPECT_EQ(a.rule_id, kLoginRule) << a.message;
+    fired.insert(a.message);
+  }
+  EXPECT_EQ(fired, std::multiset<std::string>(fire.begin(), fire.end()));
 }
 
 }  // namespace
