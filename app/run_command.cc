@@ -148,7 +148,8 @@ Parsed parse_run_options(int argc, char** argv, RunOptions& o, std::optional<Run
       ("tls-ca", po::value(&o.tls_ca), "CA certificate(s) (PEM): when given, clients must present a certificate")
       ("metrics", po::value(&o.metrics), "serve Prometheus metrics on ADDR:PORT (path /metrics)")
       ("workers", po::value(&o.workers)->default_value(0), "matching threads (0: the number of cores)")
-      ("format", po::value(&o.format_name)->default_value("auto"), "input format: auto, json or syslog")
+      ("format", po::value(&o.format_name)->default_value("auto"),
+       "input format: auto, json or syslog (a syslog message that is a JSON object adds its fields)")
       ("max-line-bytes", po::value(&o.max_line)->default_value(4 << 20),
        "longer lines are counted as malformed and set aside")
       ("from-end", po::bool_switch(&o.from_end),

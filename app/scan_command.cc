@@ -287,7 +287,8 @@ int scan_main(int argc, char** argv) {
        "rule file, or directory searched recursively for *.yml/*.yaml (repeatable)")
       ("input,i", po::value(&inputs)->multitoken(), "input file(s); default: standard input ('-')")
       ("format,f", po::value(&format_name)->default_value("auto"),
-       "input format: auto (per line: '{' starts JSON, anything else is syslog/text), json, syslog")
+       "input format: auto (per line: '{' starts JSON, anything else is syslog/text), json, syslog; a syslog "
+       "message that is a JSON object (or '@cee: {...}') adds its fields")
       ("threads,t", po::value(&threads)->default_value(1), "worker threads matching in parallel")
       ("strict", po::bool_switch(&strict), "fail (exit 2) when any rule cannot be compiled")
       ("mappings", po::value(&mappings),
