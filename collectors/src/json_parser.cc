@@ -21,13 +21,13 @@ struct JsonEventParser::Impl {
   ParseFailure failure = ParseFailure::none;
   // Events that keep their paths (a syslog line's payload) get each value's dotted path, built here as the walk
   // goes; a path `taken` says belongs to the line's own fields is written under `prefix` instead.
-  bool keep_paths = false;
+  bool build_paths = false;
   bool (*taken)(std::string_view path) = nullptr;
   std::string_view prefix;
   std::string path, moved;  // scratch
 
   void emit(uint32_t node, std::string_view value, ValueType type) {
-    if (!keep_paths) {
+    if (!build_paths) {
       ev->add_at(node, value, type);
     } else if (taken && taken(path)) {
       moved.assign(prefix);
@@ -147,7 +147,7 @@ struct JsonEventParser::Impl {
       od::value child;
       if (auto e = field.value().get(child)) return e;
       const size_t parent_length = path.size();
-      if (keep_paths) {
+      if (build_paths) {
         if (parent_length) path.push_back('.');
         path.append(key);
       }
@@ -203,7 +203,7 @@ Status JsonEventParser::walk_json(std::string_view json, Event& ev, bool (*taken
   p.too_deep = false;
   p.too_many = false;
   p.fields = ev.value_count();  // what the line gave before the JSON counts toward max_fields too
-  p.keep_paths = ev.keeps_paths();
+  p.build_paths = ev.keeps_paths() || taken;
   p.taken = taken;
   p.prefix = prefix;
   p.path.clear();
