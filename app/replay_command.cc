@@ -1,5 +1,5 @@
 // socd replay: a captured stream through the whole pipeline of `socd run` (parse, match, correlate, store), as
-// fast as it goes or at the pace of its event times, with a report of what it cost: events/s, MB/s, latency from
+// fast as it goes, at the pace of its event times or at a fixed rate, with a report of what it cost: events/s, MB/s, latency from
 // read to stored, peak RSS, time per stage, the rules that matched most and the rules that took most time.
 //
 // Inputs: JSON-lines or syslog files (framed as `socd run --file` frames them) and pcap/pcapng captures of syslog
@@ -64,15 +64,79 @@ struct LatencyLog {
   }
 };
 
-// The pace: 0 as fast as it goes; otherwise event time runs `speed` times faster than wall time.
-bool parse_pace(const std::string& s, double& speed) {
-  if (s == "fast" || s == "max") {
-    speed = 0;
-    return true;
+// --pace N/s: a fixed rate, whatever the event times. Line (or message) k of the replay, counted over all its
+// inputs, is due at start + k/N. Each source wakes every kTick, or at a low rate when the next line falls due,
+// and takes the lines due by then as one batch: a line waits for the next tick, not for a batch to fill. When a
+// source comes for its lines more than two ticks after the oldest of them fell due (the pipeline pushed back,
+// or the thread was not scheduled), the batch is late: the schedule then moves on to one tick behind now, so the
+// lines owed follow at the rate instead of going in one burst (the replay takes that much longer).
+class RatePacer {
+public:
+  static constexpr std::chrono::milliseconds kTick{5};
+  explicit RatePacer(double per_second) : rate_(per_second) {}
+  // Waits until `wake` (the caller's next tick) and until a line is due, then takes up to `most` (> 0) of the
+  // lines due and sets `wake` a tick later. 0 once `stop` is set.
+  size_t take(size_t most, Clock::time_point& wake, const std::atomic<bool>& stop) {
+    for (;;) {
+      Clock::time_point until = wake;
+      {
+        std::lock_guard lk(mu_);
+        if (start_ != Clock::time_point{}) until = std::max(until, due(taken_));
+      }
+      for (auto now = Clock::now(); !stop && now < until; now = Clock::now())
+        std::this_thread::sleep_for(std::min<Clock::duration>(until - now, std::chrono::milliseconds(50)));
+      if (stop) return 0;
+      std::lock_guard lk(mu_);
+      auto now = Clock::now();
+      if (start_ == Clock::time_point{}) start_ = now;
+      Clock::duration behind = now - due(taken_);  // since the oldest line not taken fell due
+      if (behind < Clock::duration::zero()) continue;  // another source took the lines due
+      if (behind > 2 * kTick) {
+        ++late_;
+        start_ += behind - kTick;
+      }
+      auto elapsed = std::chrono::duration<double>(now - start_).count();
+      auto due_count = static_cast<uint64_t>(elapsed * rate_) + 1;  // lines 0 .. elapsed x rate
+      size_t n = static_cast<size_t>(std::min<uint64_t>(most, due_count > taken_ ? due_count - taken_ : 1));
+      taken_ += n;
+      wake = now + kTick;
+      return n;
+    }
   }
+  // Lines taken but not there (the input ended): they fall to the sources still reading.
+  void give_back(size_t n) {
+    std::lock_guard lk(mu_);
+    taken_ -= std::min<uint64_t>(n, taken_);
+  }
+  uint64_t late_batches() const {
+    std::lock_guard lk(mu_);
+    return late_;
+  }
+
+private:
+  Clock::time_point due(uint64_t k) const {
+    return start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(k / rate_));
+  }
+  const double rate_;
+  mutable std::mutex mu_;
+  Clock::time_point start_{};  // the due time of line 0, moved on by late batches
+  uint64_t taken_ = 0, late_ = 0;
+};
+
+// The pace: `speed` 0 as fast as it goes, otherwise event time runs `speed` times faster than wall time; or
+// `rate` > 0, a fixed number of lines a second ("N/s").
+bool parse_pace(const std::string& s, double& speed, double& rate) {
+  speed = rate = 0;
+  if (s == "fast" || s == "max") return true;
   if (s == "original") {
     speed = 1;
     return true;
+  }
+  if (s.size() > 2 && s.compare(s.size() - 2, 2, "/s") == 0) {
+    std::string n = s.substr(0, s.size() - 2);
+    char* end = nullptr;
+    rate = std::strtod(n.c_str(), &end);
+    return end && *end == '\0' && rate > 0 && std::isfinite(rate);
   }
   std::string n = s;
   if (!n.empty() && (n[0] == 'x' || n[0] == 'X')) n = n.substr(1);
@@ -85,9 +149,10 @@ bool parse_pace(const std::string& s, double& speed) {
 // One input file of the replay, read on its own thread and pushed into the pipeline as one source.
 class ReplaySource : public Source, public PulledInput {
 public:
-  ReplaySource(std::string path, bool capture, const ReplayOptions& o, double speed, InputFormat format,
-               std::shared_ptr<const StatefulRules> clock, LatencyLog& latencies)
-      : path_(std::move(path)), capture_(capture), options_(o), speed_(speed), format_(format),
+  // `pacer`: the fixed rate shared by every source of the replay (--pace N/s), or null.
+  ReplaySource(std::string path, bool capture, const ReplayOptions& o, double speed, RatePacer* pacer,
+               InputFormat format, std::shared_ptr<const StatefulRules> clock, LatencyLog& latencies)
+      : path_(std::move(path)), capture_(capture), options_(o), speed_(speed), pacer_(pacer), format_(format),
         clock_(std::move(clock)), latencies_(latencies) {}
   ~ReplaySource() override {
     stop();
@@ -113,7 +178,7 @@ public:
     return Status();
   }
   // Lines as fast as they go need no thread of their own: the workers read them (BatchSink::pull).
-  bool pulled() const { return !capture_ && speed_ <= 0; }
+  bool pulled() const { return !capture_ && speed_ <= 0 && !pacer_; }
   std::unique_ptr<SourceBatch> next(LineBatch& memory) override {
     if (stop_ || done_) return nullptr;
     auto b = fresh_batch();
@@ -188,15 +253,7 @@ private:
       b = fresh_batch();
       return ok;
     };
-    while (!stop_ && capture_reader_->next(m)) {
-      consumed_ = capture_reader_->file_position();
-      if (speed_ > 0 && first_time_ >= 0) {
-        auto due = wall_start_ + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>((m.time - first_time_) / speed_));
-        if (due > Clock::now() && !flush()) return;  // what is due goes before the wait
-      }
-      wait_for(m.time);
-      if (b->lines.lines.empty()) read_at = Clock::now();
+    auto add = [&] {
       uint32_t peer = 0;
       if (!m.peer.empty()) {
         if (b->lines.peers.empty() || b->lines.peers.back() != m.peer) b->lines.peers.push_back(m.peer);
@@ -210,13 +267,74 @@ private:
         b->lines.add(m.text, number, number, peer);
       }
       b->lines.bytes += m.text.size() + 1;
+    };
+    if (pacer_) {  // --pace N/s: the messages due, read when they fall due
+      Clock::time_point wake{};
+      for (bool more = true; more;) {
+        size_t due = pacer_->take(kBatchMessages, wake, stop_), got = 0;
+        if (due == 0) return;  // stopped
+        read_at = Clock::now();
+        while (got < due && (more = capture_reader_->next(m))) {
+          add();
+          ++got;
+        }
+        if (got < due) pacer_->give_back(due - got);
+        consumed_ = capture_reader_->file_position();
+        if (!flush()) return;
+      }
+    }
+    while (!pacer_ && !stop_ && capture_reader_->next(m)) {
+      consumed_ = capture_reader_->file_position();
+      if (speed_ > 0 && first_time_ >= 0) {
+        auto due = wall_start_ + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>((m.time - first_time_) / speed_));
+        if (due > Clock::now() && !flush()) return;  // what is due goes before the wait
+      }
+      wait_for(m.time);
+      if (b->lines.lines.empty()) read_at = Clock::now();
+      add();
       if ((b->lines.lines.size() >= kBatchMessages || b->lines.data.size() >= kBatchBytes) && !flush()) return;
     }
     consumed_ = size_;
     if (!capture_reader_->status().ok()) status_ = capture_reader_->status();
     flush();
   }
+  // --pace N/s: each batch of the reader is cut into the runs of lines due at each tick.
+  void run_lines_at_rate(BatchSink& sink) {
+    LineReader reader(fd_, 1 << 20, 4096, options_.max_line);
+    LineBatch all;
+    size_t at = 0;
+    uint64_t bytes_left = 0;  // of `all`, not yet in a batch
+    Clock::time_point wake{};
+    for (;;) {
+      if (at == all.lines.size()) {
+        if (!reader.next(all)) break;
+        at = 0;
+        bytes_left = all.bytes;
+        consumed_ += all.bytes;
+        if (all.lines.empty()) continue;
+      }
+      size_t due = pacer_->take(all.lines.size() - at, wake, stop_);
+      if (due == 0) return;  // stopped
+      auto part = fresh_batch();
+      uint64_t bytes = 0;
+      for (size_t end = at + due; at < end; ++at) {
+        const Line& l = all.lines[at];
+        if (l.oversized) part->lines.add_oversized(all.text(l), l.full_length, l.number, l.position);
+        else part->lines.add(all.text(l), l.number, l.position);
+        bytes += l.full_length + 1;
+      }
+      // The reader's batch counts its framing bytes (CRs, a last line without its newline): its last run takes
+      // what is left, so that the runs add up to the input's size.
+      part->lines.bytes = at == all.lines.size() ? bytes_left : std::min(bytes, bytes_left);
+      bytes_left -= part->lines.bytes;
+      part->lines.finish();
+      if (!push(sink, std::move(part), Clock::now())) return;
+    }
+    if (!reader.status().ok()) status_ = reader.status();
+  }
   void run_lines(BatchSink& sink) {
+    if (pacer_) return run_lines_at_rate(sink);
     // Paced: each batch is split where its events fall due (their times read by the rule set's mapping).
     LineReader reader(fd_, speed_ > 0 ? 64 << 10 : 1 << 20, speed_ > 0 ? 256 : 4096, options_.max_line);
     EventParser parser(format_);
@@ -268,6 +386,7 @@ private:
   bool capture_;
   const ReplayOptions& options_;
   double speed_;
+  RatePacer* pacer_;
   InputFormat format_;
   std::shared_ptr<const StatefulRules> clock_;
   LatencyLog& latencies_;
@@ -349,7 +468,10 @@ int replay_main(int argc, char** argv) {
        "format of the lines of files (auto, json or syslog); captures are read as syslog")
       ("pace", po::value(&o.pace)->default_value("fast"),
        "fast (as fast as it goes), original (the pace of the event times: capture times for captures, the "
-       "mapping's time fields for files), or xN / N (N times the original pace, e.g. x10, 0.5)")
+       "mapping's time fields for files), xN / N (N times the original pace, e.g. x10, 0.5), or N/s: a fixed rate "
+       "of N lines (messages of captures) a second over all inputs together, whatever the event times (e.g. "
+       "250000/s); the lines due go every 5 ms as one batch, and after a stall the rate goes on from then instead "
+       "of catching up in a burst (the report counts those late batches)")
       ("port", po::value(&o.port)->default_value(0), "captures: only packets to this destination port (0: all)")
       ("max-line-bytes", po::value(&o.max_line)->default_value(4 << 20),
        "longer lines are counted as malformed and set aside")
@@ -379,9 +501,10 @@ int replay_main(int argc, char** argv) {
     std::fprintf(stderr, "socd replay: unknown --format '%s' (use auto, json or syslog)\n", o.format_name.c_str());
     return kUsageError;
   }
-  double speed = 0;
-  if (!parse_pace(o.pace, speed)) {
-    std::fprintf(stderr, "socd replay: --pace '%s': use fast, original, or xN (N > 0, e.g. x10)\n", o.pace.c_str());
+  double speed = 0, rate = 0;
+  if (!parse_pace(o.pace, speed, rate)) {
+    std::fprintf(stderr, "socd replay: --pace '%s': use fast, original, xN (N > 0, e.g. x10) or N/s (lines a "
+                         "second, e.g. 250000/s)\n", o.pace.c_str());
     return kUsageError;
   }
   if (o.inputs.empty()) {
@@ -476,9 +599,11 @@ int replay_main(int argc, char** argv) {
     popts.stage_timing = true;
     popts.rule_timing = !o.no_rule_timing;
     LatencyLog latencies;
+    std::unique_ptr<RatePacer> pacer;
+    if (rate > 0) pacer = std::make_unique<RatePacer>(rate);
     std::vector<std::unique_ptr<ReplaySource>> sources;
     for (const auto& in : o.inputs)
-      sources.push_back(std::make_unique<ReplaySource>(in, looks_like_capture(in), o, speed, format,
+      sources.push_back(std::make_unique<ReplaySource>(in, looks_like_capture(in), o, speed, pacer.get(), format,
                                                        rules.stateful, latencies));
     // Layer-4 forwarding: the forwarder of socd run, on the replay store's outbox, started before the first alert.
     std::unique_ptr<Forwarder> forwarder;
@@ -627,6 +752,11 @@ int replay_main(int argc, char** argv) {
                  load[2], times.parse, per_event_us(times.parse), times.match, per_event_us(times.match),
                  times.alerts, per_event_us(times.alerts), times.stateful, per_event_us(times.stateful),
                  times.store, per_event_us(times.store));
+    const uint64_t late = pacer ? pacer->late_batches() : 0;
+    if (pacer)
+      std::fprintf(stderr, "replay: fixed rate asked=%.1f lines/s achieved=%.1f events/s late_batches=%llu (each "
+                           "moved the schedule on rather than catch up in a burst)\n",
+                   rate, eps, static_cast<unsigned long long>(late));
     if (forwarder)
       std::fprintf(stderr, "replay: forwarding sinks=%zu acknowledged=%llu failed_attempts=%llu dead_lettered=%llu "
                            "all_delivered=%s seconds=%.3f alerts_per_s=%.1f\n",
@@ -660,6 +790,8 @@ int replay_main(int argc, char** argv) {
       j += "\"inputs\":[";
       for (size_t i = 0; i < o.inputs.size(); ++i) j += (i ? "," : "") + json_string(o.inputs[i]);
       j += "],\"pace\":" + json_string(o.pace) + ",";
+      num("rate_per_s", rate);  // --pace N/s, else 0
+      num("late_batches", late);
       num("workers", o.workers);
       num("rules", rules.loaded);
       num("rules_skipped", rules.skipped);
