@@ -54,13 +54,16 @@ struct ReplayOptions {
 };
 
 // Batches are read, stamped with the time they were read, and their read-to-stored latency recorded once the
-// pipeline's writer has stored them.
+// pipeline's writer has stored them. The time the last of them was stored ends the replay's run time.
 struct LatencyLog {
   std::mutex mu;
   std::vector<double> seconds;
-  void add(double s) {
+  Clock::time_point last_stored{};
+  void add(Clock::time_point read_at) {
+    auto now = Clock::now();
     std::lock_guard lk(mu);
-    seconds.push_back(s);
+    seconds.push_back(std::chrono::duration<double>(now - read_at).count());
+    last_stored = std::max(last_stored, now);
   }
 };
 
@@ -215,7 +218,7 @@ private:
     counters_.bytes += b.lines.bytes;
     counters_.lines += b.lines.lines.size();
     LatencyLog* log = &latencies_;
-    b.on_stored = [log, read_at] { log->add(std::chrono::duration<double>(Clock::now() - read_at).count()); };
+    b.on_stored = [log, read_at] { log->add(read_at); };
   }
   // Pushes `b` (finished) with its read time; false when the pipeline refuses it (stopping).
   bool push(BatchSink& sink, std::unique_ptr<SourceBatch> b, Clock::time_point read_at) {
@@ -663,7 +666,14 @@ int replay_main(int argc, char** argv) {
     }
     for (auto& s : sources) s->stop();
     pipeline.drain();
-    double seconds = std::chrono::duration<double>(Clock::now() - started_at).count();
+    // The replay ends when its last batch is stored, not when this loop, polling more slowly behind a progress
+    // bar, saw it end: the figures must not depend on whether stderr is a terminal.
+    Clock::time_point ended_at = Clock::now();
+    {
+      std::lock_guard lk(latencies.mu);
+      if (latencies.last_stored != Clock::time_point{}) ended_at = latencies.last_stored;
+    }
+    double seconds = std::chrono::duration<double>(ended_at - started_at).count();
     if (bar) std::fputs("\r\033[K", stderr);
     // Forwarding: until the outbox is empty for every sink; its rate from the start of the replay.
     uint64_t fwd_acknowledged = 0, fwd_failed = 0, fwd_dead = 0;
