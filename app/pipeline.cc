@@ -56,7 +56,7 @@ struct WorkerState {
   // Events seen by this worker, for sampling one in kSampleEvery whatever the size of the batches, and the
   // sampled time per stage so far (the proportions a batch without a sampled event is shared out in).
   uint64_t seen = 0;
-  uint64_t sampled_parse = 0, sampled_match = 0, sampled_alerts = 0;
+  uint64_t sampled_parse = 0, sampled_match = 0, sampled_evaluate = 0, sampled_alerts = 0;
   uint64_t regex_limit_hits = 0;  // the matcher's count of regex give-ups as of the last event
   WorkerState(InputFormat f, const ParseLimits& limits) : parser(f, limits) {}
 };
@@ -265,8 +265,8 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
   const Line* last_parsed = nullptr;  // the batch's last line, once it parsed
   using Clock = std::chrono::steady_clock;
   const bool timing = options_.stage_timing, rule_timing = options_.rule_timing;
-  Clock::time_point batch_start = timing ? Clock::now() : Clock::time_point(), t_parsed, t_matched;
-  uint64_t sampled_parse = 0, sampled_match = 0, sampled_alerts = 0;
+  Clock::time_point batch_start = timing ? Clock::now() : Clock::time_point(), t_parsed, t_prefiltered, t_matched;
+  uint64_t sampled_parse = 0, sampled_match = 0, sampled_evaluate = 0, sampled_alerts = 0;
   bool sample = false;  // this event is timed (one in kSampleEvery of the worker's events)
   auto end_sample = [&] {  // the sampled event's alert building ends here
     if (!sample) return;
@@ -327,7 +327,10 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
     ++job.events;
     last_parsed = &l;
     ws.matched.clear();
-    if (sample && rule_timing) ws.matcher->match_timed(ev, ws.matched, ws.rule_costs);
+    // A sampled event's match splits where the prefilter ends and the candidates' evaluation begins.
+    if (sample && rule_timing)
+      ws.matcher->match_timed(ev, ws.matched, ws.rule_costs, timing ? &t_prefiltered : nullptr);
+    else if (sample) ws.matcher->match_split(ev, ws.matched, t_prefiltered);
     else ws.matcher->match(ev, ws.matched);
     if (uint64_t gave_up = ws.matcher->regex_limit_hits(); gave_up != ws.regex_limit_hits) {
       job.regex_match += gave_up - ws.regex_limit_hits;
@@ -335,7 +338,10 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
     }
     if (sample) {
       t_matched = Clock::now();
-      sampled_match += std::chrono::duration_cast<std::chrono::nanoseconds>(t_matched - t_parsed).count();
+      if (timing) {
+        sampled_match += std::chrono::duration_cast<std::chrono::nanoseconds>(t_prefiltered - t_parsed).count();
+        sampled_evaluate += std::chrono::duration_cast<std::chrono::nanoseconds>(t_matched - t_prefiltered).count();
+      }
     }
     AlertAnnotator& annotator = *ws.annotator;
     if (annotator.active()) annotator.start(ev, sb.origin, sender);
@@ -426,22 +432,25 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
   end_sample();
   if (timing) {  // the batch's time shared out in the proportions of its sampled events
     uint64_t total = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - batch_start).count();
-    if (sampled_parse + sampled_match + sampled_alerts == 0) {  // none sampled: the worker's proportions so far
+    if (sampled_parse + sampled_match + sampled_evaluate + sampled_alerts == 0) {  // the worker's proportions so far
       sampled_parse = ws.sampled_parse;
       sampled_match = ws.sampled_match;
+      sampled_evaluate = ws.sampled_evaluate;
       sampled_alerts = ws.sampled_alerts;
     } else {
       ws.sampled_parse += sampled_parse;
       ws.sampled_match += sampled_match;
+      ws.sampled_evaluate += sampled_evaluate;
       ws.sampled_alerts += sampled_alerts;
     }
-    uint64_t sampled = sampled_parse + sampled_match + sampled_alerts;
+    uint64_t sampled = sampled_parse + sampled_match + sampled_evaluate + sampled_alerts;
     if (sampled == 0) {
       parse_nanos_ += total;
     } else {
       double f = static_cast<double>(total) / sampled;
       parse_nanos_ += static_cast<uint64_t>(sampled_parse * f);
       match_nanos_ += static_cast<uint64_t>(sampled_match * f);
+      evaluate_nanos_ += static_cast<uint64_t>(sampled_evaluate * f);
       alerts_nanos_ += static_cast<uint64_t>(sampled_alerts * f);
     }
   }
@@ -655,8 +664,8 @@ bool Pipeline::SourceSink::push(std::unique_ptr<SourceBatch> batch, bool may_blo
 }
 
 StageTimes Pipeline::stage_times() const {
-  return {parse_nanos_.load() / 1e9, match_nanos_.load() / 1e9, alerts_nanos_.load() / 1e9,
-          stateful_nanos_.load() / 1e9, store_nanos_.load() / 1e9};
+  return {parse_nanos_.load() / 1e9, match_nanos_.load() / 1e9, evaluate_nanos_.load() / 1e9,
+          alerts_nanos_.load() / 1e9, stateful_nanos_.load() / 1e9, store_nanos_.load() / 1e9};
 }
 
 StageCounters Pipeline::stage_counters() const { return stage_ ? stage_->counters() : StageCounters{}; }

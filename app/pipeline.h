@@ -34,8 +34,8 @@ struct PipelineOptions {
   InputFormat format = InputFormat::Auto;
   // Time per stage (stage_times()): each worker times its whole batch and, on one event in 32 of those it
   // processes (counted across batches, so small batches are not sampled more), how that event's time splits
-  // into parse, match and alert building; the batch time is shared out in those proportions (a batch without a
-  // sampled event, in the worker's proportions so far).
+  // into parse, match (the prefilter), evaluation of the candidate rules and alert building; the batch time is
+  // shared out in those proportions (a batch without a sampled event, in the worker's proportions so far).
   bool stage_timing = false;
   // Time per rule (rule_times()): on the same sampled events (one in 32), each rule evaluated is timed
   // (Matcher::match_timed). Off, the hot path is unchanged.
@@ -60,8 +60,10 @@ struct RuleTime {
 
 // Cumulative seconds per stage, summed over threads (see PipelineOptions::stage_timing; stateful and store are
 // always measured, per write).
+// match: the prefilter (the Hyperscan scans picking the candidate rules); evaluate: the candidates' conditions
+// (and the rules without a prefilter), regular expressions included; alerts: rendering and enrichment.
 struct StageTimes {
-  double parse = 0, match = 0, alerts = 0, stateful = 0, store = 0;
+  double parse = 0, match = 0, evaluate = 0, alerts = 0, stateful = 0, store = 0;
 };
 
 // Per-source counters of what the pipeline did with a source's lines.
@@ -208,7 +210,7 @@ private:
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> alerts_stored_{0}, batches_stored_{0}, store_nanos_{0}, store_writes_{0};
   std::atomic<uint64_t> idle_nanos_{0}, blocked_nanos_{0};
-  std::atomic<uint64_t> parse_nanos_{0}, match_nanos_{0}, alerts_nanos_{0}, stateful_nanos_{0};
+  std::atomic<uint64_t> parse_nanos_{0}, match_nanos_{0}, evaluate_nanos_{0}, alerts_nanos_{0}, stateful_nanos_{0};
   std::atomic<bool> failed_{false};
 
   mutable std::mutex stats_mu_;

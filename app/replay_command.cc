@@ -1,6 +1,7 @@
 // socd replay: a captured stream through the whole pipeline of `socd run` (parse, match, correlate, store), as
-// fast as it goes, at the pace of its event times or at a fixed rate, with a report of what it cost: events/s, MB/s, latency from
-// read to stored, peak RSS, time per stage, the rules that matched most and the rules that took most time.
+// fast as it goes, at the pace of its event times or at a fixed rate, with a report of what it cost: events/s,
+// MB/s, latency from read to stored, peak RSS, time per stage (parse, match, evaluate, alerts, stateful, store),
+// the rules that matched most and the rules that took most time.
 //
 // Inputs: JSON-lines or syslog files (framed as `socd run --file` frames them) and pcap/pcapng captures of syslog
 // traffic (replay_capture.h). The store is a fresh temporary directory, removed at the end, unless --data-dir
@@ -753,15 +754,15 @@ int replay_main(int argc, char** argv) {
                  "max_ms=%.2f\n"
                  "replay: peak_rss_mib=%.1f load_average=%.2f,%.2f,%.2f\n"
                  "replay: stage seconds (all threads; us/event): parse=%.3f (%.2f) match=%.3f (%.2f) "
-                 "alerts=%.3f (%.2f) stateful=%.3f (%.2f) store=%.3f (%.2f)\n",
+                 "evaluate=%.3f (%.2f) alerts=%.3f (%.2f) stateful=%.3f (%.2f) store=%.3f (%.2f)\n",
                  o.inputs.size(), o.pace.c_str(), o.workers, rules.loaded, rules.skipped, rules.load_seconds,
                  static_cast<unsigned long long>(events), static_cast<unsigned long long>(lines),
                  static_cast<unsigned long long>(malformed), static_cast<unsigned long long>(bytes),
                  static_cast<unsigned long long>(pipeline.alerts_stored()), seconds, eps, mbps, lat.size(),
                  pct(0.50), pct(0.95), pct(0.99), lat.empty() ? 0.0 : lat.back() * 1000, rss, load[0], load[1],
                  load[2], times.parse, per_event_us(times.parse), times.match, per_event_us(times.match),
-                 times.alerts, per_event_us(times.alerts), times.stateful, per_event_us(times.stateful),
-                 times.store, per_event_us(times.store));
+                 times.evaluate, per_event_us(times.evaluate), times.alerts, per_event_us(times.alerts),
+                 times.stateful, per_event_us(times.stateful), times.store, per_event_us(times.store));
     const uint64_t late = pacer ? pacer->late_batches() : 0;
     if (pacer)
       std::fprintf(stderr, "replay: fixed rate asked=%.1f lines/s achieved=%.1f events/s late_batches=%llu (each "
@@ -831,6 +832,7 @@ int replay_main(int argc, char** argv) {
       j += "],\"stage_seconds\":{";
       num("parse", times.parse);
       num("match", times.match);
+      num("evaluate", times.evaluate);
       num("alerts", times.alerts);
       num("stateful", times.stateful);
       num("store", times.store, true);

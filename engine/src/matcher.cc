@@ -220,10 +220,11 @@ uint64_t Matcher::regex_limit_hits() const { return state_->regex_limit_hits; }
 
 namespace {
 
-// The body of match() and match_timed(): without kTimed it compiles to the plain hot path.
-template <bool kTimed>
-void match_event(const RuleSet::Impl& impl, Matcher::State& st, const Event& event,
-                 std::vector<uint32_t>& matched, Matcher::RuleCosts* costs) {
+// The body of match(), match_split() and match_timed(): without kSplit and kTimed it compiles to the plain hot
+// path.
+template <bool kSplit, bool kTimed>
+void match_event(const RuleSet::Impl& impl, Matcher::State& st, const Event& event, std::vector<uint32_t>& matched,
+                 Matcher::RuleCosts* costs, std::chrono::steady_clock::time_point* prefiltered) {
   if (++st.generation == 0) {
     std::fill(st.candidate_stamp.begin(), st.candidate_stamp.end(), 0);
     std::fill(st.source_stamp.begin(), st.source_stamp.end(), 0);
@@ -243,7 +244,10 @@ void match_event(const RuleSet::Impl& impl, Matcher::State& st, const Event& eve
   const auto& un = impl.unconditional;
   size_t i = 0, j = 0;
   [[maybe_unused]] std::chrono::steady_clock::time_point before;
-  if constexpr (kTimed) before = std::chrono::steady_clock::now();
+  if constexpr (kSplit || kTimed) {  // the prefilter ends here
+    before = std::chrono::steady_clock::now();
+    if (prefiltered) *prefiltered = before;
+  }
   while (i < st.candidates.size() || j < un.size()) {
     uint32_t r;
     if (j >= un.size() || (i < st.candidates.size() && st.candidates[i] < un[j])) r = st.candidates[i++];
@@ -263,13 +267,19 @@ void match_event(const RuleSet::Impl& impl, Matcher::State& st, const Event& eve
 }  // namespace
 
 void Matcher::match(const Event& event, std::vector<uint32_t>& matched) {
-  match_event<false>(rules_->impl(), *state_, event, matched, nullptr);
+  match_event<false, false>(rules_->impl(), *state_, event, matched, nullptr, nullptr);
 }
 
-void Matcher::match_timed(const Event& event, std::vector<uint32_t>& matched, RuleCosts& costs) {
+void Matcher::match_split(const Event& event, std::vector<uint32_t>& matched,
+                          std::chrono::steady_clock::time_point& prefiltered) {
+  match_event<true, false>(rules_->impl(), *state_, event, matched, nullptr, &prefiltered);
+}
+
+void Matcher::match_timed(const Event& event, std::vector<uint32_t>& matched, RuleCosts& costs,
+                          std::chrono::steady_clock::time_point* prefiltered) {
   costs.nanos.resize(rules_->size());
   costs.evaluations.resize(rules_->size());
-  match_event<true>(rules_->impl(), *state_, event, matched, &costs);
+  match_event<false, true>(rules_->impl(), *state_, event, matched, &costs, prefiltered);
 }
 
 }  // namespace socd

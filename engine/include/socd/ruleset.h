@@ -5,6 +5,7 @@
 // rules that need no positive hit) are evaluated in full. The RuleSet is shared by all workers through
 // std::shared_ptr<const RuleSet>; each worker owns a Matcher (its Hyperscan scratch and PCRE2 match data).
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -92,6 +93,11 @@ public:
   // Appends to `matched` the indexes of the rules that fire on `event`, ascending. `event` must have been filled
   // with this rule set's PathIndex.
   void match(const Event& event, std::vector<uint32_t>& matched);
+  // As match(), and sets `prefiltered` to the steady-clock time at which the prefilter (the Hyperscan scans that
+  // pick the candidate rules) ended and the evaluation of the rules' conditions began: one clock read, for the
+  // sampled events of the pipeline's time per stage.
+  void match_split(const Event& event, std::vector<uint32_t>& matched,
+                   std::chrono::steady_clock::time_point& prefiltered);
   // As match(), and for each rule evaluated on `event` (a candidate of the prefilter, or a rule without
   // one) adds the steady-clock nanoseconds its evaluation took (its condition, with any regular expression
   // confirming it) to costs.nanos[rule] and 1 to costs.evaluations[rule] (both sized here to the rule
@@ -99,7 +105,9 @@ public:
   struct RuleCosts {
     std::vector<uint64_t> nanos, evaluations;
   };
-  void match_timed(const Event& event, std::vector<uint32_t>& matched, RuleCosts& costs);
+  // With `prefiltered`, sets it as match_split() does (the clock read that starts the first rule's time).
+  void match_timed(const Event& event, std::vector<uint32_t>& matched, RuleCosts& costs,
+                   std::chrono::steady_clock::time_point* prefiltered = nullptr);
   // Regex evaluations that gave up at CompileOptions::regex_match_limit (the value counted as not matching),
   // since this matcher was made.
   uint64_t regex_limit_hits() const;
