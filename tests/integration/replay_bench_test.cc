@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -94,8 +96,9 @@ TEST(Bench, PrintsEveryRowOnAFixtureCorpus) {
   ASSERT_TRUE(r.exited_with(0)) << r.describe() << "\n" << last_lines(r.err, 30) << "\n" << r.out;
   for (const char* figure :
        {"socd scan, 1 thread", "bare simdjson On-Demand parse", "bare Hyperscan scan", "socd replay (parse, match",
-        "1 worker:", "2 workers:", "rules loaded of 2 SigmaHQ rule files", "of 5 SigmaHQ rule files",
-        "of all 19 SigmaHQ rule files", "alert-store writes", "cold cache", "warm cache", "layer-4 forwarding"})
+        "1 worker:", "2 workers:", "paced at half the 2-worker events/s", "rules loaded of 2 SigmaHQ rule files",
+        "of 5 SigmaHQ rule files", "of all 19 SigmaHQ rule files", "alert-store writes", "cold cache", "warm cache",
+        "layer-4 forwarding"})
     EXPECT_NE(r.out.find(figure), std::string::npos) << figure << " missing from:\n" << r.out;
   EXPECT_NE(r.out.find("input: windows-events.jsonl x 2, 80 events"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("failed ("), std::string::npos) << r.out;
@@ -109,10 +112,23 @@ TEST(Bench, PrintsEveryRowOnAFixtureCorpus) {
     EXPECT_TRUE(bool(row["available"])) << keys.back();
   }
   EXPECT_EQ(keys, (std::vector<std::string>{"scan", "bare_parse", "bare_hs", "replay_1_worker", "replay_2_workers",
-                                            "curve_2", "curve_5", "curve_all", "store_writes", "compile_cold",
-                                            "compile_warm", "forwarding"}));
+                                            "replay_2_workers_half_rate", "curve_2", "curve_5", "curve_all",
+                                            "store_writes", "compile_cold", "compile_warm", "forwarding"}));
+  double max_2_workers = 0;
   for (simdjson::dom::element row : simdjson::dom::array(doc["rows"])) {
     std::string_view key = row["key"];
+    if (key == "replay_2_workers") max_2_workers = double(row["figures"]["events_per_s"]);
+    if (key == "replay_2_workers_half_rate") {
+      // Paced at half the maximum of the row before it, from the same run; the latency percentiles in order.
+      simdjson::dom::element f = row["figures"];
+      EXPECT_NEAR(double(f["asked_per_s"]), std::max(1.0, std::round(max_2_workers / 2)), 0.5) << key;
+      EXPECT_GT(double(f["latency_p50_ms"]), 0) << key;
+      EXPECT_LE(double(f["latency_p50_ms"]), double(f["latency_p99_ms"])) << key;
+      EXPECT_GE(double(f["late_batches"]), 0) << key;
+      // At most the rate asked (none of it is sent ahead of time); 80 events over a fraction of a second: the
+      // start and end of the run weigh too much to ask for more than that.
+      EXPECT_LE(double(f["events_per_s"]), double(f["asked_per_s"]) * 1.05) << key;
+    }
     if (key == "forwarding") {
       EXPECT_EQ(double(row["figures"]["alerts_per_s"]), 1234.5);
       EXPECT_EQ(double(row["peak_rss_mib"]), 42);
