@@ -1,7 +1,7 @@
-// socd replay of a pcap capture: the capture, written here with libpcap, carries syslog messages over UDP
-// (IPv4 and IPv6) and over two TCP streams (LF framing and octet counting) split across segments at awkward
-// places, one segment out of order and one retransmitted. Replayed, it must raise the same alerts as the same
-// lines given to `socd scan --format syslog`.
+// socd replay of a pcap or pcapng capture: the capture, written here (pcap with libpcap; pcapng block by block,
+// libpcap having no pcapng writer), carries syslog messages over UDP (IPv4 and IPv6) and over two TCP streams
+// (LF framing and octet counting) split across segments at awkward places, one segment out of order and one
+// retransmitted. Replayed, it must raise the same alerts as the same lines given to `socd scan --format syslog`.
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 
@@ -114,6 +114,46 @@ bool write_capture(const std::string& path, const std::vector<Packet>& packets) 
   return true;
 }
 
+// The same packets as a pcapng file: a section header block, one interface description block (Ethernet,
+// microsecond timestamps: the default resolution) and an enhanced packet block per packet, little-endian.
+bool write_pcapng(const std::string& path, const std::vector<Packet>& packets) {
+  auto le32 = [](std::string& b, uint32_t v) {
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  auto block = [&](uint32_t type, const std::string& body) {
+    std::string padded = body;
+    padded.append((4 - padded.size() % 4) % 4, '\0');
+    std::string b;
+    le32(b, type);
+    le32(b, static_cast<uint32_t>(12 + padded.size()));
+    b += padded;
+    le32(b, static_cast<uint32_t>(12 + padded.size()));
+    return b;
+  };
+  std::string file, body;
+  le32(body, 0x1a2b3c4d);  // byte-order magic
+  le32(body, 1);           // version 1.0 (major, minor: 16 bits each)
+  le32(body, 0xffffffff);  // section length unknown (-1, 64 bits)
+  le32(body, 0xffffffff);
+  file += block(0x0a0d0d0a, body);
+  body.clear();
+  le32(body, 1);      // link type Ethernet, 16 reserved bits
+  le32(body, 65535);  // snap length
+  file += block(0x00000001, body);
+  for (const Packet& p : packets) {
+    body.clear();
+    auto micros = static_cast<uint64_t>(p.time * 1e6 + 0.5);
+    le32(body, 0);  // interface 0
+    le32(body, static_cast<uint32_t>(micros >> 32));
+    le32(body, static_cast<uint32_t>(micros & 0xffffffff));
+    le32(body, static_cast<uint32_t>(p.bytes.size()));  // captured
+    le32(body, static_cast<uint32_t>(p.bytes.size()));  // on the wire
+    body += p.bytes;
+    file += block(0x00000006, body);
+  }
+  return write_file(path, file);
+}
+
 // The capture of kMessages: 0-1 over UDP/IPv4, 2 over UDP/IPv6, 3-5 on a TCP stream with LF framing, 6-8 on a
 // TCP stream with octet counting; `t0` the first packet's time, `step` seconds between packets.
 std::vector<Packet> capture_packets(double t0, double step) {
@@ -219,6 +259,54 @@ TEST(ReplayCapture, CaptureReplaysToTheAlertsOfTheSameLinesScanned) {
   EXPECT_EQ(json_value(json, "other"), "1") << json;  // the ARP frame
   EXPECT_EQ(json_value(json, "framing_errors"), "0") << json;
   EXPECT_NE(replay.err.find("replay: latency read->stored"), std::string::npos) << replay.err;
+}
+
+// The alerts of kMessages as lines given to `socd scan --format syslog`.
+std::vector<std::string> scanned_alerts(const TempDir& dir) {
+  const std::string lines = dir.file("syslog.log");
+  std::string text;
+  for (const auto& m : kMessages) text += m + "\n";
+  EXPECT_TRUE(write_file(lines, text));
+  ProcessResult scan = run_socd({"scan", "--rules", "rules/linux", "--format", "syslog", "--cache-dir", "none",
+                                 "--input", lines});
+  EXPECT_TRUE(scan.exited_with(0)) << scan.describe() << "\n" << scan.err;
+  return alert_keys(scan.out);
+}
+
+TEST(ReplayCapture, PcapngCaptureReplaysToTheAlertsOfTheSameLinesScanned) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const std::string capture = dir.file("syslog.pcapng");
+  ASSERT_TRUE(write_pcapng(capture, capture_packets(1765349746.0, 0.001)));
+  const std::vector<std::string> expected = scanned_alerts(dir);
+  ASSERT_GE(expected.size(), 7u);
+
+  // As fast as it goes, then at a fixed rate: 20 messages a second (one batch each), so the nine take 0.4 s.
+  for (const char* pace : {"fast", "20/s"}) {
+    SCOPED_TRACE(pace);
+    const std::string store = dir.file(std::string("store-") + (pace[0] == 'f' ? "fast" : "rate"));
+    const std::string report = store + ".json";
+    ProcessResult replay = run_socd({"replay", "--rules", "rules/linux", "--cache-dir", "none", "--data-dir", store,
+                                     "--workers", "2", "--pace", pace, "--json", report, capture});
+    ASSERT_TRUE(replay.exited_with(0)) << replay.describe() << "\n" << replay.err;
+    ProcessResult listed = run_socd({"alerts", "list", "--data-dir", store, "--json"});
+    ASSERT_TRUE(listed.exited_with(0)) << listed.describe() << "\n" << listed.err;
+    EXPECT_EQ(alert_keys(listed.out), expected) << listed.out;
+
+    std::string json = read_file(report);
+    EXPECT_EQ(json_value(json, "events"), std::to_string(kMessages.size())) << json;
+    EXPECT_EQ(json_value(json, "packets"), std::to_string(capture_packets(0, 0).size())) << json;
+    EXPECT_EQ(json_value(json, "tcp_streams"), "2") << json;
+    EXPECT_EQ(json_value(json, "other"), "1") << json;  // the ARP frame
+    EXPECT_EQ(json_value(json, "framing_errors"), "0") << json;
+    if (pace[0] != 'f') {
+      EXPECT_EQ(json_value(json, "rate_per_s"), "20") << json;
+      const double seconds = std::stod("0" + json_value(json, "seconds"));
+      EXPECT_GE(seconds, (kMessages.size() - 1) / 20.0) << json;  // the last message is due 8/20 s after the first
+      EXPECT_LT(seconds, 5.0) << json;
+      EXPECT_NE(replay.err.find("replay: fixed rate asked=20.0 lines/s"), std::string::npos) << replay.err;
+    }
+  }
 }
 
 TEST(ReplayCapture, OriginalPaceFollowsTheCaptureTimes) {
