@@ -2,6 +2,8 @@
 // operation of ValueTest must behave as documented.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "socd/event_parser.h"
 #include "socd/ruleset.h"
 
@@ -92,6 +94,43 @@ TEST_F(MatcherTest, StringOperationsAreCaseInsensitiveByDefault) {
             (V{"eq", "contains", "starts", "ends"}));
   EXPECT_EQ(fire(R"({"Image":"c:\\windows\\CMD.EXE"})"), (V{"eq", "ends", "cased"}));
   EXPECT_EQ(fire(R"({"Image":"c:\\windows\\cmd.exe.bak","CommandLine":"xpowershell"})"), V{});
+}
+
+// The stage timing's split of a sampled event: the same rules fire as with match(), and the moment the prefilter
+// ended lies within the call (match_timed sets it too when asked).
+TEST_F(MatcherTest, MatchSplitAndMatchTimedTellWhereThePrefilterEnded) {
+  compile({rule("contains", {{fc("CommandLine", {vt(Op::Contains, "-enc")})}}),
+           rule("regex", {{fc("CommandLine", {vt(Op::Regex, "^power[a-z]+ ")})}}),
+           rule("other", {{fc("Image", {vt(Op::EndsWith, "\\notepad.exe")})}})});
+  const std::string line = R"({"Image":"c:\\windows\\cmd.exe","CommandLine":"powershell -ENC abc"})";
+  const V expected = fire(line);  // (leaves the line parsed in event_)
+  ASSERT_EQ(expected, (V{"contains", "regex"}));
+  using Clock = std::chrono::steady_clock;
+  auto ids = [&](const std::vector<uint32_t>& m) {
+    V out;
+    for (uint32_t r : m) out.push_back(set_->rule(r).id);
+    return out;
+  };
+  std::vector<uint32_t> m;
+  Clock::time_point prefiltered{};
+  const Clock::time_point before = Clock::now();
+  matcher_->match_split(*event_, m, prefiltered);
+  const Clock::time_point after = Clock::now();
+  EXPECT_EQ(ids(m), expected);
+  EXPECT_GE(prefiltered, before);
+  EXPECT_LE(prefiltered, after);
+
+  m.clear();
+  Matcher::RuleCosts costs;
+  Clock::time_point timed_prefiltered{};
+  const Clock::time_point timed_before = Clock::now();
+  matcher_->match_timed(*event_, m, costs, &timed_prefiltered);
+  EXPECT_EQ(ids(m), expected);
+  EXPECT_GE(timed_prefiltered, timed_before);
+  EXPECT_LE(timed_prefiltered, Clock::now());
+  uint64_t evaluated = 0;
+  for (uint64_t e : costs.evaluations) evaluated += e;
+  EXPECT_GE(evaluated, 2u);  // at least the two candidates that fire
 }
 
 TEST_F(MatcherTest, GlobWildcardsAndEscapes) {
