@@ -60,7 +60,8 @@ void PipelineCollector::append_limit_metrics(std::vector<MetricFamily>& out) con
                      "Limits hit, per source: line_bytes (lines/frames over the size limit), json_depth, "
                      "event_fields, regex_match (a regex gave up on a value), connections (refused at the "
                      "listener's limit), idle_timeout and slow_sender (connections closed), rate (lines over the "
-                     "source's rate: waited for, or dropped by UDP).",
+                     "source's rate: waited for, or dropped by UDP), invalid_utf8 (text lines kept, whose bytes are not all "
+                     "UTF-8: each stray byte is U+FFFD in their alerts).",
                      MetricType::Counter);
   auto dead = family("socd_source_dead_letters_total",
                      "Lines of each source set aside in the store's dead letters (malformed or over a limit).",
@@ -70,7 +71,8 @@ void PipelineCollector::append_limit_metrics(std::vector<MetricFamily>& out) con
              {"line_bytes", s.counters->oversized.load()}, {"json_depth", s.json_depth.load()},
              {"event_fields", s.event_fields.load()}, {"regex_match", s.regex_match.load()},
              {"connections", s.counters->refused.load()}, {"idle_timeout", s.counters->idle_closed.load()},
-             {"slow_sender", s.counters->slow_closed.load()}, {"rate", s.rate_limited.load()}})
+             {"slow_sender", s.counters->slow_closed.load()}, {"rate", s.rate_limited.load()},
+             {"invalid_utf8", s.invalid_utf8.load()}})
       add(hits, static_cast<double>(n), {{"limit", limit}, {"source", s.name}});
     add(dead, static_cast<double>(s.dead_letters.load()), {{"source", s.name}});
   }

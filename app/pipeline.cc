@@ -1,5 +1,7 @@
 #include "pipeline.h"
 
+#include <simdjson.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +36,7 @@ struct Pipeline::Job {
   std::vector<std::tuple<uint32_t, uint64_t, uint64_t>> rule_costs;  // (rule, nanos, evaluations), rule_timing
   uint64_t events = 0, malformed = 0;
   uint64_t json_depth = 0, event_fields = 0, regex_match = 0;  // limits hit
+  uint64_t invalid_utf8 = 0;  // text lines kept with bytes that are not UTF-8
   std::vector<InputDeadLetter> dead;  // lines set aside, for the writer to store
   // When the source had read the batch (before any wait for room in the window): its latency runs from there to
   // the return of the store write that holds its alerts and checkpoint.
@@ -88,6 +91,10 @@ uint32_t Pipeline::add_source(const Source& source) {
 BatchSink& Pipeline::sink(uint32_t index) { return sinks_.at(index); }
 
 void Pipeline::rename_source(uint32_t index, std::string name) { sources_.at(index).name = std::move(name); }
+
+std::string Pipeline::source_name(uint32_t index) const {
+  return index < sources_.size() ? sources_[index].name : unregistered_.name;
+}
 
 void Pipeline::start() {
   if (stage_) stage_->restore();
@@ -315,6 +322,12 @@ void Pipeline::process(Job& job, Rules& rules, WorkerState& ws) {
       continue;
     }
     ev.line = l.number;
+    // A JSON line is valid UTF-8 once parsed (simdjson checks); a text line (syslog, access log) is kept whatever
+    // its bytes -- legacy encodings are common in syslog -- but counted, its alerts showing each stray byte as
+    // U+FFFD.
+    if (std::string_view text = lb.text(l); (text.empty() || text.front() != '{') &&
+                                            !simdjson::validate_utf8(text.data(), text.size()))
+      ++job.invalid_utf8;
     std::string_view sender;
     if (l.peer) {  // the sender of a network message, as rsyslog names it
       std::string_view peer = lb.peer(l);
@@ -543,13 +556,14 @@ void Pipeline::write() {
           c.second += evaluations;
         }
         latencies_.push_back(std::chrono::duration<double>(t1 - j->pushed).count());
-        SourceTally& t = sources_[j->batch->source];
+        SourceTally& t = j->batch->source < sources_.size() ? sources_[j->batch->source] : unregistered_;
         t.events += j->events;
         t.malformed += j->malformed;
         t.alerts += j->alerts.size();
         t.json_depth += j->json_depth;
         t.event_fields += j->event_fields;
         t.regex_match += j->regex_match;
+        t.invalid_utf8 += j->invalid_utf8;
         if (keep_dead) t.dead_letters += j->dead.size();  // moved from, still sized
       }
       if (latencies_.size() > 1000000) latencies_.erase(latencies_.begin(), latencies_.begin() + 500000);
@@ -560,8 +574,13 @@ void Pipeline::write() {
                 " set aside (" + d.reason + "): " + d.detail + (keep_dead ? "; see `socd deadletter list`" : ""));
     }
     for (auto& j : ready)
+      if (j->invalid_utf8 > 0)
+        say_limit(source_name(j->batch->source) + ": " + std::to_string(j->invalid_utf8) +
+                  " line(s) hold bytes that are not UTF-8; kept as events, each such byte shown as U+FFFD in "
+                  "their alerts (socd_limit_hits_total{limit=\"invalid_utf8\"})");
+    for (auto& j : ready)
       if (j->regex_match > 0)
-        say_limit(sources_[j->batch->source].name + ": " + std::to_string(j->regex_match) +
+        say_limit(source_name(j->batch->source) + ": " + std::to_string(j->regex_match) +
                   " regex evaluation(s) gave up at the match limit (regex-match-limit; the value counted as not "
                   "matching; socd_limit_hits_total{limit=\"regex_match\"})");
     batches_stored_ += ready.size();

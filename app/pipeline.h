@@ -74,6 +74,7 @@ struct SourceTally {
   // Limits hit by its lines (counted per line): nesting depth, fields per event, regex evaluations that gave
   // up at the match limit, lines over the source's rate (waited for, or dropped by UDP).
   std::atomic<uint64_t> json_depth{0}, event_fields{0}, regex_match{0}, rate_limited{0};
+  std::atomic<uint64_t> invalid_utf8{0};  // text lines kept with bytes that are not UTF-8
   std::atomic<uint64_t> dead_letters{0};  // set aside in the store's dead letters
 };
 
@@ -91,7 +92,8 @@ public:
 
   // Registers a source (before it starts) for its counters; returns its index. Start the source with
   // sink(index): it marks every batch of the source as the source's own, so its events, malformed lines and alerts
-  // are counted under its name (a batch pushed straight into the pipeline counts for source 0).
+  // are counted under its name (a batch pushed straight into the pipeline, with no source registered under its
+  // index, is counted apart, under "pipeline", and not listed by sources()).
   uint32_t add_source(const Source& source);
   BatchSink& sink(uint32_t index);
   // Renames a started source: a listener on port 0 knows its port only once started, and its metrics must name
@@ -206,6 +208,8 @@ private:
   uint64_t unsaid_ = 0;
 
   std::deque<SourceTally> sources_;
+  SourceTally unregistered_{"pipeline"};  // batches of no registered source (pushed straight in)
+  std::string source_name(uint32_t index) const;
   std::deque<SourceSink> sinks_;
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> alerts_stored_{0}, batches_stored_{0}, store_nanos_{0}, store_writes_{0};
