@@ -154,16 +154,34 @@ bool write_pcapng(const std::string& path, const std::vector<Packet>& packets) {
   return write_file(path, file);
 }
 
-// The capture of kMessages: 0-1 over UDP/IPv4, 2 over UDP/IPv6, 3-5 on a TCP stream with LF framing, 6-8 on a
-// TCP stream with octet counting; `t0` the first packet's time, `step` seconds between packets.
+// What the capture carries, transport by transport: kMessages 0-1 in UDP datagrams over IPv4 (the second ending in
+// a newline), 2 in one over IPv6, 3-5 on a TCP stream with LF framing (one line ending in CR LF), 6-8 on a TCP
+// stream with octet counting.
+struct Traffic {
+  std::vector<std::string> udp4, udp6;
+  std::string lf, octet_counted;
+};
+
+Traffic traffic() {
+  Traffic t;
+  t.udp4 = {kMessages[0], kMessages[1] + "\n"};
+  t.udp6 = {kMessages[2]};
+  t.lf = kMessages[3] + "\n" + kMessages[4] + "\r\n" + kMessages[5] + "\n";
+  for (int i = 6; i <= 8; ++i) t.octet_counted += std::to_string(kMessages[i].size()) + " " + kMessages[i];
+  return t;
+}
+
+// The capture of traffic(): the UDP datagrams, an ARP frame, then the two TCP streams split across segments;
+// `t0` the first packet's time, `step` seconds between packets.
 std::vector<Packet> capture_packets(double t0, double step) {
+  const Traffic t = traffic();
   std::vector<std::string> frames;
-  frames.push_back(udp(40001, kMessages[0]));
-  frames.push_back(udp(40001, kMessages[1] + "\n"));
+  frames.push_back(udp(40001, t.udp4[0]));
+  frames.push_back(udp(40001, t.udp4[1]));
   frames.push_back(std::string(12, '\0') + "\x08\x06" + std::string(28, '\0'));  // ARP: set aside
-  frames.push_back(udp(40002, kMessages[2], true));
+  frames.push_back(udp(40002, t.udp6[0], true));
   // LF stream: split inside messages; the third segment arrives before the second, then the second is sent twice.
-  std::string lf = kMessages[3] + "\n" + kMessages[4] + "\r\n" + kMessages[5] + "\n";
+  const std::string& lf = t.lf;
   uint32_t isn = 1000;
   size_t a = 30, b = kMessages[3].size() + 10;
   frames.push_back(tcp(40003, isn, kSyn, ""));
@@ -173,8 +191,7 @@ std::vector<Packet> capture_packets(double t0, double step) {
   frames.push_back(tcp(40003, isn + 1 + a, kAck | kPsh, lf.substr(a, b - a)));  // retransmission
   frames.push_back(tcp(40003, isn + 1 + lf.size(), kAck | kFin, ""));
   // Octet-counted stream, in segments that cut a length in two and a message in three.
-  std::string oc;
-  for (int i = 6; i <= 8; ++i) oc += std::to_string(kMessages[i].size()) + " " + kMessages[i];
+  const std::string& oc = t.octet_counted;
   uint32_t isn2 = 0xfffffff0;  // the sequence numbers wrap inside the stream
   frames.push_back(tcp(40004, isn2, kSyn, ""));
   std::vector<size_t> cuts = {1, 40, 70, kMessages[6].size() + 4, oc.size()};
