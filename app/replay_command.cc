@@ -528,6 +528,10 @@ int replay_main(int argc, char** argv) {
   if (o.workers == 0) o.workers = std::max(1u, std::thread::hardware_concurrency());
 
   // Rules, as socd run loads them.
+  if (Status st = check_rule_paths(o.rules); !st.ok()) {
+    std::fprintf(stderr, "socd replay: %s\n", st.message().c_str());
+    return kUsageError;
+  }
   auto mapping = load_mapping(o.mappings);
   if (!mapping) {
     std::fprintf(stderr, "socd replay: %s\n", mapping.error().message().c_str());

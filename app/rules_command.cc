@@ -52,6 +52,10 @@ static int rules_check(int argc, char** argv) {
     std::fprintf(stderr, "socd rules check: give at least one rule file or directory\n");
     return kUsageError;
   }
+  if (Status st = check_rule_paths(paths); !st.ok()) {
+    std::fprintf(stderr, "socd rules check: %s\n", st.message().c_str());
+    return kUsageError;
+  }
   auto mapping = load_mapping(mappings);
   if (!mapping) {
     std::fprintf(stderr, "socd rules check: %s\n", mapping.error().message().c_str());

@@ -82,6 +82,8 @@ struct LoadedSet {
 
 // Loads mappings and rules; `strict` refuses a set with any rule that could not be compiled (reloads).
 Expected<LoadedSet> load_set(const RunOptions& o, bool strict, size_t* over_limits = nullptr) {
+  // At start a usage error; on a reload the set in force stays, and the log says which path is gone.
+  if (Status st = check_rule_paths(o.rules); !st.ok()) return st;
   auto mapping = load_mapping(o.mappings);
   if (!mapping) return mapping.error();
   StageConfig stage;

@@ -337,6 +337,10 @@ int scan_main(int argc, char** argv) {
     std::fprintf(stderr, "socd scan: no rules given: use --rules PATH (a file or a directory of *.yml)\n");
     return kUsageError;
   }
+  if (Status st = check_rule_paths(rule_paths); !st.ok()) {
+    std::fprintf(stderr, "socd scan: %s\n", st.message().c_str());
+    return kUsageError;
+  }
   if (threads < 1 || threads > 256) {
     std::fprintf(stderr, "socd scan: --threads must be between 1 and 256\n");
     return kUsageError;

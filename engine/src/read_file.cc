@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace socd {
@@ -37,6 +38,29 @@ bool read_file(const std::string& path, std::string& out) {
   }
   ::close(fd);
   return true;
+}
+
+DirectoryListing list_files(const std::string& dir, const std::function<bool(const std::filesystem::path&)>& keep) {
+  namespace fs = std::filesystem;
+  // One directory at a time rather than a recursive_directory_iterator: that one ends the whole walk at the first
+  // directory it cannot open (or skips it without a word, with skip_permission_denied).
+  DirectoryListing out;
+  std::vector<fs::path> pending{fs::path(dir)};
+  while (!pending.empty()) {
+    fs::path at = std::move(pending.back());
+    pending.pop_back();
+    std::error_code ec;
+    fs::directory_iterator it(at, ec), end;
+    while (!ec && it != end) {
+      std::error_code type_ec;
+      if (it->is_directory(type_ec) && !it->is_symlink(type_ec)) pending.push_back(it->path());
+      else if (it->is_regular_file(type_ec) && keep(it->path())) out.files.push_back(it->path().string());
+      it.increment(ec);
+    }
+    if (ec) out.unreadable.emplace_back(at.string(), ec.message());
+  }
+  std::sort(out.files.begin(), out.files.end());
+  return out;
 }
 
 }  // namespace socd

@@ -7,19 +7,15 @@
 
 namespace socd {
 
-namespace {
-
-// Does the directory hold a file with extension `ext` (at any depth)?
-bool holds(const std::string& dir, const char* ext) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-  for (; !ec && it != end; it.increment(ec))
-    if (it->path().extension() == ext) return true;
-  return false;
+Status check_rule_paths(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (std::filesystem::exists(p, ec)) continue;
+    if (ec) return Status::error("rule path '" + p + "' cannot be reached: " + ec.message());
+    return Status::error("rule path '" + p + "' does not exist");
+  }
+  return {};
 }
-
-}  // namespace
 
 LoadedRules load_rules(const std::vector<std::string>& paths, const FieldMapping& mapping,
                        const CompileOptions& options, const StageConfig& stage,
@@ -30,10 +26,15 @@ LoadedRules load_rules(const std::vector<std::string>& paths, const FieldMapping
   for (const auto& p : paths) {
     std::error_code ec;
     if (std::filesystem::is_directory(p, ec)) {
-      // A directory of Sagan rules alone is not searched for Sigma files, and the other way round.
-      bool sagan = holds(p, ".rules");
-      if (!sagan || holds(p, ".yml") || holds(p, ".yaml")) load_sigma_path(p, mapping, load);
-      if (sagan) load_sagan_path(p, languages.sagan_variables, load);
+      // One walk for both languages, so a directory that cannot be read is reported (and counted) once.
+      DirectoryListing listing = list_files(p, [](const std::filesystem::path& f) {
+        return f.extension() == ".rules" || is_sigma_rule_file(f.string());
+      });
+      note_unreadable_directories(listing, load);
+      std::vector<std::string> sigma, sagan;
+      for (auto& f : listing.files) (std::filesystem::path(f).extension() == ".rules" ? sagan : sigma).push_back(f);
+      load_sigma_files(sigma, mapping, load);
+      load_sagan_files(p, sagan, languages.sagan_variables, load);
     } else if (std::filesystem::path(p).extension() == ".rules") {
       load_sagan_path(p, languages.sagan_variables, load);
     } else {

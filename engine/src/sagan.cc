@@ -998,6 +998,7 @@ bool read_file(const std::string& path, std::string& text, RuleLoad& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     out.diagnostics.push_back({path, 0, "read-error", "cannot read the rule file"});
+    ++out.skipped;
     return false;
   }
   std::ostringstream ss;
@@ -1014,35 +1015,13 @@ void load_sagan_text(const std::string& file, std::string_view text, const Sagan
   load_text(file, text, vars, out, sids);
 }
 
-void load_sagan_path(const std::string& path, const SaganVariables& given, RuleLoad& out) {
+namespace {
+
+// `path`: the directory or file given, named in warnings; `dir`: where classification.config and the other
+// configuration files beside the rules are looked for.
+void load_files(const std::string& path, const std::filesystem::path& dir, const std::vector<std::string>& files,
+                const SaganVariables& given, RuleLoad& out) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::file_status st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) {
-    out.diagnostics.push_back(
-        {path, 0, "read-error",
-         "cannot read the rule path: " + (ec ? ec.message() : std::string("no such file"))});
-    return;
-  }
-  std::vector<std::string> files;
-  fs::path dir;
-  if (fs::is_directory(st)) {
-    dir = path;
-    fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec), end;
-    while (!ec && it != end) {
-      std::error_code type_ec;
-      if (it->is_regular_file(type_ec) && it->path().extension() == ".rules")
-        files.push_back(it->path().string());
-      it.increment(ec);
-    }
-    if (ec)
-      out.diagnostics.push_back(
-          {path, 0, "read-error", "cannot walk the rule directory completely: " + ec.message()});
-    std::sort(files.begin(), files.end());
-  } else {
-    dir = fs::path(path).parent_path();
-    files.push_back(path);
-  }
   if (files.empty()) return;
   SaganVariables vars = given;
   if (!vars.classifications_loaded) {
@@ -1077,6 +1056,33 @@ void load_sagan_path(const std::string& path, const SaganVariables& given, RuleL
     std::string text;
     if (read_file(f, text, out)) load_text(f, text, vars, out, sids);
   }
+}
+
+}  // namespace
+
+void load_sagan_path(const std::string& path, const SaganVariables& given, RuleLoad& out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) {
+    out.diagnostics.push_back(
+        {path, 0, "read-error",
+         "cannot read the rule path: " + (ec ? ec.message() : std::string("no such file"))});
+    ++out.skipped;
+    return;
+  }
+  if (fs::is_directory(st)) {
+    DirectoryListing listing = list_files(path, [](const fs::path& p) { return p.extension() == ".rules"; });
+    note_unreadable_directories(listing, out);
+    load_files(path, path, listing.files, given, out);
+  } else {
+    load_files(path, fs::path(path).parent_path(), {path}, given, out);
+  }
+}
+
+void load_sagan_files(const std::string& dir, const std::vector<std::string>& files, const SaganVariables& vars,
+                      RuleLoad& out) {
+  load_files(dir, dir, files, vars, out);
 }
 
 }  // namespace socd

@@ -503,6 +503,16 @@ void load_sigma_text(const std::string& file, std::string_view text, const Field
   }
 }
 
+void note_unreadable_directories(const DirectoryListing& listing, RuleLoad& out) {
+  for (const auto& [dir, why] : listing.unreadable) {
+    out.diagnostics.push_back(
+        {dir, 0, "read-error", "cannot read the rule directory, the rules below it are not loaded: " + why});
+    ++out.skipped;
+  }
+}
+
+bool is_sigma_rule_file(const std::string& path) { return is_rule_file(path); }
+
 void load_sigma_path(const std::string& path, const FieldMapping& mapping, RuleLoad& out) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -511,24 +521,19 @@ void load_sigma_path(const std::string& path, const FieldMapping& mapping, RuleL
     out.diagnostics.push_back(
         {path, 0, "read-error",
          "cannot read the rule path: " + (ec ? ec.message() : std::string("no such file"))});
+    ++out.skipped;
     return;
   }
   if (!fs::is_directory(st)) {
     load_file(path, mapping, out);
     return;
   }
-  std::vector<std::string> files;
-  fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec), end;
-  while (!ec && it != end) {
-    std::error_code type_ec;
-    if (it->is_regular_file(type_ec) && is_rule_file(it->path())) files.push_back(it->path().string());
-    it.increment(ec);
-  }
-  if (ec)
-    out.diagnostics.push_back(
-        {path, 0, "read-error", "cannot walk the rule directory completely: " + ec.message()});
-  std::sort(files.begin(), files.end());
+  DirectoryListing listing = list_files(path, is_rule_file);
+  note_unreadable_directories(listing, out);
+  load_sigma_files(listing.files, mapping, out);
+}
 
+void load_sigma_files(const std::vector<std::string>& files, const FieldMapping& mapping, RuleLoad& out) {
   // yaml-cpp is the slow part of loading; files are independent, so they load in parallel and merge in order.
   std::vector<RuleLoad> loads(files.size());
   size_t workers =

@@ -1,8 +1,8 @@
 // Rule reloads of `socd run` under load: lines flow into its standard input all the time while the test adds
-// a rule on disk and sends SIGHUP, then breaks the rule set twice (an unknown modifier, then invalid YAML)
-// and sends SIGHUP again. Every line must be an event; every line after the swap fires the new rule; the
-// refused reloads are counted and explained on stderr (file:line), and the rules in use keep firing, each
-// line exactly once.
+// a rule on disk and sends SIGHUP, then breaks the rule set three times (an unknown modifier, invalid YAML,
+// the rule directory renamed away) and sends SIGHUP again. Every line must be an event; every line after the
+// swap fires the new rule; the refused reloads are counted and explained on stderr (file:line, or the path
+// gone), and the rules in use keep firing, each line exactly once.
 #include <gtest/gtest.h>
 
 #include <mutex>
@@ -129,6 +129,20 @@ TEST(RunReload, SighupUnderLoadSwapsRulesLosesNoLineAndRefusesABrokenSet) {
   metrics = socd.metrics();
   EXPECT_EQ(test::sample(metrics, generation), 2);
   EXPECT_EQ(test::sample(metrics, reloads_ok), 1);
+  ASSERT_TRUE(feeder.wait_for(feeder.next() + 300));
+
+  // The rule directory gone: refused, the reason names the path (an empty set would end all detection).
+  const std::filesystem::path moved = dir.path() / "rules.moved";
+  std::filesystem::rename(rules, moved);
+  socd.signal(SIGHUP);
+  ASSERT_TRUE(socd.wait_stderr("socd run: reload refused", 3)) << test::last_lines(socd.err(), 10);
+  EXPECT_TRUE(has_line_with(socd.err(), "reload refused", "rule path '" + rules.string() + "' does not exist"))
+      << test::last_lines(socd.err(), 10);
+  EXPECT_EQ(socd.wait_metric_at_least(reloads_refused, 3, 10s), 3);
+  metrics = socd.metrics();
+  EXPECT_EQ(test::sample(metrics, generation), 2);
+  EXPECT_EQ(test::sample(metrics, reloads_ok), 1);
+  std::filesystem::rename(moved, rules);
   ASSERT_TRUE(feeder.wait_for(feeder.next() + 300));
 
   feeder.stop();

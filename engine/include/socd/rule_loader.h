@@ -27,6 +27,11 @@ struct RuleLanguageOptions {
   SaganVariables sagan_variables = SaganVariables::defaults();  // for *.rules files (Sagan)
 };
 
+// Every path exists (a file or a directory); else an error naming the first that does not. The commands refuse
+// such a path before loading anything: a mistyped --rules path would leave no detection at all, not one skipped
+// rule among many. (load_rules itself counts a missing path as a skipped rule with a read-error diagnostic.)
+Status check_rule_paths(const std::vector<std::string>& paths);
+
 // Each path is a rule file or a directory: *.rules files load as Sagan rules, every other file (and *.yml /
 // *.yaml below a directory) as Sigma.
 // `stage` holds the thresholds and settings of the stateful stage (load_stage_config); none: defaults, no

@@ -124,6 +124,9 @@ void load_sagan_text(const std::string& file, std::string_view text, const Sagan
 // classifications, classification.config and reference.config beside the rules (in the directory, or the
 // file's directory) are read first.
 void load_sagan_path(const std::string& path, const SaganVariables& vars, RuleLoad& out);
+// Loads the given *.rules files, found below directory `dir` (by list_files), as load_sagan_path would.
+void load_sagan_files(const std::string& dir, const std::vector<std::string>& files, const SaganVariables& vars,
+                      RuleLoad& out);
 
 // Sagan classification priority -> Sigma level: 1 high, 2 medium, 3 low, 4 and above informational
 // (Sagan's top priority is 1; nothing in it distinguishes Sigma's "critical").

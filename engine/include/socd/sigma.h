@@ -4,14 +4,15 @@
 #include <string_view>
 #include <vector>
 
+#include "socd/read_file.h"
 #include "socd/rule.h"
 #include "socd/status.h"
 
 namespace socd {
 
 // Reason codes of the diagnostics (Diagnostic::reason):
-//   skipped documents: yaml-error (not YAML, or binary), read-error (a file or directory that cannot be
-//   read),
+//   skipped documents: yaml-error (not YAML, or binary), read-error (a rule path that does not exist, a file
+//   or directory that cannot be read: one each),
 //     not-a-rule (no detection, not a map), bad-detection (the shape of a selection), bad-condition,
 //     unknown-modifier, bad-modifier (a modifier that does not fit the value or the chain), bad-value (a
 //     value a modifier cannot take: a bad network, a non-number for lt/gt ...), unknown-placeholder,
@@ -49,6 +50,13 @@ void load_sigma_text(const std::string& file, std::string_view text, const Field
 
 // Loads a file, or every *.yml / *.yaml below a directory (sorted by path, so the order is stable).
 void load_sigma_path(const std::string& path, const FieldMapping& mapping, RuleLoad& out);
+// Loads the given Sigma files (as found below a directory by list_files).
+void load_sigma_files(const std::vector<std::string>& files, const FieldMapping& mapping, RuleLoad& out);
+// A *.yml or *.yaml name (in any case): what a directory is searched for.
+bool is_sigma_rule_file(const std::string& path);
+// Each directory a walk could not read is a skipped-rule diagnostic (read-error): its rules are missing, which
+// --strict and `rules check` must not let pass.
+void note_unreadable_directories(const DirectoryListing& listing, RuleLoad& out);
 
 // Reads config/mappings.yml (see that file for its format). Errors name the file and line.
 Expected<FieldMapping> load_field_mapping(const std::string& path);
