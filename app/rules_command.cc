@@ -107,6 +107,13 @@ static int rules_check(int argc, char** argv) {
               "mapping\n",
               st.databases, st.literal_patterns, st.regex_patterns, st.regex_hs_rejected, st.unconditional_rules,
               st.unscoped_rules);
+  // Where the patterns went: one line per database, the field it scans and what it holds.
+  for (size_t i = 0; i < st.per_database.size(); ++i) {
+    const DatabaseStats& d = st.per_database[i];
+    std::printf("  database %zu %s%s: literals=%zu regexes=%zu%s\n", i + 1, d.field.empty() ? "keywords" : "field ",
+                d.field.empty() ? " (every value of the event)" : d.field.c_str(), d.literals, d.regexes,
+                d.built ? "" : " (not built: its rules are evaluated on every event)");
+  }
   std::printf("summary: rules_loaded=%zu rules_skipped=%zu warnings=%zu literal_patterns=%zu regex_patterns=%zu "
               "unconditional_rules=%zu load_seconds=%.3f compile_cache=%s\n",
               loaded.loaded, loaded.skipped, warnings, st.literal_patterns, st.regex_patterns,

@@ -865,8 +865,17 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
     }
   }
   size_t literals = 0, regexes = 0;
-  for (const auto& g : groups)
-    for (const Pattern* p : g) ++(p->regex ? regexes : literals);
+  impl.stats.per_database.clear();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    DatabaseStats d;
+    const uint32_t field = impl.databases[i].field;
+    if (field != PathIndex::npos) d.field = impl.paths.field_name(field);
+    d.built = impl.databases[i].db != nullptr;
+    for (const Pattern* p : groups[i]) ++(p->regex ? d.regexes : d.literals);
+    literals += d.literals;
+    regexes += d.regexes;
+    impl.stats.per_database.push_back(std::move(d));
+  }
   impl.database_of_field.assign(impl.paths.field_count(), -1);
   for (size_t i = 0; i < impl.databases.size(); ++i) {
     const auto& d = impl.databases[i];

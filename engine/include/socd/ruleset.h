@@ -46,6 +46,14 @@ struct RegexComplexity {
 };
 RegexComplexity regex_complexity(std::string_view regex);
 
+// One Hyperscan prefilter database: the field whose values it scans and the patterns in it.
+struct DatabaseStats {
+  std::string field;      // the field's name; empty for the keyword database (every value of the event)
+  size_t literals = 0;
+  size_t regexes = 0;     // prefilters of regexes (PCRE2 confirms them)
+  bool built = true;      // false: Hyperscan refused it, its rules are evaluated on every event
+};
+
 struct CompileStats {
   size_t rules = 0;               // rules in the set
   size_t databases = 0;           // Hyperscan databases (one per field tested, one for keywords)
@@ -57,6 +65,7 @@ struct CompileStats {
   size_t pcre2_patterns = 0;      // regexes compiled for confirmation
   bool cache_hit = false;         // databases came from the cache
   double hs_compile_seconds = 0;  // time spent compiling (or loading) the Hyperscan databases
+  std::vector<DatabaseStats> per_database;  // in scan order: the keyword database first, then by field
 };
 
 class RuleSet {
