@@ -104,7 +104,8 @@ static int rules_check(int argc, char** argv) {
   std::printf("prefilter: %zu Hyperscan databases (one per field tested, one for keywords) holding %zu literals "
               "and %zu regexes; %zu regexes Hyperscan refused are confirmed by PCRE2 alone; %zu rules need no "
               "positive hit and are evaluated on every event of their log source; %zu rules have no log-source "
-              "mapping\n",
+              "mapping (checked on every event, but those of a product with no entry, e.g. macos, not on the events "
+              "of the products with one)\n",
               st.databases, st.literal_patterns, st.regex_patterns, st.regex_hs_rejected, st.unconditional_rules,
               st.unscoped_rules);
   // Where the patterns went: one line per database, the field it scans and what it holds.

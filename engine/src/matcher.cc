@@ -184,7 +184,7 @@ public:
 
   bool rule(uint32_t r) {
     const CompiledRule& cr = impl_.compiled[r];
-    return source(cr.source) && condition(cr.condition, cr);
+    return source(cr.source) != cr.source_negated && condition(cr.condition, cr);
   }
 
 private:

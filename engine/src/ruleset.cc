@@ -239,6 +239,40 @@ public:
     return index;
   }
 
+  // Whether the rule names a product no mapping entry is for (macos when only windows and linux have entries).
+  bool unknown_product(const Rule& rule) const {
+    const std::string& product = rule.logsource.product;
+    if (product.empty()) return false;
+    for (const auto& s : mapping_.sources)
+      if (detail::ascii_lower(s.match.product) == detail::ascii_lower(product)) return false;
+    return true;
+  }
+
+  // The events of the products the mapping knows: the OR of the conditions of the entries that set only
+  // `product` (windows, linux). A rule of an unknown product is checked only where this is false, so a macOS
+  // process_creation rule never fires on a Windows registry event. Compiled once, shared; -1 when no entry.
+  int32_t known_products() {
+    if (known_products_ != kNotYet) return known_products_;
+    known_products_ = -1;
+    CompiledSelection all;
+    for (const auto& s : mapping_.sources) {
+      const LogSource& m = s.match;
+      if (m.product.empty() || !m.category.empty() || !m.service.empty()) continue;
+      CompiledSelection cs;
+      std::string why;
+      int line = 0;
+      // An entry that does not compile is reported when a rule of its own product uses it (source()).
+      if (!selection(s.condition, cs, why, line)) continue;
+      known_product_names_ += (known_product_names_.empty() ? "" : ", ") + m.product;
+      for (auto& alternative : cs.alternatives) all.alternatives.push_back(std::move(alternative));
+    }
+    if (!all.alternatives.empty()) {
+      known_products_ = static_cast<int32_t>(impl_.sources.size());
+      impl_.sources.push_back(std::move(all));
+    }
+    return known_products_;
+  }
+
   bool has_mapping(const Rule& rule) {
     return source_memo_[lower_key(rule.logsource)] >= 0 ||
            (rule.logsource.product.empty() && rule.logsource.category.empty() && rule.logsource.service.empty());
@@ -423,12 +457,15 @@ public:
   bool enabled_ = true;
   const CompileOptions* limits_ = nullptr;  // the compile-time limits on regexes
   bool over_limit_ = false;                 // the last failure was a limit, not an error
+  std::string known_product_names_;         // of the entries in known_products(), for diagnostics
 
 private:
   RuleSet::Impl& impl_;
   const FieldMapping& mapping_;
   std::vector<Diagnostic>& diags_;
   std::map<std::string, int32_t> source_memo_;
+  static constexpr int32_t kNotYet = -2;
+  int32_t known_products_ = kNotYet;
 };
 
 std::string sha256_hex(const std::string& data) {
@@ -666,7 +703,8 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
   Builder b(impl, mapping, diags);
   b.limits_ = &options;
   impl.regex_match_limit = options.regex_match_limit;
-  std::map<std::string, int> unmapped;  // log sources with no mapping entry -> rules
+  // Log sources with no mapping entry (and whether their product is one no entry is for) -> rules.
+  std::map<std::pair<std::string, bool>, int> unmapped;
 
   for (auto& rule : rules) {
     CompiledRule cr;
@@ -705,19 +743,30 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> rules, const F
     }
     cr.condition = rule.condition;
     cr.source = b.source(rule);
+    const bool unknown_product = cr.source < 0 && b.unknown_product(rule);
+    if (unknown_product) {
+      cr.source = b.known_products();
+      cr.source_negated = cr.source >= 0;
+    }
     for (const auto& f : rule.state_fields) b.field(f);  // read by the stateful stage (stateful.h)
     if (!b.has_mapping(rule)) {
       ++impl.stats.unscoped_rules;
       const auto& ls = rule.logsource;
-      ++unmapped["product=" + ls.product + " category=" + ls.category + " service=" + ls.service];
+      ++unmapped[{"product=" + ls.product + " category=" + ls.category + " service=" + ls.service,
+                  cr.source_negated}];
     }
     impl.compiled.push_back(std::move(cr));
     impl.rules.push_back(std::move(rule));
   }
-  for (const auto& [what, n] : unmapped)
+  for (const auto& [key, n] : unmapped) {
+    const auto& [what, unknown_product] = key;
     diags.push_back({"mappings", 0, "warning-unmapped-logsource",
                      "no log-source mapping for " + what + " (" + std::to_string(n) +
-                         " rules match any event); add an entry to the mappings file to scope them"});
+                         (unknown_product ? " rules of a product no entry is for; they match any event but those "
+                                            "of the products with an entry: " + b.known_product_names_
+                                          : " rules match any event") +
+                         "); add an entry to the mappings file to scope them"});
+  }
   for (const auto& name : mapping.time_fields) impl.time_fields.push_back(b.field(name));
   for (const auto& name : mapping.host_fields) impl.host_fields.push_back(b.field(name));
   for (const auto& name : options.extra_fields) b.field(name);

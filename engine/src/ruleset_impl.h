@@ -45,6 +45,7 @@ struct CompiledRule {
   std::vector<CompiledSelection> selections;
   Condition condition;
   int32_t source = -1;  // log-source condition index, -1 when unscoped
+  bool source_negated = false;  // checked only on events the condition rejects (a product no entry is for)
 };
 
 struct RuleSet::Impl {

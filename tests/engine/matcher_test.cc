@@ -218,6 +218,42 @@ TEST_F(MatcherTest, FieldMappingAndLogSourceScoping) {
   EXPECT_EQ(fire(R"({"Event":{"System":{"EventID":13},"EventData":{"Image":"C:\\x\\whoami.exe"}}})"), V{});
 }
 
+// A rule of a product no mapping entry is for (macOS here) stays off the events a product's own entry accepts:
+// a macOS process_creation rule must not fire on a Windows registry event. A rule without a product is not
+// affected: it still runs on every event.
+TEST_F(MatcherTest, RuleOfAProductWithNoEntryStaysOffTheEventsOfTheProductsWithOne) {
+  FieldMapping m;
+  FieldMapping::Source windows, linux, windows_pc;
+  windows.match.product = "windows";
+  windows.condition.alternatives = {{fc("Channel", {vt(Op::Exists, "")})}};
+  linux.match.product = "linux";
+  linux.condition.alternatives = {{fc("program", {vt(Op::Exists, "")})}};
+  windows_pc.match.product = "windows";
+  windows_pc.match.category = "process_creation";
+  windows_pc.condition.alternatives = {{fc("EventID", {vt(Op::Equals, "1")})}};
+  m.sources = {windows, linux, windows_pc};
+  Rule mac = rule("mac", {{fc("CommandLine", {vt(Op::Contains, "whoami")})}});
+  mac.logsource.product = "macos";
+  mac.logsource.category = "process_creation";
+  Rule any = rule("any", {{fc("CommandLine", {vt(Op::Contains, "whoami")})}});
+  any.logsource.category = "some_category";
+  Rule win = rule("win", {{fc("CommandLine", {vt(Op::Contains, "whoami")})}});
+  win.logsource.product = "Windows";  // products compare without regard to case
+  win.logsource.category = "process_creation";
+  compile({mac, any, win}, m);
+  EXPECT_EQ(fire(R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":13,"CommandLine":"whoami"})"),
+            V{"any"});
+  EXPECT_EQ(fire(R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"CommandLine":"whoami"})"),
+            (V{"any", "win"}));
+  EXPECT_EQ(fire(R"({"program":"sudo","CommandLine":"whoami"})"), V{"any"});
+  EXPECT_EQ(fire(R"({"CommandLine":"/usr/bin/whoami"})"), (V{"mac", "any"}));
+  bool said = false;
+  for (const auto& d : diags_)
+    said = said || (d.reason == "warning-unmapped-logsource" && d.message.find("product=macos") != std::string::npos &&
+                    d.message.find("but those of the products with an entry: windows, linux") != std::string::npos);
+  EXPECT_TRUE(said) << "no diagnostic names the macOS rule's log source and the products it stays off";
+}
+
 TEST_F(MatcherTest, BadRegexAndBadNetworkSkipTheRuleWithAReason) {
   compile({rule("badre", {{fc("c", {vt(Op::Regex, "([unclosed")})}}),
            rule("badnet", {{fc("ip", {vt(Op::Cidr, "10.0.0.0/33")})}}), rule("ok", {{fc("c", {vt(Op::Equals, "x")})}})});
