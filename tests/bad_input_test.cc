@@ -262,5 +262,38 @@ TEST_F(BadInputTest, RuleFileThatIsNotYaml) {
       << last_lines(strict.err, 20);
 }
 
+// Each malformed line is reported on stderr as "FILE:LINE: malformed input (REASON): FIRST BYTES", the first 80
+// bytes with every byte that is not printable ASCII, and the backslash, written as \xNN; the same with two threads.
+TEST_F(BadInputTest, MalformedLinesAreReportedWithTheirLineNumberAndFirstBytes) {
+  InputFile input;
+  input.good();
+  input.bad(R"({"marker":"socd-good-event","n":)", true);
+  input.bad("not json at all", true);
+  input.bad("{\"marker\":\"\xff\xfe\"}", true);
+  input.bad("{\"a\":\"" + std::string(200, 'x'), true);
+  input.bad(R"({"path":"C:\\x")", true);
+  input.good();
+  const std::string path = write_input(input);
+  auto reason = [](simdjson::error_code e) { return std::string("invalid JSON: ") + simdjson::error_message(e); };
+  const std::vector<std::string> expected = {
+      path + ":2: malformed input (" + reason(simdjson::INCOMPLETE_ARRAY_OR_OBJECT) +
+          R"(): {"marker":"socd-good-event","n":)",
+      path + ":3: malformed input (not a JSON object): not json at all",
+      path + ":4: malformed input (" + reason(simdjson::UTF8_ERROR) + R"(): {"marker":"\xff\xfe"})",
+      path + ":5: malformed input (" + reason(simdjson::UNCLOSED_STRING) + R"(): {"a":")" + std::string(74, 'x'),
+      path + ":6: malformed input (" + reason(simdjson::INCOMPLETE_ARRAY_OR_OBJECT) +
+          R"(): {"path":"C:\x5c\x5cx")",
+  };
+  for (const char* threads : {"1", "2"}) {
+    SCOPED_TRACE(std::string("--threads ") + threads);
+    ProcessResult run = scan({path}, {"--threads", threads});
+    expect_good_events_survive(run, input);
+    std::vector<std::string> reported;
+    for (std::string_view line : split_lines(run.err))
+      if (line.find(": malformed input (") != std::string_view::npos) reported.emplace_back(line);
+    EXPECT_EQ(reported, expected) << last_lines(run.err, 20);
+  }
+}
+
 }  // namespace
 }  // namespace socd::test
