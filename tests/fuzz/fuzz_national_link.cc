@@ -21,37 +21,8 @@
 
 namespace {
 
+using socd::fuzz::as_valid_utf8;
 using socd::fuzz::check;
-
-// The input as the encoder must render it: valid UTF-8 (RFC 3629: shortest form, no surrogates, at most
-// U+10FFFF) kept, any other byte replaced by U+FFFD. Written apart from the encoder, to check it.
-SOCD_FUZZ_ORACLE std::string as_valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  size_t i = 0, run = 0;  // run: where the valid characters not yet appended start
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok && len >= 3) {
-      const auto c1 = static_cast<unsigned char>(s[i + 1]);
-      if (c == 0xE0 && c1 < 0xA0) ok = false;   // overlong
-      if (c == 0xED && c1 >= 0xA0) ok = false;  // surrogate
-      if (c == 0xF0 && c1 < 0x90) ok = false;   // overlong
-      if (c == 0xF4 && c1 >= 0x90) ok = false;  // above U+10FFFF
-    }
-    if (ok) {
-      i += len;  // kept: appended with the rest of its run of valid characters
-    } else {
-      out.append(s.substr(run, i - run));
-      out += "\xEF\xBF\xBD";
-      run = ++i;
-    }
-  }
-  out.append(s.substr(run));
-  return out;
-}
 
 // A STIX pattern's string literal, undone: "[type:prop = 'lit']" -> lit, with \' and \\ unescaped.
 SOCD_FUZZ_ORACLE bool pattern_value(std::string_view pattern, std::string& type_prop, std::string& value) {

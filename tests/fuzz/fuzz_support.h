@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "socd/event.h"
@@ -21,6 +22,37 @@ namespace socd::fuzz {
 
 inline void check(bool ok, const char* what, std::string_view detail = {}) {
   if (!ok) fail(what, detail);
+}
+
+// A text as append_json_string renders it (what a JSON decoder gives back): valid UTF-8 (RFC 3629: shortest form,
+// no surrogates, at most U+10FFFF) kept, any other byte replaced by U+FFFD. Written apart from the encoder, to
+// check it; shared by the targets that put fuzzed text through socd's JSON.
+SOCD_FUZZ_ORACLE inline std::string as_valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0, run = 0;  // run: where the valid characters not yet appended start
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (ok && len >= 3) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if (c == 0xE0 && c1 < 0xA0) ok = false;   // overlong
+      if (c == 0xED && c1 >= 0xA0) ok = false;  // surrogate
+      if (c == 0xF0 && c1 < 0x90) ok = false;   // overlong
+      if (c == 0xF4 && c1 >= 0x90) ok = false;  // above U+10FFFF
+    }
+    if (ok) {
+      i += len;  // kept: appended with the rest of its run of valid characters
+    } else {
+      out.append(s.substr(run, i - run));
+      out += "\xEF\xBF\xBD";
+      run = ++i;
+    }
+  }
+  out.append(s.substr(run));
+  return out;
 }
 
 // The paths rules read most (Windows, syslog, web), registered once in `index`.
