@@ -53,9 +53,12 @@ int severity(std::string_view level) {
 
 namespace {
 
-void extension(std::string& out, std::string_view key, std::string_view value) {
+// Appends ` key=value`, without the space for the first pair (right after the header, `header` bytes); nothing for
+// an empty value. The header's length, not its last `|`, tells the first pair: a value may end in `|` (unescaped
+// in the extension), and the pair after it needs its space all the same.
+void extension(std::string& out, size_t header, std::string_view key, std::string_view value) {
   if (value.empty()) return;
-  if (out.back() != '|') out.push_back(' ');
+  if (out.size() != header) out.push_back(' ');
   out += key;
   out.push_back('=');
   out += escape_extension(value);
@@ -90,22 +93,23 @@ std::string event(const StoredAlert& alert, std::string_view version) {
   out.push_back('|');
   out += std::to_string(severity(alert.level));
   out.push_back('|');
-  extension(out, "rt", std::to_string(alert.time_ms));
-  extension(out, "externalId", alert.id);
-  extension(out, "dvchost", alert.host);
-  extension(out, "cat", alert.level);
+  const size_t header = out.size();
+  extension(out, header, "rt", std::to_string(alert.time_ms));
+  extension(out, header, "externalId", alert.id);
+  extension(out, header, "dvchost", alert.host);
+  extension(out, header, "cat", alert.level);
   if (!alert.system.empty()) {
-    extension(out, "cs1Label", "system");
-    extension(out, "cs1", alert.system);
+    extension(out, header, "cs1Label", "system");
+    extension(out, header, "cs1", alert.system);
   }
   if (alert.system_level > 0) {
-    extension(out, "cn1Label", "systemLevel");
-    extension(out, "cn1", std::to_string(alert.system_level));
+    extension(out, header, "cn1Label", "systemLevel");
+    extension(out, header, "cn1", std::to_string(alert.system_level));
   }
-  if (!facts.ipv4.empty()) extension(out, "src", facts.ipv4.front());
-  if (!facts.files.empty()) extension(out, "fname", facts.files.front());
-  if (!facts.command_lines.empty()) extension(out, "sproc", facts.command_lines.front());
-  extension(out, "msg", facts.title);
+  if (!facts.ipv4.empty()) extension(out, header, "src", facts.ipv4.front());
+  if (!facts.files.empty()) extension(out, header, "fname", facts.files.front());
+  if (!facts.command_lines.empty()) extension(out, header, "sproc", facts.command_lines.front());
+  extension(out, header, "msg", facts.title);
   return out;
 }
 

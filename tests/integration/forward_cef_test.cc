@@ -143,5 +143,20 @@ TEST(ForwardCef, EventAndFrameFormat) {
   EXPECT_EQ(cef::escape_header("a|b\\c\nd=e"), "a\\|b\\\\c d=e");
 }
 
+// A `|` is not escaped in the extension, so a value may end in one: the next pair is still separated by a space
+// (the first pair after the header's last `|` is the only one without).
+TEST(ForwardCef, ExtensionValueEndingInPipeKeepsTheNextPairApart) {
+  StoredAlert a = test::make_alert(1, test::kBaseTimeMs, "rule-a", "high", "web|", "Title|");
+  a.id = "id|";
+  const std::string cef = cef::event(a, "1");
+  EXPECT_EQ(cef, "CEF:0|socd|socd|1|rule-a|Title\\||8|rt=" + std::to_string(test::kBaseTimeMs) +
+                     " externalId=id| dvchost=web| cat=high msg=Title|");
+  test::CefEvent e = test::parse_cef(cef);
+  ASSERT_EQ(e.error, "") << cef;
+  EXPECT_EQ(e.extension["externalId"], "id|");
+  EXPECT_EQ(e.extension["dvchost"], "web|");
+  EXPECT_EQ(e.extension["msg"], "Title|");
+}
+
 }  // namespace
 }  // namespace socd
