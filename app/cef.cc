@@ -116,7 +116,11 @@ std::string event(const StoredAlert& alert, std::string_view version) {
 std::string syslog_message(const StoredAlert& alert, std::string_view hostname, int facility,
                            std::string_view version) {
   std::string out = "<" + std::to_string(facility * 8 + syslog_severity(alert.level)) + ">1 ";
-  out += stix::timestamp(alert.time_ms);
+  // TIMESTAMP has a 4-digit year (RFC 5424, 6.2.3): an alert time before 0000 or from 10000 on (an event's own
+  // time can be anything) would make the header unparseable, so it goes as the NILVALUE; rt still carries it.
+  constexpr int64_t kYear0Ms = -62167219200000, kYear10000Ms = 253402300800000;
+  if (alert.time_ms >= kYear0Ms && alert.time_ms < kYear10000Ms) out += stix::timestamp(alert.time_ms);
+  else out.push_back('-');
   out.push_back(' ');
   out += header_token(hostname.empty() ? std::string_view(alert.host) : hostname);
   out += " socd - alert - ";

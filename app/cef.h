@@ -23,7 +23,7 @@ int severity(std::string_view level);
 std::string event(const StoredAlert& alert, std::string_view version);
 
 // The RFC 5424 message carrying the event: `<PRI>1 TIMESTAMP HOSTNAME socd - alert - CEF:...`, the priority from
-// `facility` (0..23) and the level.
+// `facility` (0..23) and the level; TIMESTAMP is `-` for a time whose year is not 0000..9999.
 std::string syslog_message(const StoredAlert& alert, std::string_view hostname, int facility,
                            std::string_view version);
 

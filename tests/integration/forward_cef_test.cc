@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <limits>
 #include <map>
 
 #include "cef.h"
@@ -156,6 +157,29 @@ TEST(ForwardCef, ExtensionValueEndingInPipeKeepsTheNextPairApart) {
   EXPECT_EQ(e.extension["externalId"], "id|");
   EXPECT_EQ(e.extension["dvchost"], "web|");
   EXPECT_EQ(e.extension["msg"], "Title|");
+}
+
+// RFC 5424's TIMESTAMP has a 4-digit year: an alert time outside 0000..9999 (an event's own time can be anything)
+// goes as the NILVALUE `-`, and the extension's rt still carries it; the first and last representable
+// milliseconds are written in full.
+TEST(ForwardCef, SyslogTimestampOutsideFourDigitYearsIsNil) {
+  StoredAlert a = test::make_alert(1, test::kBaseTimeMs, "rule-a", "low", "db01", "Title");
+  auto header_time = [&](int64_t ms) {
+    a.time_ms = ms;
+    const std::string message = cef::syslog_message(a, "", 1, "1");
+    EXPECT_EQ(message.rfind("<13>1 ", 0), 0u) << message;
+    const size_t end =
+        message.find(" db01 socd - alert - CEF:0|socd|socd|1|rule-a|Title|3|rt=" + std::to_string(ms) + " ");
+    EXPECT_NE(end, std::string::npos) << message;
+    return end == std::string::npos ? message : message.substr(6, end - 6);
+  };
+  EXPECT_EQ(header_time(253402300799999), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(header_time(-62167219200000), "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(header_time(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(header_time(253402300800000), "-");  // 10000-01-01
+  EXPECT_EQ(header_time(-62167219200001), "-");
+  EXPECT_EQ(header_time(std::numeric_limits<int64_t>::max()), "-");
+  EXPECT_EQ(header_time(std::numeric_limits<int64_t>::min()), "-");
 }
 
 }  // namespace
