@@ -7,7 +7,7 @@ export LC_ALL=C  # awk counts bytes, not characters
 src=$1
 out=$2
 rm -rf "$out"
-mkdir -p "$out"/{json_event,syslog,framing,syslog_stream,sigma,sagan,config,national_link}
+mkdir -p "$out"/{json_event,syslog,framing,syslog_stream,sigma,sagan,config,national_link,cef}
 
 # lines FILE DIR PREFIX: the first 60 non-empty lines of FILE, one file each.
 lines() {
@@ -65,3 +65,33 @@ whole "$src/config/routing.yml" "$out/config" routing O
 whole "$src/config/forwarding.yml" "$out/config" forwarding F
 whole "$src/config/incidents.yml" "$out/config" incidents I
 whole "$src/config/mappings.yml" "$out/config" mappings M
+# CEF (see fuzz_cef.cc): 8 bytes of time (little-endian), facility, system level, then NUL-separated fields:
+# version, rule id, level, alert id, host, system, syslog host name, title, command line, image, source address.
+# The values of tests/integration/forward_cef_test.cc, and sample and golden events inside an alert's JSON (a
+# time in 2024 whose first byte is 'J').
+le64() {
+  local v=$1 i
+  for i in 0 1 2 3 4 5 6 7; do printf "\\$(printf %03o $(((v >> (8 * i)) & 255)))"; done
+}
+cef() {
+  local file=$1 time=$2 params=$3
+  shift 3
+  { le64 "$time"; printf "$params"; local first=1 v; for v in "$@"; do
+      [ $first = 1 ] || printf '\0'; first=0; printf '%s' "$v"; done; } >"$out/cef/$file"
+}
+cef tricky 1714557600007 '\020\003' 1 rule-a high a7 web01 'Cổng dịch vụ công' '' 'Admin | logon \ from a=b' \
+  $'cmd.exe /c set a=b\\c\nwhoami' 'C:\Windows\System32\cmd.exe' 203.0.113.7
+cef format 1714557600000 '\020\004' 1 'rule|x' critical a1 db01 'Cổng dịch vụ công' '' 'T\itle|x' '' '' ''
+cef plain 1714557600000 '\000\000' 1 rule-b low a2 web01 '' collector.example 'Failed logon for an admin account'
+cef breaks -1 '\027\377' $'v\r1' $'r\n|\\' informational $'id=\\n' $'h o\ts\n' $'s\r\n' '' $'a\nb\r=\\' $'x=\n' '' 1.2.3.4
+n=0
+for f in "$src"/config/samples/*.jsonl "$src"/tests/golden/*/input.jsonl; do
+  n=$((n + 1))
+  k=0
+  while IFS= read -r line && [ $k -lt 20 ]; do
+    [ -n "$line" ] || continue
+    k=$((k + 1))
+    { le64 $(((1714557600000 & ~255) | 74)); printf '\020\003'; printf '1\0rule-%d\0medium\0id-%d\0host\0\0\0' $n $k
+      printf '{"id":"id-%d","rule":{"title":"Rule %d"},"event":%s}' $k $n "$line"; } >"$out/cef/j$n-$k"
+  done <"$f"
+done
