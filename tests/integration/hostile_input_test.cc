@@ -57,26 +57,34 @@ protected:
     }
   }
 
+  std::string file_source() const { return "file:" + good_path_; }
+  double file_events() {
+    return test::sample(service_->metrics(), series("socd_source_events_total", {{"source", file_source()}}));
+  }
   double limit_hits(const std::string& limit) {
     return test::sample(service_->metrics(), series("socd_limit_hits_total", {{"limit", limit}, {"source", tcp_name_}}));
   }
   double wait_limit(const std::string& limit, double at_least, std::chrono::milliseconds timeout = 30s) {
-    return service_->wait_metric_at_least(
-        series("socd_limit_hits_total", {{"limit", limit}, {"source", tcp_name_}}), at_least, timeout);
+    return wait_limit_of(tcp_name_, limit, at_least, timeout);
+  }
+  double wait_limit_of(const std::string& source, const std::string& limit, double at_least,
+                       std::chrono::milliseconds timeout = 30s) {
+    return service_->wait_metric_at_least(series("socd_limit_hits_total", {{"limit", limit}, {"source", source}}),
+                                          at_least, timeout);
   }
 
-  // The good source was served: every event arrived, every alert stored once. Stops socd.
+  // The good source was served: every event arrived, every alert stored once. Stops socd; the alerts stay in
+  // alerts_.
   void expect_good_source_served() {
-    std::string file_source = "file:" + good_path_;
-    EXPECT_EQ(service_->wait_metric_at_least(series("socd_source_events_total", {{"source", file_source}}),
+    EXPECT_EQ(service_->wait_metric_at_least(series("socd_source_events_total", {{"source", file_source()}}),
                                              static_cast<double>(kGoodLines), 60s),
               static_cast<double>(kGoodLines));
     test::Summary summary;
     EXPECT_EQ(service_->stop(summary), "");
     std::string error;
-    auto alerts = test::list_alerts(dir_.file("store"), error);
+    alerts_ = test::list_alerts(dir_.file("store"), error);
     ASSERT_TRUE(error.empty()) << error;
-    EXPECT_EQ(test::exactly_once(test::seq_counts(alerts, kHitRule), hit_seqs_), "");
+    EXPECT_EQ(test::exactly_once(test::seq_counts(alerts_, kHitRule), hit_seqs_), "");
   }
 
   // `socd deadletter list --json` (with `args`), one object a line.
@@ -95,6 +103,7 @@ protected:
   std::string good_path_, tcp_name_;
   uint16_t port_ = 0;
   std::vector<uint64_t> hit_seqs_;
+  std::vector<test::ListedAlert> alerts_;
 };
 
 TEST_F(HostileInputTest, SlowLorisAndSilentConnectionsAreClosedAtTheirTimeouts) {
@@ -102,11 +111,15 @@ TEST_F(HostileInputTest, SlowLorisAndSilentConnectionsAreClosedAtTheirTimeouts) 
   int slow = test::tcp_connect("127.0.0.1", port_), silent = test::tcp_connect("127.0.0.1", port_);
   ASSERT_GE(slow, 0);
   ASSERT_GE(silent, 0);
-  write_good(0, kGoodLines / 2);
+  // The good file gets its lines while the attack goes on: some before each byte the slow client dribbles.
+  uint64_t written = 0;
   auto start_time = std::chrono::steady_clock::now();
   bool closed = false;
   for (const char* p = "<13>Nov 22 10:00:01 web01 app: a message sent one byte at a time, never ended";
        *p && std::chrono::steady_clock::now() - start_time < 8s; ++p) {
+    uint64_t n = std::min<uint64_t>(15, kGoodLines - written);
+    write_good(written, n);
+    written += n;
     if (!test::send_all(slow, std::string_view(p, 1))) {
       closed = true;
       break;
@@ -114,6 +127,9 @@ TEST_F(HostileInputTest, SlowLorisAndSilentConnectionsAreClosedAtTheirTimeouts) 
     std::this_thread::sleep_for(200ms);
   }
   EXPECT_TRUE(closed || test::closed_by_peer(slow, 5s));
+  // Served during the attack, not only after it: lines written during the dribble are stored by the time the
+  // slow sender is cut off (the silent connection, a second from its idle timeout, still holds on then).
+  EXPECT_GT(file_events(), 0) << "none of the " << written << " lines written during the slow-loris was served";
   EXPECT_EQ(wait_limit("slow_sender", 1), 1);
   EXPECT_TRUE(test::closed_by_peer(silent, 5s));
   EXPECT_EQ(wait_limit("idle_timeout", 1), 1);
@@ -121,21 +137,38 @@ TEST_F(HostileInputTest, SlowLorisAndSilentConnectionsAreClosedAtTheirTimeouts) 
   EXPECT_TRUE(service_->wait_stderr("(limit idle_timeout_seconds"));
   ::close(slow);
   ::close(silent);
-  write_good(kGoodLines / 2, kGoodLines / 2);
+  write_good(written, kGoodLines - written);
   expect_good_source_served();
 }
 
 TEST_F(HostileInputTest, AGigabyteLineIsSetAsideWithItsHeadAndLength) {
   // The line must not be cut as a slow sender on a loaded machine: the frame timeout is set far off.
   start({"--frame-timeout", "600"});
-  write_good(0, kGoodLines);
   int fd = test::tcp_connect("127.0.0.1", port_);
   ASSERT_GE(fd, 0);
   const std::string chunk(1 << 20, 'A');  // streamed: the test never holds more than a megabyte of it
   const uint64_t total = 1ull << 30;
+  // The good file gets a 32nd of its lines at every 32 MB of the long line; halfway through the line the test
+  // waits until those written so far are stored, so the file is shown served while the line is still coming.
+  constexpr uint64_t kTicks = 32;
+  const uint64_t tick_bytes = total / kTicks;
+  uint64_t written = 0;
   auto start_time = std::chrono::steady_clock::now();
   ASSERT_TRUE(test::send_all(fd, "<13>Nov 22 10:00:01 web01 app: "));
-  for (uint64_t sent = 0; sent < total; sent += chunk.size()) ASSERT_TRUE(test::send_all(fd, chunk));
+  for (uint64_t sent = 0; sent < total; sent += chunk.size()) {
+    if (sent % tick_bytes == 0) {
+      uint64_t upto = kGoodLines * (sent / tick_bytes + 1) / kTicks;
+      write_good(written, upto - written);
+      written = upto;
+    }
+    if (sent == total / 2)
+      ASSERT_EQ(service_->wait_metric_at_least(series("socd_source_events_total", {{"source", file_source()}}),
+                                               static_cast<double>(written), 30s),
+                static_cast<double>(written))
+          << "the good file is not served while half a gigabyte line waits for its end";
+    ASSERT_TRUE(test::send_all(fd, chunk));
+  }
+  ASSERT_EQ(written, kGoodLines);
   ASSERT_TRUE(test::send_all(fd, "\n<13>Nov 22 10:00:02 web01 app: after the long line socd-test-miss\n"));
   EXPECT_EQ(wait_limit("line_bytes", 1, 90s), 1);
   EXPECT_LT(std::chrono::steady_clock::now() - start_time, 100s);
