@@ -1,8 +1,10 @@
 // Hostile input against a real `socd run` on 127.0.0.1: a slow-loris syslog TCP client, a 1 GB line, 100,000-deep
-// JSON, invalid UTF-8 and NUL bytes, a regex bomb in a rule, and a burst of 2,000 connection attempts. Each is met
-// by its limit, counted in socd_limit_hits_total (read over --metrics), said on stderr, and (lines) kept as dead
-// letters, while a well-behaved source (a file with numbered lines) is served throughout: all its events arrive
-// and every alert of its lines is stored exactly once.
+// JSON, invalid UTF-8 and NUL bytes, a regex bomb in a rule, a burst of 2,000 connection attempts, an event with
+// too many fields, an over-long line in a followed file, a UDP flood over the source rate, and rules over the
+// patterns and regex-nesting limits. Each is met by its limit, counted in socd_limit_hits_total (rules:
+// socd_rules_over_limit; read over --metrics), said on stderr, and (lines) kept as dead letters, while a
+// well-behaved source (a file with numbered lines, written to during the attack) is served throughout: all its
+// events arrive and every alert of its lines is stored exactly once.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -55,6 +57,16 @@ protected:
       out << test::numbered_line(seq, test::hits(seq));
       if (test::hits(seq)) hit_seqs_.push_back(seq);
     }
+  }
+
+  // The same numbered lines from a well-behaved syslog TCP sender (seqs apart from the file's).
+  void send_good(int fd, uint64_t first, uint64_t count) {
+    std::string lines;
+    for (uint64_t seq = first; seq < first + count; ++seq) {
+      lines += "<13>" + test::numbered_line(seq, test::hits(seq));
+      if (test::hits(seq)) hit_seqs_.push_back(seq);
+    }
+    ASSERT_TRUE(test::send_all(fd, lines));
   }
 
   std::string file_source() const { return "file:" + good_path_; }
@@ -297,6 +309,144 @@ TEST_F(HostileInputTest, AFloodOverTheSourceRateIsSlowedDownNotLost) {
   ::close(fd);
   write_good(kGoodLines / 2, kGoodLines / 2);
   expect_good_source_served();
+}
+
+// A Sigma rule that fires on any of `keywords` (one value each), written as a rule file would be.
+std::string keywords_rule(const std::string& id, const std::vector<std::string>& keywords) {
+  std::string rule = "title: Keywords\nid: " + id + "\nstatus: test\nlogsource: {}\ndetection:\n  keywords:\n";
+  for (const auto& k : keywords) rule += "    - '" + k + "'\n";
+  return rule + "  condition: keywords\nlevel: low\n";
+}
+
+// A Sigma rule whose message regex finds the hit token inside `depth` nested groups (the regex on line 7).
+std::string nested_regex_rule(const std::string& id, int depth) {
+  return "title: Nested\nid: " + id + "\nstatus: test\nlogsource: {}\ndetection:\n  selection:\n    message|re: '" +
+         std::string(depth, '(') + std::string(test::kHitToken) + std::string(depth, ')') +
+         "'\n  condition: selection\nlevel: low\n";
+}
+
+TEST_F(HostileInputTest, AnEventWithTooManyFieldsIsSetAside) {
+  start({"--max-event-fields", "50"});
+  write_good(0, kGoodLines / 2);
+  int fd = test::tcp_connect("127.0.0.1", port_);
+  ASSERT_GE(fd, 0);
+  // The wide event carries the hit token without a seq: had it been matched, its alert would be unexpected.
+  std::string wide = "{";
+  for (int i = 0; i < 200; ++i) wide += "\"f" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  wide += "\"message\":\"wide socd-test-hit\"}\n";
+  ASSERT_TRUE(test::send_all(fd, wide + "{\"message\":\"narrow socd-test-miss\"}\n"));
+  write_good(kGoodLines / 2, kGoodLines / 2);  // while the sender is connected
+  EXPECT_EQ(wait_limit("event_fields", 1), 1);
+  EXPECT_EQ(service_->wait_metric_at_least(series("socd_source_events_total", {{"source", tcp_name_}}), 1), 1);
+  EXPECT_EQ(service_->wait_metric_at_least(series("socd_source_dead_letters_total", {{"source", tcp_name_}}), 1), 1);
+  EXPECT_TRUE(service_->wait_stderr(tcp_name_ + ": line 1 from 127.0.0.1:"));
+  EXPECT_TRUE(service_->wait_stderr("set aside (event_fields): more than 50 fields (limit max-event-fields)"));
+  ::close(fd);
+  auto letters = dead_letters({"--reason", "event_fields"});
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_NE(letters[0].find("\"source\":\"" + tcp_name_ + "\""), std::string::npos) << letters[0];
+  expect_good_source_served();
+}
+
+TEST_F(HostileInputTest, AnOverlongLineInAFollowedFileIsSetAsideAndTheLinesAroundItAreRead) {
+  start({"--max-line-bytes", "4096"});
+  int fd = test::tcp_connect("127.0.0.1", port_);  // a well-behaved sender on another source
+  ASSERT_GE(fd, 0);
+  write_good(0, kGoodLines / 2);
+  // A megabyte line (line 151) with the hit token in its head: set aside, so never matched (seq 9999 unexpected).
+  const std::string long_line =
+      "Nov 22 10:00:01 web01 app[42]: seq=9999 socd-test-hit " + std::string(1 << 20, 'L') + "\n";
+  {
+    std::ofstream out(good_path_, std::ios::app);
+    out << long_line;
+  }
+  send_good(fd, 1000, 100);
+  write_good(kGoodLines / 2, kGoodLines / 2);
+  EXPECT_EQ(wait_limit_of(file_source(), "line_bytes", 1), 1);
+  EXPECT_EQ(service_->wait_metric_at_least(series("socd_source_events_total", {{"source", tcp_name_}}), 100), 100);
+  EXPECT_TRUE(service_->wait_stderr(file_source() + ": line " + std::to_string(kGoodLines / 2 + 1) + " from " +
+                                    good_path_ + " set aside (line_bytes): a line of " +
+                                    std::to_string(long_line.size() - 1) + " bytes, over the limit (max-line-bytes"));
+  ::close(fd);
+  auto letters = dead_letters({"--reason", "line_bytes"});
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_NE(letters[0].find("\"length\":" + std::to_string(long_line.size() - 1)), std::string::npos) << letters[0];
+  expect_good_source_served();  // the file's 300 other lines, and the alerts of both sources
+}
+
+TEST_F(HostileInputTest, UdpOverTheSourceRateIsDroppedAndCounted) {
+  // The rate holds for every source: the good file, over it too, is read more slowly and loses nothing.
+  start({"--syslog-udp", "127.0.0.1:0", "--source-rate", "200", "--source-burst", "200"});
+  const std::string udp_name = service_->source_name("syslog-udp", "127.0.0.1");
+  const uint16_t udp_port = service_->port_of("syslog-udp", "127.0.0.1");
+  ASSERT_NE(udp_port, 0);
+  int sender = test::udp_socket("127.0.0.1");
+  ASSERT_GE(sender, 0);
+  write_good(0, kGoodLines / 2);
+  constexpr int kFlood = 2000;
+  for (int i = 0; i < kFlood; ++i) {
+    test::udp_send(sender, "127.0.0.1", udp_port,
+                   "<13>Nov 22 10:00:01 web01 app: flood " + std::to_string(i) + " socd-test-miss");
+    if (i % 100 == 99) std::this_thread::sleep_for(5ms);  // paced so the socket buffer keeps up, not the rate
+  }
+  ::close(sender);
+  write_good(kGoodLines / 2, kGoodLines / 2);
+  // Every datagram socd received was either an event or dropped over the rate, and counted as such.
+  auto of_udp = [&](const char* name) { return series(name, {{"source", udp_name}}); };
+  test::MetricSamples m;
+  EXPECT_TRUE(test::eventually([&] {
+    m = service_->metrics();
+    double received = test::sample(m, of_udp("socd_source_lines_total"));
+    return received > 0 && test::sample(m, of_udp("socd_source_events_total")) +
+                                   test::sample(m, of_udp("socd_source_dropped_total")) >= received;
+  }, 20s));
+  const double events = test::sample(m, of_udp("socd_source_events_total"));
+  const double dropped = test::sample(m, of_udp("socd_source_dropped_total"));
+  EXPECT_GT(events, 0);
+  EXPECT_GT(dropped, 0);
+  EXPECT_LE(events + dropped, kFlood);
+  EXPECT_EQ(test::sample(m, series("socd_limit_hits_total", {{"limit", "rate"}, {"source", udp_name}})), dropped);
+  EXPECT_TRUE(service_->wait_stderr(udp_name + ": over its rate of 200 lines/s (source-rate): "));
+  EXPECT_TRUE(service_->wait_stderr("messages dropped (UDP cannot wait; counted in "
+                                    "socd_limit_hits_total{limit=\"rate\"} and socd_source_dropped_total)"));
+  expect_good_source_served();
+}
+
+TEST_F(HostileInputTest, ARuleOverThePatternLimitIsLeftOutAndTheOthersFire) {
+  constexpr const char* kAtLimit = "5e1f0000-0000-4000-8000-0000000000e4";
+  constexpr const char* kOver = "5e1f0000-0000-4000-8000-0000000000e5";
+  std::vector<std::string> keywords{std::string(test::kHitToken)};
+  for (int i = 1; i < 10; ++i) keywords.push_back("socd-test-other-" + std::to_string(i));
+  test::write_file(dir_.path() / "rules" / "ten.yml", keywords_rule(kAtLimit, keywords));
+  keywords.push_back("socd-test-other-10");
+  test::write_file(dir_.path() / "rules" / "eleven.yml", keywords_rule(kOver, keywords));
+  start({"--max-rule-patterns", "10"});
+  EXPECT_TRUE(service_->wait_stderr("eleven.yml:1: rule '" + std::string(kOver) +
+                                    "' tests 11 values, over the limit of 10 (max-rule-patterns); the rule is left "
+                                    "out [limit-patterns-per-rule]"));
+  EXPECT_EQ(service_->occurrences("[limit-"), 1u) << service_->err();
+  EXPECT_EQ(test::sample(service_->metrics(), "socd_rules_over_limit"), 1);
+  write_good(0, kGoodLines);
+  expect_good_source_served();
+  EXPECT_EQ(test::exactly_once(test::seq_counts(alerts_, kAtLimit), hit_seqs_), "") << "the rule at the limit";
+  EXPECT_TRUE(test::seq_counts(alerts_, kOver).empty()) << "the rule over the limit fired";
+}
+
+TEST_F(HostileInputTest, ARegexNestedTooDeepIsLeftOutAndTheOthersFire) {
+  constexpr const char* kAtLimit = "5e1f0000-0000-4000-8000-0000000000e6";
+  constexpr const char* kOver = "5e1f0000-0000-4000-8000-0000000000e7";
+  test::write_file(dir_.path() / "rules" / "eight.yml", nested_regex_rule(kAtLimit, 8));
+  test::write_file(dir_.path() / "rules" / "nine.yml", nested_regex_rule(kOver, 9));
+  start({"--max-regex-nesting", "8"});
+  EXPECT_TRUE(service_->wait_stderr("nine.yml:7: regular expression '" + std::string(9, '(') +
+                                    "socd-test-hit" + std::string(9, ')') + "' over the limit: nested parentheses "
+                                    "9 > 8 (max-regex-nesting; the rule is left out) [limit-regex-complexity]"));
+  EXPECT_EQ(service_->occurrences("eight.yml"), 0u) << service_->err();
+  EXPECT_EQ(test::sample(service_->metrics(), "socd_rules_over_limit"), 1);
+  write_good(0, kGoodLines);
+  expect_good_source_served();
+  EXPECT_EQ(test::exactly_once(test::seq_counts(alerts_, kAtLimit), hit_seqs_), "") << "the regex at the limit";
+  EXPECT_TRUE(test::seq_counts(alerts_, kOver).empty()) << "the regex over the limit fired";
 }
 
 }  // namespace
