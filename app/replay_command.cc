@@ -79,7 +79,7 @@ public:
   static constexpr std::chrono::milliseconds kTick{5};
   explicit RatePacer(double per_second) : rate_(per_second) {}
   // Waits until `wake` (the caller's next tick) and until a line is due, then takes up to `most` (> 0) of the
-  // lines due and sets `wake` a tick later. 0 once `stop` is set.
+  // lines due and sets `wake` a tick later (or to now, when more were due than `most`). 0 once `stop` is set.
   size_t take(size_t most, Clock::time_point& wake, const std::atomic<bool>& stop) {
     for (;;) {
       Clock::time_point until = wake;
@@ -101,9 +101,12 @@ public:
       }
       auto elapsed = std::chrono::duration<double>(now - start_).count();
       auto due_count = static_cast<uint64_t>(elapsed * rate_) + 1;  // lines 0 .. elapsed x rate
-      size_t n = static_cast<size_t>(std::min<uint64_t>(most, due_count > taken_ ? due_count - taken_ : 1));
+      const uint64_t owed = due_count > taken_ ? due_count - taken_ : 1;
+      size_t n = static_cast<size_t>(std::min<uint64_t>(most, owed));
       taken_ += n;
-      wake = now + kTick;
+      // Lines still due beyond what the caller could take (the rest of its read buffer) are taken at once when it
+      // comes back with more, not a tick later: otherwise the rate would be capped at a buffer's lines a tick.
+      wake = n < owed ? now : now + kTick;
       return n;
     }
   }
