@@ -152,7 +152,7 @@ struct JsonEventParser::Impl {
         path.append(key);
       }
       if (auto e = walk(child, depth, index ? child_of(node, ordinal++, key) : PathIndex::npos)) return e;
-      path.resize(parent_length);
+      if (build_paths) path.resize(parent_length);  // (a JSON line builds no paths: nothing per field)
     }
     return simdjson::SUCCESS;
   }
