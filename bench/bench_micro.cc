@@ -2,6 +2,9 @@
 //   BM_ParseJsonIntoEvent   field extraction: one JSON line parsed into an Event laid out for the rule set
 //   BM_HyperscanBatchScan   one hs_scan over a whole batch of lines (the literals of the rules, one database)
 //   BM_MatcherMatch         Matcher::match on events parsed beforehand (prefilter scan + condition evaluation)
+//   BM_MatcherPrefilter     the same calls, timed up to the end of socd's own prefilter (its per-field Hyperscan
+//                           databases marking the candidate rules): Matcher::match_split's moment
+//   BM_MatcherEvaluate      the same calls, timed from there: condition evaluation of the candidates alone
 //   BM_StoreBatchWrite      one AlertStore write of a batch of N alerts (RocksDB, not fsynced)
 // Input: the first 4,096 lines of $SOCD_BENCH_EVENTS (a JSON-lines file, e.g. the unzipped Mordor file) or,
 // without it, a few built-in Windows process-creation events repeated; rules: $SOCD_BENCH_RULES (default: the
@@ -10,6 +13,7 @@
 #include <hs/hs.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -139,6 +143,39 @@ void BM_MatcherMatch(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(hits) / static_cast<double>(state.iterations()));
 }
 BENCHMARK(BM_MatcherMatch);
+
+// Matcher::match_split on the events of BM_MatcherMatch, each call's time cut where the prefilter ended: the
+// prefilter's part (kEvaluate false) or the evaluation's (true). Manual time: only that part is counted.
+template <bool kEvaluate>
+void matcher_part(benchmark::State& state) {
+  Fixture& f = fixture();
+  if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
+  socd::EventParser parser(socd::InputFormat::Json);
+  std::vector<std::unique_ptr<socd::Event>> events;
+  for (const auto& l : f.lines) {
+    auto ev = std::make_unique<socd::Event>(&f.rules->paths());
+    if (parser.parse(l, *ev).ok()) events.push_back(std::move(ev));
+  }
+  if (events.empty()) return state.SkipWithError("no event parsed");
+  socd::Matcher matcher(f.rules);
+  std::vector<uint32_t> matched;
+  size_t i = 0;
+  using Clock = std::chrono::steady_clock;
+  for (auto _ : state) {
+    matched.clear();
+    Clock::time_point prefiltered;
+    const Clock::time_point start = Clock::now();
+    matcher.match_split(*events[i++ % events.size()], matched, prefiltered);
+    const Clock::time_point end = Clock::now();
+    state.SetIterationTime(std::chrono::duration<double>(kEvaluate ? end - prefiltered : prefiltered - start).count());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.counters["rules"] = static_cast<double>(f.rules->size());
+}
+void BM_MatcherPrefilter(benchmark::State& state) { matcher_part<false>(state); }
+void BM_MatcherEvaluate(benchmark::State& state) { matcher_part<true>(state); }
+BENCHMARK(BM_MatcherPrefilter)->UseManualTime();
+BENCHMARK(BM_MatcherEvaluate)->UseManualTime();
 
 void BM_StoreBatchWrite(benchmark::State& state) {
   const char* tmp = std::getenv("TMPDIR");
