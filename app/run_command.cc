@@ -128,8 +128,9 @@ Parsed parse_run_options(int argc, char** argv, RunOptions& o, std::optional<Run
       "the RocksDB store under --data-dir (read them with 'socd alerts list'), and serves metrics.\n"
       "Every option can also be set in the --config file (one 'name = value' per line; repeat a name for lists);\n"
       "a single value on the command line wins over the file's, and the values of a repeatable option (--rules,\n"
-      "--file, --intel, the listeners) on the command line are added to the file's. Signals: SIGHUP reloads rules and mappings (a broken set is refused and\n"
-      "the running one kept); SIGTERM or SIGINT stops reading, stores what is in flight, and exits 0.\n\nOptions");
+      "--file, --intel, the listeners) on the command line are added to the file's.\n"
+      "Signals: SIGHUP reloads rules and mappings (a broken set is refused and the running one kept); SIGTERM or\n"
+      "SIGINT stops reading, stores what is in flight, and exits 0.\n\nOptions");
   opts.add_options()
       ("help,h", "show this help")
       ("config,c", po::value(&o.config), "configuration file (e.g. config/socd.conf)")
