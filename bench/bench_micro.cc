@@ -119,15 +119,21 @@ void BM_HyperscanBatchScan(benchmark::State& state) {
 }
 BENCHMARK(BM_HyperscanBatchScan);
 
-void BM_MatcherMatch(benchmark::State& state) {
-  Fixture& f = fixture();
-  if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
+// The fixture's lines parsed into events laid out for its rules (those that parse).
+std::vector<std::unique_ptr<socd::Event>> parsed_events(const Fixture& f) {
   socd::EventParser parser(socd::InputFormat::Json);
   std::vector<std::unique_ptr<socd::Event>> events;
   for (const auto& l : f.lines) {
     auto ev = std::make_unique<socd::Event>(&f.rules->paths());
     if (parser.parse(l, *ev).ok()) events.push_back(std::move(ev));
   }
+  return events;
+}
+
+void BM_MatcherMatch(benchmark::State& state) {
+  Fixture& f = fixture();
+  if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
+  std::vector<std::unique_ptr<socd::Event>> events = parsed_events(f);
   if (events.empty()) return state.SkipWithError("no event parsed");
   socd::Matcher matcher(f.rules);
   std::vector<uint32_t> matched;
@@ -150,12 +156,7 @@ template <bool kEvaluate>
 void matcher_part(benchmark::State& state) {
   Fixture& f = fixture();
   if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
-  socd::EventParser parser(socd::InputFormat::Json);
-  std::vector<std::unique_ptr<socd::Event>> events;
-  for (const auto& l : f.lines) {
-    auto ev = std::make_unique<socd::Event>(&f.rules->paths());
-    if (parser.parse(l, *ev).ok()) events.push_back(std::move(ev));
-  }
+  std::vector<std::unique_ptr<socd::Event>> events = parsed_events(f);
   if (events.empty()) return state.SkipWithError("no event parsed");
   socd::Matcher matcher(f.rules);
   std::vector<uint32_t> matched;
