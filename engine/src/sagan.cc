@@ -1062,15 +1062,8 @@ void load_files(const std::string& path, const std::filesystem::path& dir, const
 
 void load_sagan_path(const std::string& path, const SaganVariables& given, RuleLoad& out) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::file_status st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) {
-    out.diagnostics.push_back(
-        {path, 0, "read-error",
-         "cannot read the rule path: " + (ec ? ec.message() : std::string("no such file"))});
-    ++out.skipped;
-    return;
-  }
+  fs::file_status st;
+  if (!rule_path_status(path, st, out)) return;
   if (fs::is_directory(st)) {
     DirectoryListing listing = list_files(path, [](const fs::path& p) { return p.extension() == ".rules"; });
     note_unreadable_directories(listing, out);

@@ -513,17 +513,20 @@ void note_unreadable_directories(const DirectoryListing& listing, RuleLoad& out)
 
 bool is_sigma_rule_file(const std::string& path) { return is_rule_file(path); }
 
+bool rule_path_status(const std::string& path, std::filesystem::file_status& status, RuleLoad& out) {
+  std::error_code ec;
+  status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status)) return true;
+  out.diagnostics.push_back(
+      {path, 0, "read-error", "cannot read the rule path: " + (ec ? ec.message() : std::string("no such file"))});
+  ++out.skipped;
+  return false;
+}
+
 void load_sigma_path(const std::string& path, const FieldMapping& mapping, RuleLoad& out) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::file_status st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) {
-    out.diagnostics.push_back(
-        {path, 0, "read-error",
-         "cannot read the rule path: " + (ec ? ec.message() : std::string("no such file"))});
-    ++out.skipped;
-    return;
-  }
+  fs::file_status st;
+  if (!rule_path_status(path, st, out)) return;
   if (!fs::is_directory(st)) {
     load_file(path, mapping, out);
     return;

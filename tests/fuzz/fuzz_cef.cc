@@ -34,6 +34,7 @@ namespace {
 
 using socd::fuzz::as_valid_utf8;
 using socd::fuzz::check;
+using socd::fuzz::is_ipv4;
 using socd::fuzz::fail;
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
@@ -61,22 +62,6 @@ SOCD_FUZZ_ORACLE int syslog_severity(std::string_view level) {
   if (level == "medium") return 4;     // warning
   if (level == "low") return 5;        // notice
   return 6;                            // informational
-}
-
-SOCD_FUZZ_ORACLE bool is_ipv4(std::string_view s) {
-  int parts = 0, digits = 0, value = 0;
-  for (char c : s) {
-    if (c == '.') {
-      if (digits == 0 || ++parts > 3) return false;
-      digits = value = 0;
-    } else if (c >= '0' && c <= '9') {
-      value = value * 10 + (c - '0');
-      if (++digits > 3 || value > 255) return false;
-    } else {
-      return false;
-    }
-  }
-  return parts == 3 && digits > 0;
 }
 
 // The alert's time as an RFC 5424 TIMESTAMP (UTC, milliseconds, "Z"), or "-" (NILVALUE) when its year is not

@@ -23,6 +23,7 @@ namespace {
 
 using socd::fuzz::as_valid_utf8;
 using socd::fuzz::check;
+using socd::fuzz::is_ipv4;
 
 // A STIX pattern's string literal, undone: "[type:prop = 'lit']" -> lit, with \' and \\ unescaped.
 SOCD_FUZZ_ORACLE bool pattern_value(std::string_view pattern, std::string& type_prop, std::string& value) {
@@ -49,22 +50,6 @@ std::string_view field(simdjson::dom::element o, const char* key) {
   std::string_view v;
   if (o[key].get(v) != simdjson::SUCCESS) socd::fuzz::fail("a STIX object lacks a string field", key);
   return v;
-}
-
-SOCD_FUZZ_ORACLE bool is_ipv4(std::string_view s) {
-  int parts = 0, digits = 0, value = 0;
-  for (char c : s) {
-    if (c == '.') {
-      if (digits == 0 || ++parts > 3) return false;
-      digits = value = 0;
-    } else if (c >= '0' && c <= '9') {
-      value = value * 10 + (c - '0');
-      if (++digits > 3 || value > 255) return false;
-    } else {
-      return false;
-    }
-  }
-  return parts == 3 && digits > 0;
 }
 
 }  // namespace

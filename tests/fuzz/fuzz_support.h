@@ -90,4 +90,22 @@ SOCD_FUZZ_ORACLE inline void walk_fields(const Event& ev, const PathIndex& index
   check(total <= ev.scan_buffer().size(), "the scan buffer is shorter than the values it holds");
 }
 
+// A dotted-quad IPv4 address (four numbers 0-255, at most three digits each), written apart from the engine's
+// own test, for the oracles that check which observables an encoder emits.
+SOCD_FUZZ_ORACLE inline bool is_ipv4(std::string_view s) {
+  int parts = 0, digits = 0, value = 0;
+  for (char c : s) {
+    if (c == '.') {
+      if (digits == 0 || ++parts > 3) return false;
+      digits = value = 0;
+    } else if (c >= '0' && c <= '9') {
+      value = value * 10 + (c - '0');
+      if (++digits > 3 || value > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  return parts == 3 && digits > 0;
+}
+
 }  // namespace socd::fuzz

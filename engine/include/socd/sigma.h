@@ -1,5 +1,6 @@
 // The Sigma front end: YAML rule files to Rule values, and config/mappings.yml to a FieldMapping.
 #pragma once
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,9 @@ bool is_sigma_rule_file(const std::string& path);
 // Each directory a walk could not read is a skipped-rule diagnostic (read-error): its rules are missing, which
 // --strict and `rules check` must not let pass.
 void note_unreadable_directories(const DirectoryListing& listing, RuleLoad& out);
+// The status of a rule path (Sigma or Sagan) in `status`; false, with a counted read-error diagnostic, when it
+// cannot be read or does not exist.
+bool rule_path_status(const std::string& path, std::filesystem::file_status& status, RuleLoad& out);
 
 // Reads config/mappings.yml (see that file for its format). Errors name the file and line.
 Expected<FieldMapping> load_field_mapping(const std::string& path);
